@@ -1,0 +1,1 @@
+"""loomwatch's application layer: CLI, configuration, crawl orchestration, digest, scheduler."""

@@ -1,0 +1,3 @@
+from loomwatch.crawler.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""Running a crawl: lock the database, record the run, crawl, record what each source did.
+
+A crawl runs Twisted's reactor, which cannot be started twice in one process: call
+`crawl` once per process (the CLI does; the scheduler starts a fresh `loomwatch crawl`
+process for every run).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from loomwatch.crawler.config import Config, ConfigError
+from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.crawler.settings import scrapy_settings
+from loomwatch.spiders.sources import SourcesSpider
+from loomwatch.storage import CrawlLock, open_database
+from loomwatch.storage.articles import is_known_url, sync_clusters
+from loomwatch.storage.runs import SourceResult, close_abandoned_runs, finish_run, start_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlReport:
+    run_id: int
+    status: str  # ok, partial, failed
+    results: list[SourceResult] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    requests: int = 0
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [r for r in self.results if r.status != "ok"]
+
+
+def select_sources(config: Config, names: Sequence[str] = ()) -> list:
+    if not names:
+        if not config.sources:
+            raise ConfigError(f"{config.path}: no [[sources]] configured; add one (see `loomwatch init`)")
+        return list(config.sources)
+    return [config.source(name) for name in names]
+
+
+def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
+    """Crawl the named sources (all when none are named). Raises LockedError if a crawl is running."""
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    sources = select_sources(config, source_names)
+    with CrawlLock(config.storage.database):
+        db = open_database(config.storage.database)
+        if close_abandoned_runs(db):
+            log.warning("an earlier crawl was killed before it finished; this run picks up its work")
+        sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
+        run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
+        process = AsyncCrawlerProcess(scrapy_settings(config, run_id), install_root_handler=False)
+        crawler = process.create_crawler(SourcesSpider)
+        process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
+        process.start()
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        spider = crawler.spider
+        results = [_result(s.name, stats, spider.entries.get(s.name, [0, 0]) if spider else [0, 0]) for s in sources]
+        reason = stats.get("finish_reason", "")
+        message = "" if reason in ("finished", "") else f"crawl stopped early: {reason}"
+        status = finish_run(db, run_id, results, message)
+        db.close()
+    cpu = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("loomwatch/cpu/")}
+    return CrawlReport(run_id, status, results, cpu, stats.get("downloader/request_count", 0))
+
+
+def _result(name: str, stats: dict, entries: list[int]) -> SourceResult:
+    def get(key: str) -> int:
+        return int(stats.get(f"loomwatch/{name}/{key}", 0))
+
+    read, failed = entries
+    result = SourceResult(
+        source=name,
+        pages_fetched=get("pages_fetched"),
+        article_links=get("article_links"),
+        new_articles=get("new_articles"),
+        duplicates=get("duplicates"),
+        no_text=get("no_text"),
+        errors=get("errors"),
+        last_error=stats.get(f"loomwatch/{name}/last_error"),
+    )
+    if read == 0:
+        result.status = "failed"
+        result.last_error = result.last_error or "no start URL, feed or sitemap could be read"
+    return result

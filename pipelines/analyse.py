@@ -1,0 +1,152 @@
+"""Stages 1–3 plus the near-duplicate signature, run in worker processes.
+
+Extraction (trafilatura), language detection and tagging are CPU-bound: run on the
+Twisted reactor they would stall every download. `AnalysePipeline` sends each page to a
+pool of worker processes (one per core by default) and awaits the result, so the reactor
+keeps fetching while both cores extract. `analyse_page` is a plain function of a page:
+the same code serves `loomwatch extract` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from loomwatch.pipelines import dedup
+from loomwatch.pipelines.clusters import Tagger
+from loomwatch.pipelines.extract import decode_html, extract_article, is_html
+from loomwatch.pipelines.language import detect_language
+
+log = logging.getLogger(__name__)
+_tagger: Tagger | None = None
+
+
+def init_worker(clusters: list[dict], origin: str, threshold: float) -> None:
+    """Build the tagger once per worker process."""
+    global _tagger
+    from loomwatch.crawler.gazetteer import load_gazetteer
+
+    _tagger = Tagger(load_gazetteer(clusters, origin=origin), threshold)
+
+
+def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
+    """Decode, extract, detect the language, tag and sign one fetched page.
+
+    Returns the article fields, or {"failure": {...}} when the page holds no article.
+    Also returns CPU seconds per stage under "cpu".
+    """
+    if _tagger is None:
+        init_worker([], "<defaults>", 0.5)
+    cpu: dict[str, float] = {}
+    clock = time.process_time()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.process_time()
+        cpu[stage] = now - clock
+        clock = now
+
+    html, encoding = decode_html(page["body"], page.get("content_type"))
+    lap("decode")
+    found = extract_article(html, page["url"])
+    lap("extract")
+    if found is None:
+        return {"failure": {"reason": "no_text", "detail": "no article text found on the page"}, "cpu": cpu}
+    feed = page.get("feed") or {}
+    lang = detect_language(found.text, language)
+    lap("language")
+    tagging = _tagger.tag(found.title, found.text, hints)  # type: ignore[union-attr]
+    lap("tagging")
+    signature = dedup.signature(found.text)
+    lap("dedup")
+    return {
+        "title": found.title or feed.get("title") or "",
+        "text": found.text,
+        "published": found.published or _feed_date(feed.get("published")),
+        "author": found.author,
+        "canonical": found.canonical,
+        "encoding": encoding,
+        "lang": lang,
+        "relevance": tagging.relevance,
+        "relevant": int(tagging.relevant),
+        "clusters": [(c.id, c.score) for c in tagging.clusters],
+        "signature": signature,
+        "cpu": cpu,
+    }
+
+
+def _feed_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError):
+        return value[:10] if len(value) >= 10 and value[4] == "-" else None
+
+
+class AnalysePipeline:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        config = crawler.settings["LOOMWATCH_CONFIG"]
+        self.config = config
+        self.sources = {s.name: s for s in config.sources}
+        self.workers = config.crawl.workers or os.cpu_count() or 1
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "AnalysePipeline":
+        return cls(crawler)
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(list(self.config.clusters), str(self.config.path), self.config.tagging.relevance_threshold),
+        )
+
+    def open_spider(self) -> None:
+        self.pool = self._start_pool()
+
+    def close_spider(self) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("failure"):
+            return item
+        body = item.pop("body")
+        if item.get("status", 200) != 200 or not is_html(item.get("content_type"), body):
+            item["failure"] = {"reason": "not_html", "detail": f"content type {item.get('content_type') or 'unknown'}"}
+            return item
+        source = self.sources[item["source"]]
+        page = {"url": item["url"], "body": body, "content_type": item.get("content_type"), "feed": item.get("feed")}
+        result = await self._run(page, tuple(source.clusters), source.language)
+        for stage, seconds in result.pop("cpu", {}).items():
+            self.crawler.stats.inc_value(f"loomwatch/cpu/{stage}", seconds)
+        if "failure" in result:
+            item["failure"] = result["failure"]
+        else:
+            item["article"] = result
+        return item
+
+    async def _run(self, page: dict[str, Any], hints: tuple[str, ...], language: str) -> dict[str, Any]:
+        assert self.pool is not None
+        try:
+            return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))
+        except BrokenProcessPool:
+            # A worker died (out of memory, killed): start a fresh pool and try this page once more.
+            log.error("a worker process died; restarting the worker pool")
+            self.pool = self._start_pool()
+            return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))

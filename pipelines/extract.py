@@ -1,0 +1,169 @@
+"""Stage 1: bytes → decoded HTML → article (title, text, publication date, author).
+
+Decoding is done here, from the raw bytes, for the crawl and for `loomwatch extract`
+alike, so that a saved page reads exactly as the crawled one did.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import charset_normalizer
+import lxml.html
+import trafilatura
+
+# Chinese sites that say gb2312 or gbk mostly mean GBK, and GBK-only characters (镕, 堃)
+# break a strict GB2312 decoder: GB18030 is a superset of both.
+_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "hz-gb-2312": "gb18030",
+            "big5": "big5hkscs", "iso-8859-1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+_CHINESE_GUESSES = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp949", "euc_kr", "euc_jis_2004", "hz", "cp932", "shift_jis"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
+MIN_TEXT_CHARS = 100  # fewer non-space characters than this is navigation or a stub, not an article
+
+_LABELLED_DATE = re.compile(
+    r"(?:发布日期|发布时间|发表日期|发表时间|日期|时间|更新时间|Updated|Published|Date|Posted|Release date)\s*[:：]?\s*"
+    r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d{1,2},?\s+\d{4})",
+    re.I,
+)
+_BARE_DATE = re.compile(r"(?<!\d)(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})(?:\s*日|(?=[\sT]\d{1,2}:\d{2}))")
+_MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+
+
+def _codec(name: str) -> str | None:
+    name = name.strip().lower()
+    name = _ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]:
+    """Charsets the HTTP header and the page's own <meta> tags declare, in that order."""
+    found = []
+    if content_type:
+        m = _HTTP_CHARSET.search(content_type)
+        if m:
+            found.append(m.group(1))
+    found += [m.group(1).decode("ascii", "replace") for m in _META_CHARSET.finditer(body[:8192])]
+    return [c for c in dict.fromkeys(filter(None, map(_codec, found)))]
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode a page to text; returns (text, codec name).
+
+    Order: a byte-order mark; UTF-8 when the bytes are valid UTF-8 (a GBK decoder accepts
+    most UTF-8 byte sequences and garbles them, while GBK text is almost never valid UTF-8);
+    each declared charset that decodes without error; else detection, preferring GB18030
+    for anything that looks Chinese.
+    """
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return body.decode(name, errors="replace").lstrip("\ufeff"), name
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for name in declared_charsets(body, content_type):
+        if name == "utf-8":
+            continue
+        try:
+            return body.decode(name), name
+        except UnicodeDecodeError:
+            continue
+    best = charset_normalizer.from_bytes(body[:65536]).best()
+    guess = _codec(best.encoding) if best else None
+    if guess is None or guess in _CHINESE_GUESSES:
+        try:
+            return body.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            pass
+    name = guess or "gb18030"
+    return body.decode(name, errors="replace"), name
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str
+    text: str
+    published: str | None
+    author: str | None
+    canonical: str | None
+
+
+def visible_date(html_text: str) -> str | None:
+    """A publication date printed on the page (发布日期：2026-11-20, Updated: November 2, 2020, 2019/11/29 18:41)."""
+    m = _LABELLED_DATE.search(html_text)
+    if m:
+        found = _parse_date(m.group(1))
+        if found:
+            return found
+    m = _BARE_DATE.search(html_text)
+    return _parse_date(m.group(0)) if m else None
+
+
+def _parse_date(value: str) -> str | None:
+    numbers = re.findall(r"\d+", value)
+    try:
+        if len(numbers) >= 3 and len(numbers[0]) == 4:
+            day = dt.date(int(numbers[0]), int(numbers[1]), int(numbers[2]))
+        else:
+            month = _MONTHS[re.match(r"[A-Za-z]{3}", value).group().lower()]  # type: ignore[union-attr]
+            day = dt.date(int(numbers[-1]), month, int(numbers[0]))
+    except (ValueError, KeyError, AttributeError):
+        return None
+    if not 1990 <= day.year <= dt.date.today().year + 1:
+        return None
+    return day.isoformat()
+
+
+def _page_text(html: str) -> str:
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return ""
+    for bad in tree.xpath("//script|//style"):
+        bad.drop_tree()
+    return " ".join(tree.text_content().split())
+
+
+def _canonical(html: str) -> str | None:
+    m = re.search(r"""<link[^>]+rel=["']?canonical["']?[^>]*>""", html[:65536], re.I)
+    if not m:
+        return None
+    href = re.search(r"""href=["']([^"']+)["']""", m.group(0), re.I)
+    return href.group(1).strip() if href else None
+
+
+def extract_article(html: str, url: str | None = None) -> Extracted | None:
+    """The article in a decoded page, or None when the page holds no article text."""
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=True)
+    if doc is None or not doc.text:
+        return None
+    text = doc.text.strip()
+    if len("".join(text.split())) < MIN_TEXT_CHARS:
+        return None
+    published = doc.date if doc.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", doc.date) else None
+    if published is None:
+        published = visible_date(_page_text(html))
+    return Extracted(
+        title=(doc.title or "").strip(),
+        text=text,
+        published=published,
+        author=(doc.author or "").strip() or None,
+        canonical=_canonical(html),
+    )
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime not in HTML_TYPES:
+        return False
+    head = body[:1024].lstrip()
+    return not head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8", b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))

@@ -1,0 +1,1 @@
+"""Fetching and discovery: the spider that reads listing pages, feeds and sitemaps."""

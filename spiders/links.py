@@ -1,0 +1,80 @@
+"""Which links are articles, which are listing pages, and what a URL's canonical form is.
+
+The built-in shapes come from the CMSes that Chinese government portals and trade-news
+sites run on (China Daily's regional CMS, Hanweb, TRS, WordPress, DedeCMS, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Searched (not matched) against the whole URL.
+DEFAULT_ARTICLE_URLS: tuple[str, ...] = (
+    r"/\d{4}-\d{2}/\d{2}/c_\d+\.s?html?$",  # China Daily regional CMS: /2026-11/22/c_123.htm
+    r"/art/\d{4}/\d{1,2}/\d{1,2}/art_\d+_\d+\.s?html?$",  # Hanweb: /art/2026/11/22/art_12_345.html
+    r"/t\d{8}_\d+\.s?html?$",  # TRS: /202611/t20261122_123.html
+    r"/content_\d+\.s?html?$",  # /content_123.htm
+    r"/archives/\d+/?$",  # WordPress numeric permalinks
+    r"[?&]p=\d+$",  # WordPress short links
+    r"/\d{4}/\d{2}/\d{2}/[\w%-]{8,}/?$",  # WordPress date permalinks with a slug
+    r"/show-\d+(-\d+)*\.s?html?$",  # DedeCMS/PHPCMS: show-123.html
+    r"/(news|article|articles|detail|info|newsdetail)[/_-]\d+(\.s?html?)?$",
+    r"/n\d?/\d{4}/\d{4}/c\d+-\d+\.html$",  # people.cn
+    r"/a/\d{6}/\d{2}/WS[0-9a-f]{24}\.html$",  # chinadaily.com.cn
+    r"/\d{4}(-|/)?\d{2}(-|/)?\d{2}/\d+\.s?html?$",  # /20261122/123.html, /2026-11-22/123.html
+    r"/[a-z]+/[a-z]{2}/\d{5,}\.s?html?$",  # sjfzxm-style /global/en/572684.html
+)
+DEFAULT_FOLLOW_URLS: tuple[str, ...] = (
+    r"/index_\d+\.s?html?$",  # TRS and China Daily pagination
+    r"/(list|node)_\d+(_\d+)?\.s?html?$",
+    r"/col/col\d+/index(_\d+)?\.s?html?",  # Hanweb column pages
+    r"/page/\d+/?$",  # WordPress
+    r"[?&](page|pageno|pageindex|pn|currentpage|paged)=\d+",
+)
+# Anchor texts that mean "the next page of this listing".
+NEXT_TEXTS = frozenset({"下一页", "下页", "后页", "next", "next page", "next »", "»", "›", ">", "older posts", "more"})
+
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|spm|fbclid|gclid|yclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|share|share_token|"
+    r"isappinstalled|scene|srcid|from|noamp|amp;utm_\w+|wt\.mc_id|ref|ref_src)$",
+    re.I,
+)
+
+
+def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p) for p in patterns]
+
+
+def matches(url: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    return any(p.search(url) for p in patterns)
+
+
+def canonical_url(url: str) -> str:
+    """Drop the fragment and tracking parameters, lower-case scheme and host, drop default ports."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)])
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def site_of(url: str) -> tuple[str, int | None]:
+    """A site is a host without a leading www., plus an explicit port if any."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return (host[4:] if host.startswith("www.") else host, parts.port)
+
+
+def same_site(url: str, sites: Iterable[tuple[str, int | None]]) -> bool:
+    """On one of the sites, or a subdomain of one (sjfzxm.com serves from numbered subdomains)."""
+    host, port = site_of(url)
+    for site_host, site_port in sites:
+        if port == site_port and (host == site_host or host.endswith("." + site_host)):
+            return True
+    return False

@@ -1,0 +1,47 @@
+"""Retries that back off: a site answering 503 or 429 is given time before it is asked again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 300.0
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry policy (codes, exceptions, RETRY_TIMES), with exponential backoff.
+
+    The wait is `LOOMWATCH_RETRY_BACKOFF × 2^(attempt-1)` seconds, or the server's
+    Retry-After (in seconds) when it sends one, capped at five minutes.
+    """
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        self.backoff = settings.getfloat("LOOMWATCH_RETRY_BACKOFF", 2.0)
+
+    def _delay(self, retry: Request, response: Response | None) -> float:
+        attempt = retry.meta.get("retry_times", 1)
+        delay = self.backoff * 2 ** (attempt - 1)
+        if response is not None:
+            after = response.headers.get("Retry-After", b"").decode("latin-1").strip()
+            if after.isdigit():
+                delay = float(after)
+        return min(delay, MAX_BACKOFF)
+
+    async def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:  # type: ignore[override]
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result, response))
+        return result
+
+    async def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> Request | Response | None:  # type: ignore[override]
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result, None))
+        return result

@@ -1,0 +1,9 @@
+"""The loomwatch archive: schema, migrations, writes and queries (SQLite through sqlite-utils).
+
+Nothing here imports Scrapy; the crawl hands finished article dicts to these functions.
+"""
+
+from loomwatch.storage.db import open_database, utcnow
+from loomwatch.storage.lock import CrawlLock, LockedError
+
+__all__ = ["open_database", "utcnow", "CrawlLock", "LockedError"]

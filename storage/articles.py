@@ -1,0 +1,129 @@
+"""Writing articles and looking up what is already stored.
+
+Callers wrap `insert_article` in `db.atomic()` together with whatever else belongs to the
+article (its cluster tags, its near-duplicate index entries), so that an article is
+either wholly in the archive or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from loomwatch.storage.db import utcnow
+from loomwatch.storage.search import fts_text
+
+ARTICLE_COLUMNS = ("url", "source", "title", "text", "published", "lang", "author", "relevance", "relevant", "duplicate_of", "content_hash", "run_id")
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w]+")
+
+
+def normalise_text(text: str) -> str:
+    """The form two texts are compared in: NFKC, case-folded, punctuation and spacing dropped."""
+    return _SPACE.sub(" ", _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).casefold())).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(normalise_text(text).encode()).hexdigest()
+
+
+def is_known_url(db: sqlite_utils.Database, url: str) -> bool:
+    """True when the URL led to a stored article, or to a page that can never become one."""
+    row = db.execute(
+        "SELECT 1 FROM article_urls WHERE url = ? UNION ALL "
+        "SELECT 1 FROM skipped_pages WHERE url = ? AND reason IN ('not_html', 'too_large') LIMIT 1",
+        [url, url],
+    ).fetchone()
+    return row is not None
+
+
+def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
+    row = db.execute("SELECT article_id FROM article_urls WHERE url = ?", [url]).fetchone()
+    return row[0] if row else None
+
+
+def exact_duplicate(db: sqlite_utils.Database, digest: str) -> int | None:
+    """The first stored article with this content hash, followed to its original."""
+    row = db.execute(
+        "SELECT coalesce(duplicate_of, id) FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", [digest]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def insert_article(
+    db: sqlite_utils.Database,
+    article: dict[str, Any],
+    *,
+    urls: Iterable[str] = (),
+    clusters: Sequence[tuple[str, float]] = (),
+) -> int:
+    """Store one article with its URL aliases, cluster tags and search index entry. Returns its id.
+
+    Must run inside `db.atomic()`; raises sqlite3.IntegrityError if its URL is stored already.
+    """
+    row = {key: article.get(key) for key in ARTICLE_COLUMNS}
+    row["first_seen"] = article.get("first_seen") or utcnow()
+    if row["content_hash"] is None:
+        row["content_hash"] = content_hash(article["text"])
+    columns = ", ".join(row)
+    cursor = db.execute(f"INSERT INTO articles ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    article_id = cursor.lastrowid
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
+        [(u, article_id) for u in {row["url"], *urls}],
+    )
+    db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
+    set_clusters(db, article_id, clusters)
+    db.conn.execute(
+        "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
+        [article_id, fts_text(row["title"]), fts_text(row["text"])],
+    )
+    return article_id
+
+
+def set_clusters(db: sqlite_utils.Database, article_id: int, clusters: Sequence[tuple[str, float]]) -> None:
+    db.conn.execute("DELETE FROM article_clusters WHERE article_id = ?", [article_id])
+    db.conn.executemany(
+        "INSERT INTO article_clusters (article_id, cluster_id, score) VALUES (?, ?, ?)",
+        [(article_id, cluster_id, score) for cluster_id, score in clusters],
+    )
+
+
+def record_skipped(db: sqlite_utils.Database, url: str, source: str, reason: str, detail: str = "") -> None:
+    """Remember an article-shaped page that gave no article (reason: not_html, too_large, no_text, http_error)."""
+    now = utcnow()
+    db.conn.execute(
+        "INSERT INTO skipped_pages (url, source, reason, detail, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(url) DO UPDATE SET reason = excluded.reason, detail = excluded.detail, "
+        "last_seen = excluded.last_seen, attempts = attempts + 1",
+        [url, source, reason, detail[:500], now, now],
+    )
+
+
+def iter_articles(db: sqlite_utils.Database, batch: int = 500, columns: str = "id, source, title, text") -> Iterator[list[dict]]:
+    """All articles in id order, in batches (for re-tagging without loading the archive at once)."""
+    last = 0
+    while True:
+        rows = [dict(r) for r in db.query(f"SELECT {columns} FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch])]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def sync_clusters(db: sqlite_utils.Database, rows: Iterable[dict]) -> None:
+    """Replace the `clusters` table with the current gazetteer (package data plus config)."""
+    rows = list(rows)
+    with db.atomic():
+        db.conn.execute("DELETE FROM clusters")
+        db["clusters"].insert_all(rows)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
