@@ -171,9 +171,228 @@ def demo(directory: Path) -> None:
 
 # --- cluster intelligence: tag, retag, clusters (issue 3) ------------------------------------
 
+
+@main.command()
+@config_option(required=False)
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-", required=False)
+@click.option("--source", default=None, metavar="NAME", help="Apply this configured source's cluster hints.")
+def tag(config: Config, file: Any, source: str | None) -> None:
+    """Tag JSON Lines of {"title", "text"} (stdin when no FILE) as the crawl would.
+
+    Prints one {"relevance", "relevant", "clusters"} object per input line.
+    """
+    from loomwatch.crawler.retag import tagger_for
+
+    try:
+        hints = config.source(source).clusters if source else ()
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    tagger = tagger_for(config)
+    for number, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with \"title\" and \"text\" ({exc})") from None
+        result = tagger.tag(record.get("title") or "", record.get("text") or "", hints)
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+
+
+@main.command()
+@config_option()
+@click.option("--batch", default=500, show_default=True, help="Articles per transaction.")
+def retag(config: Config, batch: int) -> None:
+    """Re-apply the current gazetteer and thresholds to the whole archive (no re-crawl)."""
+    from loomwatch.crawler.retag import retag as run_retag
+
+    total, changed = run_retag(config, batch)
+    if not is_quiet():
+        click.echo(f"re-tagged {total} articles; {changed} changed")
+
+
+@main.command("clusters")
+@config_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per cluster.")
+def clusters_command(config: Config, as_json: bool) -> None:
+    """List the clusters loomwatch knows (packaged gazetteer plus [[clusters]])."""
+    from loomwatch.crawler.gazetteer import load_gazetteer
+
+    for row in load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")).rows():
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(f"{row['id']:<22} {row['name']:<28} {row['name_zh'] or '':<10} {row['province'] or ''} {row['city'] or ''}")
+
 # --- digest (issue 4) ------------------------------------------------------------------------
 
+
+@main.command()
+@config_option()
+@click.option("--send", is_flag=True, help="Mail the digest to [email] recipients (once per window).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the .html, .txt and .eml files here [default: [digest] output_dir].")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="The archive view of one calendar day (configured time zone) instead of what is new.")
+@click.option("--force", is_flag=True, help="Mail even if this window (or day) was mailed already.")
+def digest(config: Config, send: bool, out_dir: Path | None, day: Any, force: bool) -> None:
+    """Build the digest of what is new since the last one, write it to files, and with --send mail it.
+
+    Without --send nothing is mailed and the window does not move: the files show what the
+    next --send would mail. Exit 1 when the mail could not be sent (the next run retries).
+    """
+    from loomwatch.crawler.digest import DigestBusy, SendError, describe, run_digest
+
+    try:
+        outcome = run_digest(config, send=send, out=out_dir, day=day.date() if day else None, force=force)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except SendError as exc:
+        raise Failure(f"digest not sent: {exc}") from None
+    except DigestBusy as exc:
+        click.echo(f"loomwatch: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    if is_quiet():
+        return
+    if outcome.status in ("nothing_new", "already_sent"):
+        click.echo(f"{describe(outcome)}\n{outcome.note}")
+        return
+    click.echo(describe(outcome))
+    click.echo(f"wrote {', '.join(str(f) for f in outcome.files)}")
+    if outcome.status == "sent":
+        click.echo(f"mailed to {', '.join(outcome.recipients)}: {outcome.subject}")
+    else:
+        click.echo("not mailed: pass --send to mail it")
+
 # --- unattended operation: schedule, status, sources check (issue 5) -------------------------
+
+
+@main.command()
+@config_option()
+def schedule(config: Config) -> None:
+    """Crawl and mail the digest at the [schedule] times until stopped (SIGTERM or Ctrl-C).
+
+    Each job runs `loomwatch crawl` or `loomwatch digest --send` as a child process; a
+    digest or crawl missed while this was not running is made up once at start-up."""
+    from loomwatch.crawler.scheduler import Daemon
+
+    root = click.get_current_context().find_root().obj or {}
+    flags = ["-q"] if root.get("quiet") else ["-v"] * min(root.get("verbose", 0), 2)
+    try:
+        daemon = Daemon(config, child_flags=flags)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    handler = _schedule_log_file(config)
+    try:
+        sys.exit(daemon.run())
+    finally:
+        if handler:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def _schedule_log_file(config: Config) -> logging.Handler | None:
+    """The rotating `schedule.log_file`; it gets INFO even when stderr is quiet (-q)."""
+    from logging.handlers import RotatingFileHandler
+
+    if not config.schedule.log_file:
+        return None
+    path = Path(config.schedule.log_file).expanduser()
+    path = path if path.is_absolute() else config.base_dir / path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigProblem(f"{config.path}: key 'schedule.log_file': cannot write {path} ({exc.strerror}); "
+                            "fix the path or its permissions") from None
+    root = logging.getLogger()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    for other in root.handlers:
+        other.setLevel(root.level)
+    handler.setLevel(min(root.level, logging.INFO))
+    root.setLevel(min(root.level, logging.INFO))
+    root.addHandler(handler)
+    return handler
+
+
+def _local_time(utc_text: str | None, timezone: str) -> str:
+    import datetime as dt
+    import zoneinfo
+
+    if not utc_text:
+        return "never"
+    when = dt.datetime.strptime(utc_text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+@main.command()
+@config_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source instead of the table.")
+def status(config: Config, as_json: bool) -> None:
+    """Show each source's health; exit 1 when any source is unhealthy (for monitoring)."""
+    import sqlite_utils
+
+    from loomwatch.storage import open_database
+    from loomwatch.storage.health import UNHEALTHY, source_status
+
+    database = config.storage.database
+    # Reading must not create an archive: a missing one shows every source as never run.
+    db = open_database(database) if database.exists() else sqlite_utils.Database(memory=True)
+    try:
+        rows = source_status(db, config.health, [s.name for s in config.sources])
+    finally:
+        db.close()
+    unhealthy = [r for r in rows if r["health"] == UNHEALTHY]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    elif unhealthy or not is_quiet():
+        if not database.exists():
+            click.echo(f"{database}: no archive yet; run `loomwatch crawl` first")
+        click.echo(f"{'source':<24} {'last success (' + config.timezone + ')':<30} {'failures':>8} {'7 days':>7}  health")
+        for r in rows:
+            health = f"UNHEALTHY: {r['reason']}" if r["health"] == UNHEALTHY else r["health"]
+            click.echo(f"{r['name']:<24} {_local_time(r['last_success_at'], config.timezone):<30} "
+                       f"{r['consecutive_failures']:>8} {r['articles_7d']:>7}  {health}")
+            if r["health"] == UNHEALTHY and r["last_error"]:
+                click.echo(f"{'':<73}last error: {r['last_error']}")
+    if unhealthy:
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+@main.group()
+def sources() -> None:
+    """Inspect the configured sources."""
+
+
+@sources.command("check")
+@config_option()
+@click.option("--source", "-s", "names", multiple=True, metavar="NAME", help="Check only this source (repeatable).")
+def sources_check(config: Config, names: tuple[str, ...]) -> None:
+    """Read each source's start pages, feeds and sitemaps once and count the article links
+    they yield. Fetches no articles and writes nothing to the archive; exit 1 when a source
+    could not be read or yields no article links."""
+    from loomwatch.crawler import run
+
+    try:
+        checks = run.check_sources(config, names)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    quiet = is_quiet()
+    for c in checks:
+        if not c.ok or not quiet:
+            verdict = "ok" if c.ok else ("FAILED: nothing could be read" if not c.read else
+                                         "NO ARTICLE LINKS: check article_urls / follow_urls")
+            click.echo(f"{c.source:<24} read {c.read}/{c.entry_points}  article links {c.article_links:>4}  {verdict}")
+            for url in c.sample:
+                click.echo(f"{'':<26}e.g. {url}")
+            if c.last_error and not c.ok:
+                click.echo(f"{'':<26}last error: {c.last_error}")
+    if not all(c.ok for c in checks):
+        sys.exit(EXIT_SOURCE_FAILED)
+
 
 # --- archive: serve (issue 6) ----------------------------------------------------------------
 

@@ -42,7 +42,7 @@ class StorageSettings:
 
 @dataclass(frozen=True)
 class CrawlSettings:
-    user_agent: str = setting("loomwatch/0.1 (+https://github.com/loomwatch/loomwatch)", "User-Agent sent with every request; put a contact URL or address in it.")
+    user_agent: str = setting("loomwatch/0.1 (+https://example.org/contact)", "User-Agent sent with every request; put a contact URL or address in it.")
     concurrency_per_domain: int = setting(2, "Requests in flight to one host at most.", minimum=1)
     download_delay: float = setting(1.0, "Seconds between requests to one host (randomised 0.5–1.5×, raised by AutoThrottle when a host slows down).", minimum=0)
     timeout: float = setting(30.0, "Seconds before a request is abandoned (and retried).", minimum=1)
@@ -298,7 +298,7 @@ def _convert(value: Any, hint: Any, meta: dict, where: str, key: str, base: Path
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    raise ConfigError(f"{where}: {key}: {pattern!r} is not a valid regular expression ({exc}); write regexes in single quotes, e.g. '/\\d{{4}}-\\d{{2}}/c_\\d+\\.htm$'") from None
+                    raise ConfigError(f"{where}: {key}: '{pattern}' is not a valid regular expression ({exc}); write regexes in single quotes, e.g. '/\\d{{4}}-\\d{{2}}/c_\\d+\\.htm$'") from None
         return tuple(value)
     if hint is bool:
         if not isinstance(value, bool):
@@ -335,3 +335,42 @@ def documented_keys() -> list[str]:
         keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
     keys += [f"sources.{f.name}" for f in dataclasses.fields(Source)]
     return keys
+
+
+def reference_markdown() -> str:
+    """The configuration reference tables of docs/configuration.md, generated from the fields above."""
+
+    def default_text(f: dataclasses.Field) -> str:
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            value: Any = list(f.default_factory())  # type: ignore[misc]
+        else:
+            value = f.default
+        if f.metadata.get("required"):
+            return "required"
+        if value is None:
+            return "built-in"
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, bool):
+            return "`true`" if value else "`false`"
+        if isinstance(value, str):
+            return f'`"{value}"`'
+        if isinstance(value, list):
+            return "`[" + ", ".join(f'"{v}"' for v in value) + "]`"
+        return f"`{value}`"
+
+    def table(cls: type) -> list[str]:
+        lines = ["| key | default | meaning |", "|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            doc = f.metadata["doc"]
+            if "choices" in f.metadata:
+                doc += " One of: " + ", ".join(f"`{c}`" for c in f.metadata["choices"]) + "."
+            lines.append(f"| `{f.name}` | {default_text(f)} | {doc} |")
+        return lines
+
+    top = next(f for f in dataclasses.fields(Config) if f.name == "timezone")
+    out = ["### Top level", "", "| key | default | meaning |", "|---|---|---|", f"| `timezone` | {default_text(top)} | {top.metadata['doc']} |", ""]
+    for section, cls in SECTIONS.items():
+        out += [f"### [{section}]", "", *table(cls), ""]
+    out += ["### [[sources]] (one table per source)", "", *table(Source), ""]
+    return "\n".join(out)

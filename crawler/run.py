@@ -54,7 +54,10 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
             log.warning("an earlier crawl was killed before it finished; this run picks up its work")
         sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
         run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
+        levels = {name: logging.getLogger(name).level for name in ("scrapy", "twisted")}
         process = AsyncCrawlerProcess(scrapy_settings(config, run_id), install_root_handler=False)
+        for name, level in levels.items():  # Scrapy resets its loggers to DEBUG; the CLI's -v/-q decide
+            logging.getLogger(name).setLevel(level)
         crawler = process.create_crawler(SourcesSpider)
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
@@ -63,10 +66,50 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
         results = [_result(s.name, stats, spider.entries.get(s.name, [0, 0]) if spider else [0, 0]) for s in sources]
         reason = stats.get("finish_reason", "")
         message = "" if reason in ("finished", "") else f"crawl stopped early: {reason}"
-        status = finish_run(db, run_id, results, message)
+        status = finish_run(db, run_id, results, message, health=config.health)
         db.close()
     cpu = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("loomwatch/cpu/")}
     return CrawlReport(run_id, status, results, cpu, stats.get("downloader/request_count", 0))
+
+
+@dataclass
+class SourceCheck:
+    """What `loomwatch sources check` found for one source."""
+
+    source: str
+    entry_points: int  # start URLs, feeds and sitemaps configured
+    read: int
+    failed: int
+    article_links: int
+    sample: list[str] = field(default_factory=list)
+    last_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.read > 0 and self.article_links > 0
+
+
+def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[SourceCheck]:
+    """Read each source's start pages, feeds and sitemaps once and count the article links
+    they yield. Requests no article, follows no pagination, writes nothing (no archive, no
+    HTTP cache, no lock). Runs Twisted's reactor: once per process, like `crawl`."""
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    sources = select_sources(config, source_names)
+    settings = {**scrapy_settings(config), "HTTPCACHE_ENABLED": False, "ITEM_PIPELINES": {}}
+    process = AsyncCrawlerProcess(settings, install_root_handler=False)
+    crawler = process.create_crawler(SourcesSpider)
+    process.crawl(crawler, sources=sources, check=True)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    checks = []
+    for s in sources:
+        read, failed = spider.entries.get(s.name, [0, 0]) if spider else (0, 0)
+        links = sorted(spider.plans[s.name].article_links) if spider else []
+        checks.append(SourceCheck(s.name, len(s.start_urls) + len(s.feeds) + len(s.sitemaps), read, failed, len(links),
+                                  links[:3], stats.get(f"loomwatch/{s.name}/last_error")))
+    return checks
 
 
 def _result(name: str, stats: dict, entries: list[int]) -> SourceResult:

@@ -20,6 +20,8 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from loomwatch.crawler.config import Config
+from loomwatch.crawler.retag import tagger_for
 from loomwatch.pipelines import dedup
 from loomwatch.pipelines.clusters import Tagger
 from loomwatch.pipelines.extract import decode_html, extract_article, is_html
@@ -29,12 +31,10 @@ log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
 
 
-def init_worker(clusters: list[dict], origin: str, threshold: float) -> None:
+def init_worker(config: Config) -> None:
     """Build the tagger once per worker process."""
     global _tagger
-    from loomwatch.crawler.gazetteer import load_gazetteer
-
-    _tagger = Tagger(load_gazetteer(clusters, origin=origin), threshold)
+    _tagger = tagger_for(config)
 
 
 def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
@@ -44,7 +44,7 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     Also returns CPU seconds per stage under "cpu".
     """
     if _tagger is None:
-        init_worker([], "<defaults>", 0.5)
+        init_worker(Config())
     cpu: dict[str, float] = {}
     clock = time.process_time()
 
@@ -113,7 +113,7 @@ class AnalysePipeline:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(list(self.config.clusters), str(self.config.path), self.config.tagging.relevance_threshold),
+            initargs=(self.config,),
         )
 
     def open_spider(self) -> None:

@@ -24,6 +24,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 MIN_TEXT_CHARS = 100  # fewer non-space characters than this is navigation or a stub, not an article
+MIN_PARAGRAPH_CHARS = 40  # an article has at least one real paragraph; a link list has none
 
 _LABELLED_DATE = re.compile(
     r"(?:发布日期|发布时间|发表日期|发表时间|日期|时间|更新时间|Updated|Published|Date|Posted|Release date)\s*[:：]?\s*"
@@ -133,6 +134,25 @@ def _page_text(html: str) -> str:
     return " ".join(tree.text_content().split())
 
 
+_SITE_META = re.compile(r"""<meta[^>]+(?:name|property)=["']?(?:SiteName|og:site_name|application-name)["']?[^>]*>""", re.I)
+_CONTENT = re.compile(r"""content=["']([^"']+)["']""", re.I)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_TITLE_SEPARATORS = re.compile(r"\s+[-|–—_]\s+|_|｜|\s*\|\s*")
+
+
+def _title(title: str, html: str) -> str:
+    """trafilatura sometimes takes the site's name for the title ("X - 某某区人民政府" → the
+    name): when the title is what the page declares as its site name, use the rest of <title>."""
+    head = html[:16384]
+    site_names = {c.group(1).strip() for m in _SITE_META.finditer(head) if (c := _CONTENT.search(m.group(0)))}
+    if title not in site_names:
+        return title
+    raw = _TITLE.search(head)
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(raw.group(1))] if raw else []
+    rest = [p for p in parts if p and p not in site_names]
+    return rest[0] if rest else title
+
+
 def _canonical(html: str) -> str | None:
     m = re.search(r"""<link[^>]+rel=["']?canonical["']?[^>]*>""", html[:65536], re.I)
     if not m:
@@ -147,13 +167,14 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
     if doc is None or not doc.text:
         return None
     text = doc.text.strip()
-    if len("".join(text.split())) < MIN_TEXT_CHARS:
+    lengths = [len("".join(line.split())) for line in text.splitlines()]
+    if sum(lengths) < MIN_TEXT_CHARS or max(lengths) < MIN_PARAGRAPH_CHARS:
         return None
     published = doc.date if doc.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", doc.date) else None
     if published is None:
         published = visible_date(_page_text(html))
     return Extracted(
-        title=(doc.title or "").strip(),
+        title=_title((doc.title or "").strip(), html),
         text=text,
         published=published,
         author=(doc.author or "").strip() or None,

@@ -65,10 +65,14 @@ class SourcePlan:
 class SourcesSpider(scrapy.Spider):
     name = "loomwatch"
 
-    def __init__(self, sources: Iterable[Any] = (), is_known: Callable[[str], bool] = lambda url: False, **kwargs: Any):
+    def __init__(self, sources: Iterable[Any] = (), is_known: Callable[[str], bool] = lambda url: False,
+                 check: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.plans = {s.name: SourcePlan(s) for s in sources}
         self.is_known = is_known
+        # `loomwatch sources check`: read the entry points only and count their article
+        # links; never request an article or follow pagination.
+        self.check = check
         self.entries: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # source → [entry points read, entry points failed]
 
     # -- counters (read back by the crawl orchestrator from the stats) ------------------------
@@ -131,7 +135,7 @@ class SourcesSpider(scrapy.Spider):
                 continue
             if matches(url, plan.article_urls):
                 yield from self._article(url, plan, hops + 1)
-            elif hops < plan.source.max_depth and (matches(url, plan.follow_urls) or self._is_next(link)):
+            elif not self.check and hops < plan.source.max_depth and (matches(url, plan.follow_urls) or self._is_next(link)):
                 if plan.take():
                     yield self._request(url, plan, "listing", hops + 1, self.parse_listing)
 
@@ -147,7 +151,7 @@ class SourcesSpider(scrapy.Spider):
             return
         plan.article_links.add(url)
         self.count(plan.name, "article_links")
-        if self.is_known(url):
+        if self.check or self.is_known(url):
             return
         if plan.take():
             yield self._request(url, plan, "article", hops, self.parse_article, **meta)
@@ -179,9 +183,9 @@ class SourcesSpider(scrapy.Spider):
             self.error(plan.name, f"{response.url}: robots.txt names no Sitemap; list the sitemap URL under `sitemaps` instead")
             return
         self._entry_ok(response)
-        for url in urls:
+        for url in urls:  # robots.txt only names the sitemaps: not a hop
             if plan.take():
-                yield self._request(url, plan, "sitemap", response.meta["hops"] + 1, self.parse_sitemap)
+                yield self._request(url, plan, "sitemap", response.meta["hops"], self.parse_sitemap)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         plan = self.plans[response.meta["source"]]
@@ -208,6 +212,8 @@ class SourcesSpider(scrapy.Spider):
             if sitemap.type == "sitemapindex":
                 if hops < plan.source.max_depth and plan.take():
                     yield self._request(url, plan, "sitemap", hops + 1, self.parse_sitemap)
+                    if self.check:  # the newest child sitemap is enough to count links
+                        return
             elif same_site(url, plan.sites) and matches(url, plan.article_urls):
                 yield from self._article(url, plan, hops + 1)
 

@@ -1,4 +1,6 @@
-"""`loomwatch demo`: serve the bundled example sites on 127.0.0.1 and crawl them.
+"""`loomwatch demo` (the sites and demo.toml here are package data; see README.md).
+
+`loomwatch demo`: serve the bundled example sites on 127.0.0.1 and crawl them.
 
 No network, no configuration: the sites in `sites/` are our own writing, made to look and
 behave like the real sources (a city portal in English, a WordPress trade blog with a feed,
@@ -15,10 +17,6 @@ from pathlib import Path
 import click
 
 from loomwatch.crawler.config import load_config
-
-
-def sites_root() -> Path:
-    return Path(str(files("loomwatch.crawler.demo").joinpath("sites")))
 
 
 def write_config(directory: Path, site_urls: dict[str, str]) -> Path:
@@ -38,11 +36,11 @@ def fresh_directory(directory: Path) -> None:
 
 def run_demo(directory: Path) -> None:
     from loomwatch.crawler.cli import run_crawl
-    from loomwatch.crawler.sitefarm import SiteFarm
+    from loomwatch.crawler.sitefarm import DEMO_SITES, SiteFarm
 
     directory = directory.resolve()
     fresh_directory(directory)
-    with SiteFarm(sites_root()) as farm:
+    with SiteFarm(DEMO_SITES) as farm:
         config_path = write_config(directory, farm.sites)
         config = load_config(config_path)
         click.echo(f"serving {len(farm.sites)} example sites on 127.0.0.1; crawling them into {config.storage.database}")
@@ -50,9 +48,9 @@ def run_demo(directory: Path) -> None:
     click.echo(
         f"\nThe archive is {config.storage.database}\n"
         "Next, try:\n"
-        f"  loomwatch --config {config_path} status\n"
-        f"  loomwatch --config {config_path} digest --out {directory / 'digests'}\n"
-        f"  loomwatch --config {config_path} serve\n"
+        f"  loomwatch status --config {config_path}\n"
+        f"  loomwatch digest --config {config_path} --out {directory / 'digests'}\n"
+        f"  loomwatch serve --config {config_path}\n"
         f"  sqlite-utils {config.storage.database} \"select source, lang, title from articles\" --table\n"
         "(The example sites stop when the demo ends: the demo configuration is for exploring the archive, not for crawling again.)"
     )

@@ -1,0 +1,47 @@
+"""Re-applying the current gazetteer and thresholds to the whole archive, without re-crawling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from loomwatch.crawler.config import Config
+from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.pipelines.clusters import Tagger
+from loomwatch.storage import open_database
+from loomwatch.storage.articles import iter_articles, set_clusters, sync_clusters
+
+log = logging.getLogger(__name__)
+
+
+def tagger_for(config: Config) -> Tagger:
+    """The tagger the crawl uses: packaged gazetteer plus the config's [[clusters]]."""
+    return Tagger(load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")), config.tagging.relevance_threshold)
+
+
+def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
+    """Re-tag every article, one transaction per batch; returns (articles, changed).
+
+    A kill between batches leaves every article tagged by either the old or the new
+    gazetteer, never half; running retag again finishes the job.
+    """
+    tagger = tagger_for(config)
+    hints = {s.name: tuple(s.clusters) for s in config.sources}
+    db = open_database(config.storage.database)
+    sync_clusters(db, tagger.gazetteer.rows())
+    total = changed = 0
+    for rows in iter_articles(db, batch):
+        with db.atomic():
+            for row in rows:
+                tagging = tagger.tag(row["title"], row["text"], hints.get(row["source"], ()))
+                clusters = [(c.id, c.score) for c in tagging.clusters] if tagging.relevant else []
+                before = db.execute("SELECT relevance, relevant FROM articles WHERE id = ?", [row["id"]]).fetchone()
+                old_tags = db.execute("SELECT cluster_id, score FROM article_clusters WHERE article_id = ? ORDER BY cluster_id", [row["id"]]).fetchall()
+                if tuple(before) != (tagging.relevance, int(tagging.relevant)) or sorted(map(tuple, old_tags)) != sorted(clusters):
+                    changed += 1
+                    db.execute("UPDATE articles SET relevance = ?, relevant = ? WHERE id = ?", [tagging.relevance, int(tagging.relevant), row["id"]])
+                    set_clusters(db, row["id"], clusters)
+        total += len(rows)
+        progress(total)
+    db.close()
+    return total, changed
