@@ -234,10 +234,10 @@ def clusters_command(config: Config, as_json: bool) -> None:
 @click.option("--send", is_flag=True, help="Mail the digest to [email] recipients (once per window).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the .html, .txt and .eml files here [default: [digest] output_dir].")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+@click.option("--date", "day", default=None, metavar="YYYY-MM-DD", callback=lambda ctx, param, value: _iso_date(value),
               help="The archive view of one calendar day (configured time zone) instead of what is new.")
 @click.option("--force", is_flag=True, help="Mail even if this window (or day) was mailed already.")
-def digest(config: Config, send: bool, out_dir: Path | None, day: Any, force: bool) -> None:
+def digest(config: Config, send: bool, out_dir: Path | None, day: "datetime.date | None", force: bool) -> None:
     """Build the digest of what is new since the last one, write it to files, and with --send mail it.
 
     Without --send nothing is mailed and the window does not move: the files show what the
@@ -246,7 +246,7 @@ def digest(config: Config, send: bool, out_dir: Path | None, day: Any, force: bo
     from loomwatch.crawler.digest import DigestBusy, SendError, describe, run_digest
 
     try:
-        outcome = run_digest(config, send=send, out=out_dir, day=day.date() if day else None, force=force)
+        outcome = run_digest(config, send=send, out=out_dir, day=day, force=force)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except SendError as exc:
@@ -265,6 +265,18 @@ def digest(config: Config, send: bool, out_dir: Path | None, day: Any, force: bo
         click.echo(f"mailed to {', '.join(outcome.recipients)}: {outcome.subject}")
     else:
         click.echo("not mailed: pass --send to mail it")
+
+
+def _iso_date(value: str | None) -> "datetime.date | None":
+    import datetime
+
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-20") from None
+
 
 # --- unattended operation: schedule, status, sources check (issue 5) -------------------------
 
@@ -395,6 +407,22 @@ def sources_check(config: Config, names: tuple[str, ...]) -> None:
 
 
 # --- archive: serve (issue 6) ----------------------------------------------------------------
+
+
+@main.command()
+@config_option()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", "-p", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
+    """Serve the archive in Datasette, read-only: search, facets, canned queries, charts."""
+    from loomwatch.crawler.serve import ServeError
+    from loomwatch.crawler.serve import serve as serve_archive
+
+    try:
+        serve_archive(config.storage.database, host, port, access_log=ctx.find_root().obj["verbose"] > 0)
+    except ServeError as exc:
+        raise ConfigProblem(str(exc)) from None
 
 
 if __name__ == "__main__":

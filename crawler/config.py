@@ -81,8 +81,8 @@ class EmailSettings:
     sender: str = setting("loomwatch@localhost", "From address of the digest.")
     recipients: tuple[str, ...] = setting([], "Addresses the digest is mailed to.")
     subject: str = setting("loomwatch digest {date}: {stories} new textile-cluster stories", "Subject template; fields: {date}, {stories}, {clusters}, {sources}.")
-    send_empty: bool = setting(False, "Mail a digest even when there is nothing new.")
-    timeout: float = setting(60.0, "Seconds to wait for the SMTP server.", minimum=1)
+    send_empty: bool = setting(False, "Mail a digest even when there is nothing new (at most one such mail a day).")
+    timeout: float = setting(60.0, "Seconds to wait for the SMTP server (and for another `digest --send` on the same archive to finish).", minimum=1)
 
 
 @dataclass(frozen=True)

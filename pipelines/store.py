@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy.crawler import Crawler
 
@@ -71,7 +72,7 @@ class StorePipeline:
         db, source = self.db, item["source"]
         failure = item.get("failure")
         if failure:
-            if failure["reason"] not in ("http_error", "fetch_error"):  # those are counted by the spider already
+            if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
                 self.count(source, "errors")
                 self.count(source, failure["reason"])
                 self.crawler.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
@@ -82,7 +83,7 @@ class StorePipeline:
         url = item["url"]
         canonical = article.get("canonical")
         if canonical:
-            canonical = canonical_url(_join(url, canonical))
+            canonical = canonical_url(urljoin(url, canonical))
             if same_site(canonical, {site_of(url)}):
                 urls.add(url)
                 url = canonical
@@ -103,7 +104,3 @@ class StorePipeline:
             self.count(source, "duplicates")
 
 
-def _join(base: str, href: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, href)

@@ -161,3 +161,107 @@ def _initial(db: sqlite_utils.Database) -> None:
         CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
         """
     )
+
+
+@migrations(name="0002_digest_window")
+def _digest_window(db: sqlite_utils.Database) -> None:
+    # A digest's bounds as article ids (see loomwatch.storage.digests): what is new is
+    # after_article_id < id <= last_article_id. kind is `new` (since the last digest) or
+    # `day` (one calendar day, --date); files are the .html/.txt/.eml written for it.
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for statement in (
+        "ALTER TABLE digests ADD COLUMN kind TEXT NOT NULL DEFAULT 'new'",
+        "ALTER TABLE digests ADD COLUMN after_article_id INTEGER",
+        "ALTER TABLE digests ADD COLUMN last_article_id INTEGER",
+        "ALTER TABLE digests ADD COLUMN files TEXT",
+        "CREATE INDEX digests_kind_status ON digests(kind, status, id)",
+    ):
+        db.execute(statement)
+
+
+@migrations(name="0003_dedup")
+def _dedup(db: sqlite_utils.Database) -> None:
+    # The near-duplicate index of loomwatch.pipelines.dedup. Per article: a 256-byte
+    # MinHash signature, and one (band key, article) row per LSH band (17 at the default
+    # threshold). The band parameters in use are recorded in dedup_params, so that a
+    # changed [dedup] threshold rebuilds dedup_bands from the stored signatures.
+    for statement in (
+        """CREATE TABLE dedup_signatures (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            signature BLOB NOT NULL
+        )""",
+        """CREATE TABLE dedup_bands (
+            band_key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (band_key, article_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE dedup_params (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            scheme TEXT NOT NULL,
+            num_perm INTEGER NOT NULL,
+            bands INTEGER NOT NULL,
+            rows INTEGER NOT NULL,
+            threshold REAL NOT NULL
+        )""",
+    ):
+        db.execute(statement)
+
+
+@migrations(name="0004_archive_views")
+def _archive_views(db: sqlite_utils.Database) -> None:
+    # Views for analysts in Datasette (loomwatch serve; docs/archive.md). A story's date is
+    # its publication date, or the day it was first stored when the source printed none;
+    # weeks start on Monday. A "story" is an original: its copies (duplicate_of) count once.
+    for statement in (
+        """CREATE VIEW articles_view AS
+        SELECT
+            a.id,
+            coalesce(date(a.published), date(a.first_seen)) AS date,
+            a.title,
+            a.url,
+            a.source,
+            a.lang,
+            (SELECT group_concat(name, ', ') FROM (
+                SELECT coalesce(c.name, ac.cluster_id) AS name FROM article_clusters ac
+                LEFT JOIN clusters c ON c.id = ac.cluster_id
+                WHERE ac.article_id = a.id ORDER BY ac.score DESC
+            )) AS clusters,
+            a.relevance,
+            a.relevant,
+            a.duplicate_of,
+            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,
+            a.first_seen
+        FROM articles a""",
+        """CREATE VIEW cluster_coverage_weekly AS
+        SELECT
+            date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days') AS week,
+            ac.cluster_id AS cluster,
+            c.name AS cluster_name,
+            c.name_zh AS cluster_name_zh,
+            count(DISTINCT coalesce(a.duplicate_of, a.id)) AS stories,
+            count(*) AS articles,
+            count(DISTINCT a.source) AS sources
+        FROM article_clusters ac
+        JOIN articles a ON a.id = ac.article_id
+        LEFT JOIN clusters c ON c.id = ac.cluster_id
+        GROUP BY week, ac.cluster_id""",
+        # Days are UTC, as crawl times are stored; last_error is the day's latest, prefixed with its run's start.
+        """CREATE VIEW source_health_daily AS
+        SELECT
+            date(r.started) AS day,
+            s.source,
+            count(*) AS runs,
+            sum(s.status = 'ok') AS ok_runs,
+            sum(s.status <> 'ok') AS failed_runs,
+            sum(s.pages_fetched) AS pages_fetched,
+            sum(s.article_links) AS article_links,
+            sum(s.new_articles) AS new_articles,
+            sum(s.duplicates) AS duplicates,
+            sum(s.no_text) AS no_text,
+            sum(s.errors) AS errors,
+            max(CASE WHEN s.last_error IS NOT NULL THEN r.started || ' ' || s.last_error END) AS last_error
+        FROM source_runs s
+        JOIN crawl_runs r ON r.id = s.run_id
+        GROUP BY day, s.source""",
+    ):
+        db.execute(statement)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import sqlite_utils
 
 from loomwatch.storage.articles import dumps
 from loomwatch.storage.db import utcnow
+from loomwatch.storage.health import update_health
 
 
 @dataclass
@@ -61,8 +63,10 @@ def start_run(db: sqlite_utils.Database, sources: Iterable[dict]) -> int:
     return cursor.lastrowid
 
 
-def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceResult], message: str = "") -> str:
-    """Store per-source results, update each source's running counters; returns the run status."""
+def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceResult], message: str = "",
+               health: Any = None) -> str:
+    """Store per-source results, update each source's running counters and health
+    (`health`: the `[health]` settings, defaults when None); returns the run status."""
     results = list(results)
     now = utcnow()
     failed = [r for r in results if r.status != "ok"]
@@ -88,8 +92,16 @@ def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceR
                 """,
                 [run_id, now, r.status, ok, now, r.last_error, r.last_error, ok, r.article_links, r.article_links, r.source],
             )
+        # --- source health (issue 5): recompute sources.health / health_reason here ---
+        update_health(db, health or _default_health(), [r.source for r in results])
         db.conn.execute(
             "UPDATE crawl_runs SET finished = ?, status = ?, pages_fetched = ?, new_articles = ?, errors = ?, message = ? WHERE id = ?",
             [now, status, sum(r.pages_fetched for r in results), sum(r.new_articles for r in results), sum(r.errors for r in results), message or None, run_id],
         )
     return status
+
+
+def _default_health() -> Any:
+    from loomwatch.crawler.config import HealthSettings  # the documented defaults live there
+
+    return HealthSettings()

@@ -1,0 +1,167 @@
+"""loomwatch's Datasette plugin: Chinese-aware search, a cluster facet and links to originals.
+
+`loomwatch serve` registers this module with Datasette's plugin manager; every hook that
+touches data acts only on the database served under the name `ARCHIVE`, so other
+databases in the same Datasette are left alone.
+
+- Search: the index stores Chinese as character bigrams (loomwatch.storage.search), so the
+  search box must rewrite queries the same way. Datasette's table search calls the SQL
+  function `escape_fts(:search)`; this plugin redefines it on archive connections, and adds
+  `lw_match(q)` (the same rewrite, for canned queries) and `lw_snippet(text, q)` (a plain
+  excerpt around the first hit: FTS5's own snippet() would show bigrams).
+- Read-only: every archive connection, including Datasette's write connection, is set to
+  `query_only`, so nothing served can change the archive while crawls write to it.
+- Clusters: tags live in `article_clusters`, not in a column, so the `tag` facet type
+  and the `?_cluster=ID` filter join them for any table whose `id` is an article id.
+- Links: `url` cells link to the original page; article ids in views and canned queries
+  (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row.
+- Layout: a small stylesheet (datasette/archive.css) gives article texts room in tables.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from importlib.resources import files
+from typing import Any
+
+import markupsafe
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.filters import FilterArguments
+from datasette.utils import path_with_added_args, path_with_removed_args
+from datasette.utils.asgi import Response
+
+from loomwatch.storage.search import fts_query
+
+ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Datasette's URLs
+ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id
+_TERMS = re.compile(r'"([^"]+)"|(\S+)')
+STYLESHEET = "/-/loomwatch.css"
+
+
+def match_expression(query: str | None) -> str:
+    return fts_query(query or "")
+
+
+def snippet(text: str | None, query: str | None, width: int = 140) -> str:
+    """About `width` characters of `text` around the first search term found in it."""
+    if not text:
+        return ""
+    folded = text.casefold()
+    hits = [folded.find(term.casefold()) for quoted, bare in _TERMS.findall(query or "") for term in [quoted or bare]]
+    hits = [h for h in hits if h >= 0]
+    start = max(0, min(hits) - width // 3) if hits else 0
+    excerpt = " ".join(text[start : start + width].split())
+    return ("…" if start else "") + excerpt + ("…" if start + width < len(text) else "")
+
+
+@hookimpl(trylast=True)  # after Datasette's own prepare_connection, so this escape_fts wins
+def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
+    if database != ARCHIVE:
+        return
+    conn.execute("PRAGMA query_only = 1")
+    # In WAL mode readers rarely wait, but they do while a crawl checkpoints or after a crash
+    # is recovered: wait briefly instead of failing the page.
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.create_function("escape_fts", 1, match_expression, deterministic=True)
+    conn.create_function("lw_match", 1, match_expression, deterministic=True)
+    conn.create_function("lw_snippet", 2, snippet, deterministic=True)
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    if database != ARCHIVE or not isinstance(value, str | int) or value == "":
+        return None
+    if column == "url" and isinstance(value, str) and value.startswith(("http://", "https://")):
+        shown = value.split("://", 1)[1]
+        shown = shown if len(shown) <= 60 else shown[:38] + "…" + shown[-20:]
+        return markupsafe.Markup('<a href="{}" rel="noopener noreferrer" title="open the original page">{}</a>').format(value, shown)
+    if column in ("article_id", "copy_of") or (column in ("id", "duplicate_of") and table == "articles_view"):
+        href = datasette.urls.row(ARCHIVE, "articles", str(value))
+        return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
+    return None
+
+
+@hookimpl
+def extra_css_urls() -> list[str]:
+    return [STYLESHEET]
+
+
+@hookimpl
+def register_routes() -> list:
+    async def stylesheet() -> Response:
+        css = files("loomwatch.crawler").joinpath("datasette/archive.css").read_text(encoding="utf-8")
+        return Response(css, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
+
+    return [(r"^/-/loomwatch\.css$", stylesheet)]
+
+
+@hookimpl
+def filters_from_request(request: Any, database: str, table: str) -> FilterArguments | None:
+    if database != ARCHIVE or table not in ARTICLE_TABLES:
+        return None
+    wanted = [v for v in request.args.getlist("_cluster") if v]
+    if not wanted:
+        return None
+    return FilterArguments(
+        [f"id IN (SELECT article_id FROM article_clusters WHERE cluster_id = :lw_cluster_{i})" for i in range(len(wanted))],
+        {f"lw_cluster_{i}": value for i, value in enumerate(wanted)},
+        [f'tagged with cluster "{value}"' for value in wanted],
+    )
+
+
+class ClusterFacet(Facet):
+    """Counts of the rows per cluster tag: `{"tag": "id"}` in metadata, or `?_facet_tag=id`.
+
+    Datasette shows it as "cluster (tag)": the type name is what the heading adds."""
+
+    type = "tag"
+
+    async def suggest(self) -> list:
+        return []  # configured in metadata for the article tables; never offered elsewhere
+
+    async def facet_results(self) -> tuple[list, list]:
+        results: list[dict] = []
+        timed_out: list[str] = []
+        if self.database != ARCHIVE or self.table not in ARTICLE_TABLES:
+            return results, timed_out
+        size = self.get_facet_size()
+        for config in self.get_configs():
+            column = config["config"].get("column") or config["config"]["simple"]
+            sql = (
+                f"SELECT ac.cluster_id AS value, c.name AS name, c.name_zh AS name_zh, count(*) AS count "
+                f"FROM ({self.sql}) AS t JOIN article_clusters ac ON ac.article_id = t.[{column}] "
+                f"LEFT JOIN clusters c ON c.id = ac.cluster_id GROUP BY ac.cluster_id ORDER BY count DESC, value LIMIT {size + 1}"
+            )
+            try:
+                rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
+                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+            except QueryInterrupted:
+                timed_out.append("cluster")
+                continue
+            selected_now = {v for k, v in self.get_querystring_pairs() if k == "_cluster"}
+            values = []
+            for row in rows.rows[:size]:
+                value = row["value"]
+                selected = value in selected_now
+                path = (path_with_removed_args if selected else path_with_added_args)(self.request, {"_cluster": value})
+                label = " ".join(x for x in (row["name"], row["name_zh"]) if x) or value
+                values.append({"value": value, "label": label, "count": row["count"], "selected": selected,
+                               "toggle_url": self.ds.absolute_url(self.request, path)})
+            results.append({
+                "name": "cluster",
+                "type": self.type,
+                "results": values,
+                "hideable": config["source"] != "metadata",
+                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_tag": column})),
+                "truncated": len(rows.rows) > size,
+            })
+        return results, timed_out
+
+
+@hookimpl
+def register_facet_classes() -> list[type]:
+    return [ClusterFacet]
+

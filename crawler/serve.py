@@ -1,0 +1,118 @@
+"""The analysts' archive: Datasette over the loomwatch database, read-only, while crawls write.
+
+`build_datasette` makes the Datasette instance (tests use it through `ds.client`);
+`serve` runs it under uvicorn for `loomwatch serve`. The archive is opened the way
+Datasette opens any mutable file, `mode=ro`, never `immutable=1`: a crawl may commit at
+any moment, and WAL lets readers see each commit without blocking the writer. The
+plugin (crawler/datasette_plugin.py) additionally sets every archive connection to
+`query_only`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sqlite3
+from contextlib import closing
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from datasette.app import Datasette
+from datasette.database import Database
+from datasette.plugins import pm
+from datasette.utils import parse_metadata
+
+from loomwatch.crawler import datasette_plugin
+from loomwatch.crawler.datasette_plugin import ARCHIVE
+from loomwatch.storage import open_database
+from loomwatch.storage.db import migrations
+
+log = logging.getLogger(__name__)
+
+# Datasette settings that suit an archive that grows for months: searches and facets over
+# tens of thousands of articles get more than Datasette's default time; long texts are cut
+# short in HTML (JSON and CSV keep them whole); the file is not offered for download,
+# because a copy of a live WAL database can miss its latest commits.
+SETTINGS: dict[str, Any] = {
+    "sql_time_limit_ms": 5000,
+    "facet_time_limit_ms": 1000,
+    "truncate_cells_html": 120,
+    "default_page_size": 50,
+    "allow_download": False,
+}
+
+
+class ServeError(RuntimeError):
+    """The archive cannot be served; the message names the file and what to do."""
+
+
+def load_metadata() -> dict[str, Any]:
+    return parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+
+
+def register_plugin() -> None:
+    # Datasette's plugin manager is process-wide: register once, however many instances are built.
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin, name="loomwatch")
+
+
+def prepare_archive(path: Path) -> None:
+    """Check that `path` is an archive, and apply pending migrations (the analysts' views) if any."""
+    if not path.is_file():
+        raise ServeError(f"{path}: no archive there yet; run `loomwatch crawl` (or `loomwatch demo`) first, "
+                         f"or point [storage] database in the configuration at the archive")
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            db = sqlite_utils.Database(conn)
+            if not db["articles"].exists():
+                raise ServeError(f"{path}: not a loomwatch archive (it has no articles table); "
+                                 f"check [storage] database in the configuration")
+            pending = [m.name for m in migrations.pending(db)]
+    except sqlite3.DatabaseError as exc:
+        raise ServeError(f"{path}: cannot read it as an SQLite database ({exc}); check [storage] database in the configuration") from None
+    if not pending:
+        return  # the usual case: a crawl already brought the schema up to date, nothing is written
+    log.info("%s: applying schema updates %s before serving", path, ", ".join(pending))
+    try:
+        open_database(path).close()
+    except sqlite3.OperationalError as exc:
+        fix = ("run `loomwatch crawl` or `loomwatch serve` once as a user who may write the archive" if "readonly" in str(exc)
+               else "keep a copy of the file and report this message")
+        raise ServeError(f"{path}: the schema updates {', '.join(pending)} could not be applied ({exc}); {fix}") from None
+
+
+def build_datasette(path: Path, *, settings: dict[str, Any] | None = None) -> Datasette:
+    """A Datasette serving the archive at `path` as /loomwatch, with loomwatch's metadata and plugin."""
+    register_plugin()
+    ds = Datasette(files=[], metadata=load_metadata(), settings={**SETTINGS, **(settings or {})})
+    ds.remove_database("_memory")  # added whenever no files are given; analysts have no use for it
+    ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE)
+    return ds
+
+
+def serve(path: Path, host: str = "127.0.0.1", port: int = 8001, *, access_log: bool = False) -> None:
+    """Serve the archive until interrupted. Raises ServeError before listening if it cannot."""
+    import uvicorn
+
+    prepare_archive(path)
+    check_port(host, port)
+    ds = build_datasette(path)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: anyone who can reach this address can read the archive "
+                    "(there is no login); put it behind a proxy with authentication if that is not intended", host)
+    log.info("serving %s read-only at http://%s:%d/%s (Ctrl-C to stop)", path, host, port, ARCHIVE)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="info" if access_log else "warning", lifespan="on", workers=1)
+
+
+def check_port(host: str, port: int) -> None:
+    # uvicorn would only log the bind error; failing here gives the message a fix.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror}); another server (an earlier "
+                             f"`loomwatch serve`?) may be using it: stop it or pass another --port") from None

@@ -1,0 +1,380 @@
+"""Relevance and cluster tagging: is an article about the textile industry, and which clusters?
+
+`Tagger` is built once from a `Gazetteer` and then tags many articles. Each article
+costs two passes of Aho-Corasick automata over the folded title and text: one for the
+textile vocabulary (relevance and local context), one for cluster names.
+
+Relevance (0..1) weighs textile vocabulary in the title and its density in the body,
+so that a marathon story that calls Nantong "a home-textile city" once stays below
+the threshold. Off-topic articles get no cluster tags at all.
+
+A cluster mention counts more in the title, in the lead and with textile words nearby,
+and less near the end, after a "Related reading" marker and as a company's address
+("Hangzhou-based"). Ambiguous names ("Datang") count only with textile words or other
+cluster names nearby; excluded phrases ("Jinjiang Inn") never count. A cluster is
+tagged when its score is high enough and not far below the best cluster's; the
+ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
+story is tagged once. Source hints raise the score of their clusters (and their
+children) that the text mentions; they never add a cluster the text does not name.
+Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries,
+Chinese names match as substrings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
+
+log = logging.getLogger(__name__)
+
+# Textile vocabulary and its weight as evidence. Weight 0 marks phrases that contain a
+# textile word but are not about textiles ("Silk Road", "optical fibre"): the automaton
+# prefers the longest match, so they shadow the word inside them.
+TERMS: dict[str, float] = {
+    # English
+    "textile": 1.0, "textiles": 1.0, "home textile": 1.2, "home textiles": 1.2,
+    "apparel": 1.0, "garment": 1.0, "garments": 1.0, "clothing": 0.8, "clothes": 0.7,
+    "fabric": 1.0, "fabrics": 1.0, "cloth": 0.7, "yarn": 1.0, "yarns": 1.0,
+    "spinning": 0.8, "spinning mill": 1.0, "spindles": 0.8, "weaving": 0.9, "woven": 0.7,
+    "loom": 0.8, "looms": 0.8, "knitting": 1.0, "knitted": 1.0, "knitwear": 1.0,
+    "warp-knitted": 1.0, "warp knitting": 1.0, "hosiery": 1.0, "sock": 0.8, "socks": 0.9,
+    "denim": 1.0, "jeans": 0.9, "silk": 0.8, "cashmere": 1.0, "sweater": 0.9, "sweaters": 0.9,
+    "woollen": 0.8, "woolen": 0.8, "wool": 0.6, "cotton": 0.7, "polyester": 1.0, "nylon": 0.7,
+    "spandex": 1.0, "viscose": 1.0, "chemical fibre": 1.0, "chemical fiber": 1.0,
+    "chemical fibres": 1.0, "chemical fibers": 1.0, "fibre": 0.6, "fiber": 0.6,
+    "fibres": 0.6, "fibers": 0.6, "printing and dyeing": 1.2, "dyeing": 1.0, "dyed": 0.6,
+    "dyehouse": 1.0, "dyehouses": 1.0, "bedding": 0.9, "bed linen": 0.9, "duvet": 0.8,
+    "duvets": 0.8, "quilt": 0.6, "quilts": 0.6, "pillowcases": 0.8, "curtains": 0.5,
+    "towel": 0.6, "towels": 0.7, "embroidery": 0.8, "underwear": 0.9, "lingerie": 1.0,
+    "swimwear": 1.0, "sportswear": 1.0, "menswear": 1.0, "womenswear": 1.0,
+    "women's wear": 1.0, "children's wear": 1.0, "childrenswear": 1.0, "kidswear": 1.0,
+    "casual wear": 1.0, "outerwear": 1.0, "down jacket": 0.9, "down jackets": 0.9,
+    "wedding dress": 0.9, "wedding dresses": 0.9, "shirts": 0.5, "trousers": 0.6,
+    "neckties": 0.9, "gloves": 0.4, "nonwoven": 1.0, "nonwovens": 1.0, "non-woven": 1.0,
+    "jacquard": 1.0, "fashion week": 0.8, "fashion": 0.4, "sewing": 0.8, "tailoring": 0.6,
+    "dress": 0.3, "dresses": 0.5, "cntac": 1.0, "clothing industry": 1.0,
+    # Not about textiles although they contain a textile word.
+    "silk road": 0.0, "maritime silk road": 0.0, "optical fibre": 0.0, "optical fiber": 0.0,
+    "fibre optic": 0.0, "fiber optic": 0.0, "fibre-optic": 0.0, "fiber-optic": 0.0,
+    "fibre broadband": 0.0, "fiber broadband": 0.0, "dietary fibre": 0.0, "dietary fiber": 0.0,
+    "social fabric": 0.0, "fabric of society": 0.0, "close-knit": 0.0, "tightly knit": 0.0,
+    "cotton candy": 0.0, "dress code": 0.0, "dress rehearsal": 0.0, "timely fashion": 0.0,
+    "silk stocking": 0.0,
+    # Chinese (simplified, plus the traditional forms most often met)
+    "纺织": 1.0, "纺织品": 1.0, "服装": 1.0, "服饰": 1.0, "鞋服": 0.8, "成衣": 1.0, "制衣": 1.0,
+    "时装": 0.9, "女装": 1.0, "男装": 1.0, "童装": 1.0, "内衣": 0.9, "泳装": 1.0, "休闲装": 1.0,
+    "运动服": 0.9, "西裤": 1.0, "衬衫": 0.9, "毛衫": 1.0, "羊毛衫": 1.0, "针织": 1.0, "经编": 1.0,
+    "纬编": 1.0, "织造": 1.0, "织机": 0.9, "纺纱": 1.0, "纱线": 1.0, "棉纺": 1.0, "毛纺": 1.0,
+    "麻纺": 1.0, "坯布": 1.0, "布匹": 1.0, "布料": 1.0, "面料": 1.0, "面辅料": 1.0, "辅料": 0.4,
+    "家纺": 1.2, "床上用品": 1.0, "床品": 0.9, "窗帘": 0.5, "布艺": 0.9, "毛巾": 0.6,
+    "印染": 1.2, "染整": 1.2, "印花": 0.7, "染色": 0.5, "丝绸": 1.0, "真丝": 1.0, "蚕丝": 0.9,
+    "缫丝": 0.9, "化纤": 1.0, "化学纤维": 1.0, "纤维": 0.6, "涤纶": 1.0, "锦纶": 1.0, "氨纶": 1.0,
+    "粘胶": 0.8, "无纺布": 1.0, "非织造": 1.0, "轻纺": 1.0, "袜业": 1.0, "袜子": 0.9, "棉袜": 1.0,
+    "袜": 0.7, "牛仔裤": 1.0, "牛仔布": 1.0, "牛仔服装": 1.0, "牛仔": 0.5, "羊绒": 1.0,
+    "羽绒": 0.7, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
+    "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
+    "紡織": 1.0, "服裝": 1.0, "家紡": 1.2, "絲綢": 1.0, "化纖": 1.0, "針織": 1.0, "紗線": 1.0,
+    "織造": 1.0, "童裝": 1.0, "女裝": 1.0, "輕紡": 1.0, "襪": 0.7,
+    "丝绸之路": 0.0, "絲綢之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
+}
+
+# Markers of the page furniture that follows the article: headlines of other stories.
+# Mentions after them barely count, and their words are no evidence of relevance.
+TAIL_MARKERS = (
+    "related reading", "related articles", "related news", "related stories", "read the next article",
+    "recommended reading", "you may also like", "more news", "previous article", "next article",
+    "相关阅读", "相关文章", "相关新闻", "延伸阅读", "推荐阅读", "上一篇", "下一篇", "热门文章",
+)
+TAIL_MIN_POSITION = 0.4  # a marker earlier than this share of the text is body, not furniture
+
+# Relevance: evidence E -> relevance 1 - exp(-E).
+TITLE_TERM_FACTOR = 0.9  # per unit of title vocabulary weight, capped at TITLE_TERM_CAP
+TITLE_TERM_CAP = 2.0
+DENSITY_FACTOR = 0.35  # per weighted textile word per 100 words of body
+COUNT_FACTOR = 0.12  # per weighted textile word, capped at COUNT_CAP: long articles need not be dense
+COUNT_CAP = 8.0
+SAME_TERM_CAP = 4  # a word repeated more often adds nothing: keyword-stuffed pages
+MIN_UNITS = 100  # short texts are scored as if 100 words long, so one word is not "dense"
+
+# Cluster scores: raw evidence R -> score 1 - exp(-R).
+TITLE_MENTION = 1.2
+BODY_MENTION = 0.4
+NO_CONTEXT = 0.5  # body mention without textile words nearby
+LEAD_SHARE, LEAD_BONUS = 0.15, 1.25  # the first sentences say what a story is about
+END_SHARE, END_FACTOR = 0.75, 0.6  # falls linearly to END_FACTOR at the very end
+TAIL_FACTOR = 0.2  # after a "Related reading" marker
+ADDRESS_FACTOR = 0.5  # "Hangzhou-based": a company's address
+REPEAT_DECAY = 0.7  # the k-th further mention of one cluster adds REPEAT_DECAY**k as much
+ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its descendant
+HINT_FACTOR = 1.5
+MIN_SCORE = 0.25  # a lone passing mention without context stays below this
+DOMINANCE = 0.25  # a cluster needs this share of the best cluster's evidence
+# Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
+# letters, 50 Chinese characters.
+WINDOW_LATIN = 120
+WINDOW_CJK = 150
+
+_TERM, _TAIL = 0, 1
+_EXCLUDED = -1
+
+
+@dataclass(frozen=True)
+class ClusterTag:
+    id: str
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Tagging:
+    relevance: float
+    relevant: bool
+    clusters: tuple[ClusterTag, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: {"relevance", "relevant", "clusters": [{"id", "name", "score"}]}."""
+        return {
+            "relevance": self.relevance,
+            "relevant": self.relevant,
+            "clusters": [{"id": c.id, "name": c.name, "score": c.score} for c in self.clusters],
+        }
+
+
+def _is_word_char(char: str) -> bool:
+    # ASCII only: "Keqiaoâs" (mojibake) and "在Keqiao的" still end the word.
+    return char.isascii() and char.isalnum()
+
+
+def _key(text: str) -> str:
+    """Folded text as UTF-8 bytes, one character per byte.
+
+    pyahocorasick scans a trie node's children one by one; over Unicode, hundreds of
+    Chinese first characters make every step slow. Over bytes, a Chinese character is
+    three short steps, and Latin matching is unchanged (ASCII is one byte).
+    """
+    return fold(text).encode("utf-8").decode("latin-1")
+
+
+def _edges(key: str) -> tuple[bool, bool]:
+    """Whether a pattern starts and ends with a Latin letter or digit (needs a word boundary)."""
+    return _is_word_char(key[0]), _is_word_char(key[-1])
+
+
+def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bool:
+    """Whether doc[start:end+1] is not part of a longer Latin word."""
+    if edges[0] and start > 0 and _is_word_char(doc[start - 1]):
+        return False
+    return not (edges[1] and end + 1 < len(doc) and _is_word_char(doc[end + 1]))
+
+
+@functools.cache
+def _term_automaton() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for term, weight in TERMS.items():
+        key = _key(term)
+        automaton.add_word(key, (_TERM, weight, len(key), _edges(key), key))
+    for marker in TAIL_MARKERS:
+        key = _key(marker)
+        automaton.add_word(key, (_TAIL, 0.0, len(key), _edges(key), key))
+    automaton.make_automaton()
+    return automaton
+
+
+def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
+    """Names and excluded phrases of all clusters; None when there are none."""
+    automaton = ahocorasick.Automaton()
+    # Exclusions first, so that a phrase that is also some cluster's name stays a name.
+    for cluster in gazetteer:
+        for phrase in cluster.exclude:
+            key = _key(phrase)
+            automaton.add_word(key, (_EXCLUDED, False, len(key), _edges(key)))
+    for index, cluster in enumerate(gazetteer):
+        for name in cluster.names():
+            key = _key(name)
+            automaton.add_word(key, (index, False, len(key), _edges(key)))
+        for name in cluster.ambiguous:
+            key = _key(name)
+            automaton.add_word(key, (index, True, len(key), _edges(key)))
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
+def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
+    """Whether a sorted list of positions has one in [low, high] other than `besides`."""
+    i = bisect.bisect_left(positions, low)
+    while i < len(positions) and positions[i] <= high:
+        if positions[i] != besides:
+            return True
+        i += 1
+    return False
+
+
+def _word_units(body: str) -> float:
+    """Length in words of a `_key` string: Latin words of ~6 letters, Chinese ones of ~1.7 characters."""
+    ascii_bytes = len(body.encode("ascii", "ignore"))
+    chinese_chars = (len(body) - ascii_bytes) / 3  # three UTF-8 bytes each
+    return ascii_bytes / 6 + chinese_chars / 1.7
+
+
+class Tagger:
+    """Scores relevance and tags clusters; build once, call `tag` per article.
+
+    Picklable (the automata are rebuilt from the gazetteer), so it can be sent to
+    worker processes.
+    """
+
+    def __init__(self, gazetteer: Gazetteer, threshold: float = 0.5):
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"relevance threshold must be between 0 and 1; got {threshold!r}")
+        self.gazetteer = gazetteer
+        self.threshold = threshold
+        self._terms = _term_automaton()
+        self._names = _name_automaton(gazetteer)
+        self._ids = list(gazetteer.ids())
+        self._ancestors = {c: gazetteer.ancestors(c) for c in self._ids}
+        self._children: dict[str, list[str]] = defaultdict(list)
+        for cluster_id, ancestors in self._ancestors.items():
+            for ancestor in ancestors:
+                self._children[ancestor].append(cluster_id)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Tagger, (self.gazetteer, self.threshold))
+
+    def tag(self, title: str | None, text: str | None, hints: Sequence[str] = ()) -> Tagging:
+        # One string of title and text; offsets (in UTF-8 bytes) below body_start are the title.
+        head, body = _key(title or ""), _key(text or "")
+        doc = f"{head}\n{body}"
+        body_start = len(head) + 1
+        tail_from = body_start + TAIL_MIN_POSITION * len(body)
+
+        term_positions: list[int] = []
+        title_weight = 0.0
+        body_terms: list[tuple[int, str, float]] = []
+        tail_start = len(doc)
+        for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
+            start = end - length + 1
+            if not _on_boundary(doc, start, end, edges):
+                continue
+            if kind == _TAIL:
+                if start >= tail_from and tail_start == len(doc):
+                    tail_start = start
+                continue
+            if weight <= 0:
+                continue
+            term_positions.append(start)
+            if start < body_start:
+                title_weight += weight
+            else:
+                body_terms.append((start, key, weight))
+
+        relevance = self._relevance(title_weight, body_terms, doc[body_start:tail_start], tail_start)
+        if relevance < self.threshold:
+            return Tagging(relevance, False, ())
+        if self._names is None:
+            return Tagging(relevance, True, ())
+        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, len(body))
+        return Tagging(relevance, True, self._select(raw, hints))
+
+    def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int) -> float:
+        counts: Counter[str] = Counter()
+        evidence = 0.0
+        for start, key, weight in body_terms:
+            if start >= tail_start:
+                break
+            counts[key] += 1
+            if counts[key] <= SAME_TERM_CAP:
+                evidence += weight
+        density = 100 * evidence / max(_word_units(body), MIN_UNITS)
+        total = (
+            TITLE_TERM_FACTOR * min(title_weight, TITLE_TERM_CAP)
+            + DENSITY_FACTOR * density
+            + COUNT_FACTOR * min(evidence, COUNT_CAP)
+        )
+        return round(1 - math.exp(-total), 3)
+
+    def _mentions(
+        self, names: ahocorasick.Automaton, doc: str, body_start: int, tail_start: int, terms: list[int], text_len: int
+    ) -> dict[int, float]:
+        """Raw evidence per cluster index from every name mention."""
+        found = []
+        for end, (index, ambiguous, length, edges) in names.iter_long(doc):
+            start = end - length + 1
+            if index != _EXCLUDED and _on_boundary(doc, start, end, edges):
+                found.append((start, end, index, ambiguous, edges))
+        # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
+        plain = [start for start, _, _, ambiguous, _ in found if not ambiguous]
+        title_has_terms = bool(terms) and terms[0] < body_start
+        in_title: dict[int, float] = {}
+        body: dict[int, list[float]] = defaultdict(list)
+        for start, end, index, ambiguous, edges in found:
+            # "Hangzhou-based Alibaba": the name is a company's address, not the subject.
+            address = ADDRESS_FACTOR if doc.startswith("-based", end + 1) else 1.0
+            if start < body_start:
+                if title_has_terms or not ambiguous:
+                    in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)
+                continue
+            window = WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK
+            context = _near(terms, start - window, end + window)
+            if ambiguous and not (context or _near(plain, start - window, end + window, besides=start)):
+                continue
+            share = (start - body_start) / max(text_len, 1)
+            weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
+            if start >= tail_start:
+                weight *= TAIL_FACTOR
+            elif share < LEAD_SHARE:
+                weight *= LEAD_BONUS
+            elif share > END_SHARE:
+                weight *= 1 - (1 - END_FACTOR) * (share - END_SHARE) / (1 - END_SHARE)
+            body[index].append(weight)
+        raw: dict[int, float] = {}
+        for index in in_title.keys() | body.keys():
+            weights = sorted(body.get(index, ()), reverse=True)
+            raw[index] = in_title.get(index, 0.0) + sum(
+                w * REPEAT_DECAY**k for k, w in enumerate(weights)
+            )
+        return raw
+
+    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
+        raw = {self._ids[i]: r for i, r in raw_by_index.items()}
+        hinted: set[str] = set()
+        for hint in hints:
+            if hint in self._ancestors:
+                hinted.add(hint)
+                hinted.update(self._children.get(hint, ()))
+            else:
+                log.debug("ignoring unknown cluster hint %r", hint)
+        for cluster_id in hinted & raw.keys():
+            raw[cluster_id] *= HINT_FACTOR
+        floor = -math.log(1 - MIN_SCORE)
+        best = max(raw.values(), default=0.0)
+        tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
+        # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
+        absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
+        tags = []
+        for c in tagged - absorbed:
+            evidence = raw[c] + ANCESTOR_SHARE * sum(raw[a] for a in self._ancestors[c] if a in absorbed)
+            tags.append(ClusterTag(c, self.gazetteer[c].name, round(1 - math.exp(-evidence), 3)))
+        return tuple(sorted(tags, key=lambda t: (-t.score, t.id)))
+
+
+@functools.cache
+def default_tagger(threshold: float = 0.5) -> Tagger:
+    """A tagger on the packaged gazetteer, built once per process."""
+    return Tagger(load_gazetteer(), threshold)
+
+
+def tag_article(title: str | None, text: str | None, hints: Sequence[str] = (), threshold: float = 0.5) -> Tagging:
+    """Module-level entry point for process pools that use the packaged gazetteer."""
+    return default_tagger(threshold).tag(title, text, hints)
