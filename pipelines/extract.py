@@ -124,6 +124,27 @@ def _parse_date(value: str) -> str | None:
     return day.isoformat()
 
 
+# Lines that end an article on trade-news and government sites: what follows is a list of
+# other stories, or (sjfzxm's "Read the next article") the first paragraph of another one.
+_TAIL_MARKER = re.compile(
+    r"^\s*(?:related (?:reading|stories|articles|news|posts)|read the next article|next article|previous article|"
+    r"you may also like|recommended reading|相关阅读|相关文章|相关新闻|相关链接|延伸阅读|推荐阅读|上一篇|下一篇)\s*[:：]?",
+    re.I,
+)
+
+
+def cut_tail(text: str) -> str:
+    """Drop everything from the first end-of-article marker in the last two thirds of the text."""
+    lines = text.splitlines()
+    total = sum(map(len, lines)) or 1
+    seen = 0
+    for i, line in enumerate(lines):
+        if seen > total / 3 and _TAIL_MARKER.match(line):
+            return "\n".join(lines[:i]).rstrip()
+        seen += len(line)
+    return text
+
+
 def _page_text(html: str) -> str:
     try:
         tree = lxml.html.fromstring(html)
@@ -166,7 +187,7 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=True)
     if doc is None or not doc.text:
         return None
-    text = doc.text.strip()
+    text = cut_tail(doc.text.strip())
     lengths = [len("".join(line.split())) for line in text.splitlines()]
     if sum(lengths) < MIN_TEXT_CHARS or max(lengths) < MIN_PARAGRAPH_CHARS:
         return None

@@ -36,6 +36,7 @@ class StorePipeline:
         self.run_id = crawler.settings.getint("LOOMWATCH_RUN_ID") or None
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
+        self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
         self.db = None
 
     @classmethod
@@ -64,9 +65,14 @@ class StorePipeline:
         self.last_flush = time.monotonic()
         if not batch or self.db is None:
             return
+        # thread_time: the pool's result thread runs in this process at the same time
+        started, self.dedup_cpu = time.thread_time(), 0.0
         with self.db.atomic():
             for item in batch:
                 self._write(item)
+        stats = self.crawler.stats
+        stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
+        stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
 
     def _write(self, item: dict[str, Any]) -> None:
         db, source = self.db, item["source"]
@@ -90,7 +96,9 @@ class StorePipeline:
         if any(article_id_for_url(db, u) for u in (url, *urls)):
             return  # reached under another URL in this run (a redirect or rel=canonical to a stored article)
         digest = content_hash(article["text"])
+        lookup = time.thread_time()
         duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
+        self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch

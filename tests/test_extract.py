@@ -104,3 +104,15 @@ def test_extract_command_decodes_saved_files_like_the_crawl(tmp_path):
     assert record["encoding"] == "gb18030"
     assert "王镕堃" in record["text"]
     assert record["lang"] == "zh-cn" and record["published"] == "2026-11-20"
+
+
+def test_related_reading_and_next_article_are_cut():
+    from loomwatch.pipelines.extract import cut_tail
+
+    story = "\n".join(f"Paragraph {i} of the Shengze story about silk bedding and the weaving mills of the town." for i in range(6))
+    tail = "\nRelated reading\n- Another story. Regional economy|2026/11/21\nRead the next article\nChangshu down jackets sell fast."
+    assert cut_tail(story + tail) == story
+    chinese = "\n".join(["柯桥区印染企业完成节水改造，单位产品用水量下降百分之十五。"] * 5)
+    assert cut_tail(chinese + "\n相关阅读：\n中国轻纺城面料成交额增长") == chinese
+    # A marker at the very top (a site menu) does not cut the article away.
+    assert cut_tail("Related stories\n" + story) == "Related stories\n" + story
