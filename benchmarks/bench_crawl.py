@@ -98,14 +98,17 @@ def run_crawl(config: Path, workdir: Path, label: str) -> dict:
     out = workdir / f"{label}.json"
     cpu0 = time.process_time()
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(config), str(out)], cwd=workdir)
+    log = (workdir / f"{label}.log").open("wb")  # Scrapy's start-up chatter; shown only if the crawl fails
+    child = subprocess.Popen([sys.executable, __file__, "--child", str(config), str(out)], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     peak = 0
     while child.poll() is None:
         peak = max(peak, _tree_rss_kb(child.pid))
         time.sleep(0.1)
-    result = json.loads(out.read_text()) if child.returncode in (0, 1) and out.exists() else None
+    log.close()
+    result = json.loads(out.read_text()) if child.returncode == 0 and out.exists() else None
     if result is None:
-        raise SystemExit(f"the {label} crawl failed (exit {child.returncode})")
+        sys.stderr.write((workdir / f"{label}.log").read_text(errors="replace")[-4000:])
+        raise SystemExit(f"the {label} crawl failed (exit {child.returncode}); its log is above")
     result["process_wall"] = time.perf_counter() - started
     result["peak_tree_rss_mb"] = peak / 1024
     result["farm_cpu"] = time.process_time() - cpu0  # this process: the farm's server threads (and the sampling)

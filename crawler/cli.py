@@ -7,6 +7,7 @@ digest could not be sent); 2 bad configuration or usage; 3 another crawl holds t
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -237,7 +238,7 @@ def clusters_command(config: Config, as_json: bool) -> None:
 @click.option("--date", "day", default=None, metavar="YYYY-MM-DD", callback=lambda ctx, param, value: _iso_date(value),
               help="The archive view of one calendar day (configured time zone) instead of what is new.")
 @click.option("--force", is_flag=True, help="Mail even if this window (or day) was mailed already.")
-def digest(config: Config, send: bool, out_dir: Path | None, day: "datetime.date | None", force: bool) -> None:
+def digest(config: Config, send: bool, out_dir: Path | None, day: datetime.date | None, force: bool) -> None:
     """Build the digest of what is new since the last one, write it to files, and with --send mail it.
 
     Without --send nothing is mailed and the window does not move: the files show what the
@@ -267,9 +268,7 @@ def digest(config: Config, send: bool, out_dir: Path | None, day: "datetime.date
         click.echo("not mailed: pass --send to mail it")
 
 
-def _iso_date(value: str | None) -> "datetime.date | None":
-    import datetime
-
+def _iso_date(value: str | None) -> datetime.date | None:
     if value is None:
         return None
     try:

@@ -19,7 +19,6 @@ A file lock beside the database keeps two digest processes from mailing one wind
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import re
@@ -28,7 +27,6 @@ import socket
 import ssl
 import string
 import textwrap
-import time
 import zoneinfo
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -45,6 +43,7 @@ import sqlite_utils
 from loomwatch.crawler.config import Config, ConfigError, EmailSettings, HealthSettings
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
+from loomwatch.storage.lock import FileLock, LockedError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ class SendError(DigestError):
     """The SMTP server could not be reached or did not accept the message. Nothing was marked sent."""
 
 
-class DigestBusy(DigestError):
+class DigestBusy(DigestError, LockedError):
     """Another digest process holds this database's digest lock."""
 
 
@@ -613,39 +612,15 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-class DigestLock:
+def DigestLock(database: Path, wait: float) -> FileLock:  # noqa: N802 - used like a class
     """One digest mailer per database: a flock on `<database>.digest.lock`, released when its process dies."""
-
-    def __init__(self, database: Path, wait: float):
-        self.path = Path(str(database) + ".digest.lock")
-        self.wait = wait
-        self._fd: int | None = None
-
-    def __enter__(self) -> "DigestLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-                    os.close(fd)
-                    raise DigestBusy(f"{self.path}: another `loomwatch digest --send` is mailing from this archive ({holder}); "
-                                     "it was still busy after waiting, so this run sent nothing; run again later") from None
-                time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+    return FileLock(
+        Path(f"{database}.digest.lock"),
+        wait,
+        f"{database}.digest.lock: another `loomwatch digest --send` is mailing from this archive ({{holder}}); "
+        "it was still busy after waiting, so this run sent nothing; run again later",
+        error=DigestBusy,
+    )
 
 
 # --- the job -------------------------------------------------------------------------------

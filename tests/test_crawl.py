@@ -33,7 +33,7 @@ def source_toml(farm: SiteFarm, name: str, **extra: object) -> str:
         "shapes": {"start_urls": [farm.url("shapes", "/index.html")]},
         "slow": {"start_urls": [farm.url("slow", "/index.html")]},
     }[name]
-    lines = [f'[[sources]]', f'name = "{name}"']
+    lines = ['[[sources]]', f'name = "{name}"']
     for key, value in {**starts, **extra}.items():
         if isinstance(value, list):
             value = "[" + ", ".join(f"'{v}'" for v in value) + "]"
@@ -82,7 +82,8 @@ def crawled(tmp_path_factory, site_farm_session):
     config = write_config(tmp, [source_toml(farm, s) for s in SITES])
     result = loomwatch("crawl", "--config", str(config))
     requests = {site: paths(farm, site) for site in [*SITES, "elsewhere"]}
-    return {"result": result, "db": tmp / "archive.db", "requests": requests, "farm": farm, "config": config}
+    log = {site: farm.requests(site) for site in SITES}
+    return {"result": result, "db": tmp / "archive.db", "requests": requests, "log": log, "farm": farm, "config": config}
 
 
 def stored(crawled, site: str) -> dict[str, dict]:
@@ -183,6 +184,9 @@ def test_traps_are_not_stored_and_are_counted(crawled):
     requested = crawled["requests"]["traps"]
     assert requested.count("/2026-11/20/c_2001.htm") == 3  # 503, 503, then the page
     assert requested.count("/2026-11/19/c_2005.htm") == 3  # 1 + retries, then given up
+    # Retries back off: retry_backoff (0.1 s) before the first, twice that before the second.
+    starts = [r.started for r in crawled["log"]["traps"] if r.path == "/2026-11/20/c_2001.htm"]
+    assert starts[1] - starts[0] >= 0.1 and starts[2] - starts[1] >= 0.2
     base = crawled["farm"].url("traps", "").rstrip("/")
     skipped = dict(rows(crawled["db"], "SELECT replace(url, ?, ''), reason FROM skipped_pages WHERE source = 'traps'", (base,)))
     assert skipped == {
