@@ -368,3 +368,6 @@ def test_demo_runs_offline(tmp_path):
     assert langs.get("en", 0) >= 10 and langs.get("zh-cn", 0) >= 4
     assert rows(db, "SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL")[0][0] >= 1
     assert rows(db, "SELECT count(*) FROM source_runs WHERE status != 'ok'") == [(0,)]
+    first = rows(db, "SELECT count(*) FROM articles")
+    assert loomwatch("demo", "--dir", str(tmp_path / "demo")).returncode == 0
+    assert rows(db, "SELECT count(*) FROM articles") == first  # every demo starts from an empty archive

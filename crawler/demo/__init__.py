@@ -9,8 +9,10 @@ a GBK-encoded government CMS, a sitemap-only index site).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -28,10 +30,21 @@ def write_config(directory: Path, site_urls: dict[str, str]) -> Path:
     return path
 
 
-def fresh_directory(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("loomwatch.db*"):
+def remove_database(database: Path) -> None:
+    """The demo starts from an empty archive: drop the database and its WAL, locks and cache."""
+    for old in database.parent.glob(database.name + "*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def _command(name: str = "loomwatch") -> str:
+    """How to call a command installed beside this Python, so the printed commands work as
+    typed: by name when it is on PATH, else by its path (.venv/bin/loomwatch after `make demo`)."""
+    beside = Path(sys.executable).with_name(name)
+    on_path = shutil.which(name)
+    if not beside.exists() or (on_path and Path(on_path).resolve() == beside.resolve()):
+        return name
+    relative = os.path.relpath(beside)
+    return str(beside) if relative.startswith("..") else relative
 
 
 def run_demo(directory: Path) -> None:
@@ -39,18 +52,20 @@ def run_demo(directory: Path) -> None:
     from loomwatch.crawler.sitefarm import DEMO_SITES, SiteFarm
 
     directory = directory.resolve()
-    fresh_directory(directory)
+    command = _command()
+    directory.mkdir(parents=True, exist_ok=True)
     with SiteFarm(DEMO_SITES) as farm:
         config_path = write_config(directory, farm.sites)
         config = load_config(config_path)
+        remove_database(config.storage.database)
         click.echo(f"serving {len(farm.sites)} example sites on 127.0.0.1; crawling them into {config.storage.database}")
         run_crawl(config)
     click.echo(
         f"\nThe archive is {config.storage.database}\n"
         "Next, try:\n"
-        f"  loomwatch status --config {config_path}\n"
-        f"  loomwatch digest --config {config_path} --out {directory / 'digests'}\n"
-        f"  loomwatch serve --config {config_path}\n"
-        f"  sqlite-utils {config.storage.database} \"select source, lang, title from articles\" --table\n"
+        f"  {command} status --config {config_path}\n"
+        f"  {command} digest --config {config_path} --out {directory / 'digests'}\n"
+        f"  {command} serve --config {config_path}\n"
+        f"  {_command('sqlite-utils')} {config.storage.database} \"select source, lang, title from articles\" --table\n"
         "(The example sites stop when the demo ends: the demo configuration is for exploring the archive, not for crawling again.)"
     )
