@@ -41,16 +41,31 @@ class Failure(click.ClickException):
         click.echo(f"loomwatch: {self.message}", err=True)
 
 
+# Libraries that are chatty at INFO: their warnings show, their INFO and DEBUG only with -vv.
+LIBRARY_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "charset_normalizer", "asyncio",
+                   "datasette", "apscheduler", "py.warnings")
+
+
+class _LibraryFilter(logging.Filter):
+    def __init__(self, minimum: int):
+        super().__init__()
+        self.minimum = minimum
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.minimum or not record.name.startswith(LIBRARY_LOGGERS)
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
+    # Levels are set on the handler, not on loggers: Scrapy resets its loggers' levels when
+    # a crawl starts, and a handler-side filter survives that.
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setLevel(level)
+    handler.addFilter(_LibraryFilter(logging.DEBUG if verbose > 1 else max(level, logging.WARNING)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Scrapy and Twisted are chatty at INFO; show their warnings, or everything with -vv.
-    for name in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "charset_normalizer", "asyncio", "datasette", "apscheduler"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else max(level, logging.WARNING))
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def config_option(required: bool = True) -> Callable:
@@ -320,10 +335,8 @@ def _schedule_log_file(config: Config) -> logging.Handler | None:
                             "fix the path or its permissions") from None
     root = logging.getLogger()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
-    for other in root.handlers:
-        other.setLevel(root.level)
-    handler.setLevel(min(root.level, logging.INFO))
-    root.setLevel(min(root.level, logging.INFO))
+    handler.setLevel(root.level)  # INFO, or DEBUG with -v: the root logger's level (see setup_logging)
+    handler.addFilter(_LibraryFilter(logging.WARNING))
     root.addHandler(handler)
     return handler
 

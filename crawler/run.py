@@ -54,10 +54,7 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
             log.warning("an earlier crawl was killed before it finished; this run picks up its work")
         sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
         run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
-        levels = {name: logging.getLogger(name).level for name in ("scrapy", "twisted")}
-        process = AsyncCrawlerProcess(scrapy_settings(config, run_id), install_root_handler=False)
-        for name, level in levels.items():  # Scrapy resets its loggers to DEBUG; the CLI's -v/-q decide
-            logging.getLogger(name).setLevel(level)
+        process = AsyncCrawlerProcess(scrapy_settings(config, run_id))
         crawler = process.create_crawler(SourcesSpider)
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
@@ -97,7 +94,7 @@ def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[Sour
 
     sources = select_sources(config, source_names)
     settings = {**scrapy_settings(config), "HTTPCACHE_ENABLED": False, "ITEM_PIPELINES": {}}
-    process = AsyncCrawlerProcess(settings, install_root_handler=False)
+    process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(SourcesSpider)
     process.crawl(crawler, sources=sources, check=True)
     process.start()

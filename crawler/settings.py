@@ -25,7 +25,7 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # 0.5–1.5 × the delay, so requests do not arrive like clockwork
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": delay,
         "AUTOTHROTTLE_MAX_DELAY": max(60.0, delay),
@@ -61,7 +61,7 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
             "loomwatch.pipelines.store.StorePipeline": 500,
         },
         "CONCURRENT_ITEMS": 32,
-        "LOG_ENABLED": False,  # loomwatch's CLI configures logging; Scrapy logs through it
+        "LOG_INSTALL_ROOT_HANDLER": False,  # loomwatch's CLI configures logging; Scrapy logs through it
         "LOOMWATCH_CONFIG": config,
         "LOOMWATCH_RUN_ID": run_id,
     }

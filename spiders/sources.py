@@ -178,7 +178,7 @@ class SourcesSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[Any]:
         plan = self.plans[response.meta["source"]]
         self.count(plan.name, "pages_fetched")
-        urls = list(sitemap_urls_from_robots(response.text, base_url=response.url)) if isinstance(response, TextResponse) else []
+        urls = list(sitemap_urls_from_robots(response.body, base_url=response.url)) if isinstance(response, TextResponse) else []
         if not urls:
             self.error(plan.name, f"{response.url}: robots.txt names no Sitemap; list the sitemap URL under `sitemaps` instead")
             return
