@@ -33,12 +33,19 @@ def content_hash(text: str) -> str:
     return hashlib.sha1(normalise_text(text).encode()).hexdigest()
 
 
+# Pages that will not become articles by asking again: not HTML, too large, gone (404/410),
+# or without text three times running. Server errors and timeouts are retried every run.
+NO_TEXT_ATTEMPTS = 3
+
+
 def is_known_url(db: sqlite_utils.Database, url: str) -> bool:
-    """True when the URL led to a stored article, or to a page that can never become one."""
+    """True when the URL led to a stored article, or to a page that will not become one."""
     row = db.execute(
         "SELECT 1 FROM article_urls WHERE url = ? UNION ALL "
-        "SELECT 1 FROM skipped_pages WHERE url = ? AND reason IN ('not_html', 'too_large') LIMIT 1",
-        [url, url],
+        "SELECT 1 FROM skipped_pages WHERE url = ? AND (reason IN ('not_html', 'too_large') "
+        "OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
+        "OR (reason = 'no_text' AND attempts >= ?)) LIMIT 1",
+        [url, url, NO_TEXT_ATTEMPTS],
     ).fetchone()
     return row is not None
 

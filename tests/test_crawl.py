@@ -234,6 +234,10 @@ def test_second_run_requests_no_known_article_and_revalidates_listings(crawled):
     assert listing and all("If-None-Match" in r.headers or "if-none-match" in {k.lower() for k in r.headers} for r in listing)
     new = rows(crawled["db"], "SELECT new_articles FROM crawl_runs ORDER BY id DESC LIMIT 1")[0][0]
     assert new == 0
+    # Pages that cannot become articles are not asked for again; failures that may pass are.
+    traps = {r.path for r in farm.requests("traps")}
+    assert not traps & {"/2026-11/20/c_2002.htm", "/2026-11/18/c_2008.htm", "/2026-11/20/c_2003.htm", "/2026-11/19/c_2006.htm"}
+    assert {"/2026-11/19/c_2004.htm", "/2026-11/19/c_2005.htm"} <= traps  # no text (yet), server error
 
 
 # -- separate crawls ------------------------------------------------------------------------
