@@ -1,0 +1,41 @@
+"""The README is the front door: every command is in it, and every document it links to exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from loomwatch.crawler.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def commands(group: click.Group, prefix: str = "loomwatch") -> list[str]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix} {name}")
+        else:
+            found.append(f"{prefix} {name}")
+    return found
+
+
+def test_every_command_is_in_the_readme():
+    missing = [c for c in commands(main) if f"`{c}" not in README]
+    assert not missing, f"README.md does not mention {missing}"
+
+
+def test_readme_links_resolve():
+    for target in re.findall(r"\]\(([^)#]+?)\)", README):
+        if not target.startswith(("http://", "https://")):
+            assert (ROOT / target).exists(), target
+
+
+def test_the_readme_set_up_commands_are_the_makefile_targets_ci_runs():
+    assert "make demo" in README and "make test" in README
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^demo: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("make test")
