@@ -41,15 +41,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dedup import Signatures, measure  # noqa: E402
-
-from loomwatch.crawler.config import load_config  # noqa: E402
-from loomwatch.crawler.gazetteer import load_gazetteer  # noqa: E402
-from loomwatch.crawler.serve import build_datasette, load_metadata  # noqa: E402
-from loomwatch.pipelines import dedup  # noqa: E402
-from loomwatch.storage import open_database  # noqa: E402
-from loomwatch.storage.articles import sync_clusters  # noqa: E402
-from loomwatch.storage.search import fts_query, fts_text  # noqa: E402
+from bench_dedup import Signatures, measure
+from loomwatch.crawler.config import load_config
+from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.crawler.serve import build_datasette, load_metadata
+from loomwatch.pipelines import dedup
+from loomwatch.storage import open_database
+from loomwatch.storage.articles import sync_clusters
+from loomwatch.storage.search import fts_query, fts_text
 
 DAYS = 730
 LAST_DAY = dt.date(2026, 11, 20)
@@ -58,17 +57,9 @@ EN_QUERIES = ["dyeing", "home textile", "Keqiao", "recycled polyester exports"] 
 ZH_QUERIES = ["家纺", "印染", "柯桥", "中国轻纺城"]
 CANNED_VALUES = {"cluster": "keqiao", "since": "2026-01-01", "q": "印染", "source": "source-03", "top": "8", "min_copies": "2"}
 
-EN_WORDS = ("mills exporters weavers traders buyers workshops spinners dyers printers factories orders prices yarn cotton "
-            "polyester silk fabric bedding quilts curtains garments knitwear denim market fair logistics exports imports "
-            "season demand supply margins wages energy wastewater upgrade digital printing looms capacity inventory "
-            "retailers brands platforms live-stream e-commerce customs freight containers tariffs subsidies park "
-            "district county township officials association survey quarter month week rose fell steady firm weak "
-            "dyeing home textile recycled Keqiao Nantong Shengze Humen Zhili Changshu Haimen Dieshiqiao").split()
-EN_GLUE = ("the of and in to for with on at from that as by while after before since".split())
-ZH_PHRASES = ("家纺 印染 面料 纺织 服装 童装 丝绸 化纤 织造 订单 价格 出口 市场 展会 物流 企业 工厂 商户 采购 产能 "
-              "库存 电商 直播 设备 改造 环保 污水 能源 成本 工人 工资 园区 街道 政府 协会 调查 季度 同比 增长 下降 "
-              "回暖 平稳 中国轻纺城 叠石桥 柯桥 盛泽 虎门 织里 常熟 南通 海门 吴江 绍兴 湖州 东莞 轻纺 床品 窗帘 "
-              "被套 毛巾 针织 牛仔 纱线 棉花 涤纶 再生 数码 印花 染厂 布行 外贸 内销").split()
+EN_WORDS = ["mills", "exporters", "weavers", "traders", "buyers", "workshops", "spinners", "dyers", "printers", "factories", "orders", "prices", "yarn", "cotton", "polyester", "silk", "fabric", "bedding", "quilts", "curtains", "garments", "knitwear", "denim", "market", "fair", "logistics", "exports", "imports", "season", "demand", "supply", "margins", "wages", "energy", "wastewater", "upgrade", "digital", "printing", "looms", "capacity", "inventory", "retailers", "brands", "platforms", "live-stream", "e-commerce", "customs", "freight", "containers", "tariffs", "subsidies", "park", "district", "county", "township", "officials", "association", "survey", "quarter", "month", "week", "rose", "fell", "steady", "firm", "weak", "dyeing", "home", "textile", "recycled", "Keqiao", "Nantong", "Shengze", "Humen", "Zhili", "Changshu", "Haimen", "Dieshiqiao"]
+EN_GLUE = (["the", "of", "and", "in", "to", "for", "with", "on", "at", "from", "that", "as", "by", "while", "after", "before", "since"])
+ZH_PHRASES = ["家纺", "印染", "面料", "纺织", "服装", "童装", "丝绸", "化纤", "织造", "订单", "价格", "出口", "市场", "展会", "物流", "企业", "工厂", "商户", "采购", "产能", "库存", "电商", "直播", "设备", "改造", "环保", "污水", "能源", "成本", "工人", "工资", "园区", "街道", "政府", "协会", "调查", "季度", "同比", "增长", "下降", "回暖", "平稳", "中国轻纺城", "叠石桥", "柯桥", "盛泽", "虎门", "织里", "常熟", "南通", "海门", "吴江", "绍兴", "湖州", "东莞", "轻纺", "床品", "窗帘", "被套", "毛巾", "针织", "牛仔", "纱线", "棉花", "涤纶", "再生", "数码", "印花", "染厂", "布行", "外贸", "内销"]
 ZH_GLUE = list("的了在和与及为对将把从向是有也都")
 
 
@@ -178,8 +169,8 @@ def bench_digest(path: Path, workdir: Path, repeat: int) -> dict[str, float]:
     config = load_config(config_file)
     results = {}
     for label, day in (("last day", LAST_DAY), ("a day a year ago", LAST_DAY - dt.timedelta(days=365))):
-        now = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), dt.timezone.utc)
-        ms, outcome = timed(lambda: run_digest(config, send=False, day=day, now=now), repeat)
+        now = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), dt.UTC)
+        ms, outcome = timed(lambda day=day, now=now: run_digest(config, send=False, day=day, now=now), repeat)
         results[label] = ms
         stories = getattr(getattr(outcome, "digest", None), "count", None)
         print(f"digest of one day ({label}, {day}): {ms:.0f} ms" + (f", {stories} stories" if stories is not None else ""))
@@ -194,15 +185,15 @@ def bench_fts_sql(db, repeat: int) -> dict[str, float]:
     results = {}
     for q in EN_QUERIES + ZH_QUERIES:
         match = fts_query(q)
-        ms, rows = timed(lambda: db.execute(rows_sql, {"q": match}).fetchall(), repeat)
-        count_ms, count = timed(lambda: db.execute(count_sql, {"q": match}).fetchone()[0], repeat)
+        ms, rows = timed(lambda match=match: db.execute(rows_sql, {"q": match}).fetchall(), repeat)
+        count_ms, count = timed(lambda match=match: db.execute(count_sql, {"q": match}).fetchone()[0], repeat)
         results[q] = ms
         print(f"FTS {q!r}: {ms:.1f} ms for the first page ({len(rows)} rows); counting its {count:,} matches {count_ms:.1f} ms")
     return results
 
 
 async def _datasette(path: Path, repeat: int) -> dict[str, dict[str, float]]:
-    ds = build_datasette(path, settings={"sql_time_limit_ms": 60_000, "facet_time_limit_ms": 60_000})
+    ds = build_datasette(path)  # loomwatch serve's settings: a 5 s SQL limit, facets given up after 1 s
     await ds.invoke_startup()
 
     async def get(url: str) -> tuple[float, int]:

@@ -34,9 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from farm import generate  # noqa: E402
-
-from loomwatch.crawler.sitefarm import SiteFarm  # noqa: E402
+from farm import generate
+from loomwatch.crawler.sitefarm import SiteFarm
 
 STAGES = ("fetch", "decode", "extract", "language", "tagging", "dedup", "store")
 

@@ -142,9 +142,9 @@ def _story(rng: random.Random, sid: int, site: SiteShape, day: dt.date) -> Story
 
 def _path(story: Story) -> str:
     d = story.day
-    slug = "-".join(story.title.lower().replace(":", "").replace("'", "").split()[:6]) if story.site.lang == "en" else ""
+    words = story.title.lower().replace(":", "").replace("'", "").split()[:6] if story.site.lang == "en" else ["story"]
     return story.site.article.format(y=f"{d.year}", m=f"{d.month:02d}", d=f"{d.day:02d}", mm=d.month, dd=d.day,
-                                     id=story.id, slug=slug or f"story-{story.id}")
+                                     id=story.id, slug="-".join([*words, str(story.id)]))  # the id: copies share a title
 
 
 def _furniture(rng: random.Random, site: SiteShape, others: list[Story]) -> tuple[str, str, str]:
@@ -225,7 +225,7 @@ def _write(root: Path, site: SiteShape, path: str, text: str) -> tuple[Path, int
     if path.endswith("/") or path == "":
         file = file / ("index.xml" if path.startswith("/feed") else "index.html")
     file.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("gb18030" if site.encoding == "gbk" and not file.suffix == ".xml" else "utf-8")
+    data = text.encode("gb18030" if site.encoding == "gbk" and file.suffix != ".xml" else "utf-8")
     file.write_bytes(data)
     return file, len(data)
 

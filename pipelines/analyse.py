@@ -16,9 +16,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
-
-from scrapy.crawler import Crawler
+from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config
 from loomwatch.crawler.retag import tagger_for
@@ -26,6 +24,9 @@ from loomwatch.pipelines import dedup
 from loomwatch.pipelines.clusters import Tagger
 from loomwatch.pipelines.extract import decode_html, extract_article, is_html
 from loomwatch.pipelines.language import detect_language
+
+if TYPE_CHECKING:  # the worker processes import this module: keep Scrapy (~1 s, ~20 MB each) out of them
+    from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
