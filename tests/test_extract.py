@@ -116,3 +116,11 @@ def test_related_reading_and_next_article_are_cut():
     assert cut_tail(chinese + "\n相关阅读：\n中国轻纺城面料成交额增长") == chinese
     # A marker at the very top (a site menu) does not cut the article away.
     assert cut_tail("Related stories\n" + story) == "Related stories\n" + story
+
+
+def test_author_from_meta_or_byline():
+    body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
+    with_meta = f'<html><head><meta name="author" content="Lu Ming"><title>Looms</title></head><body><article>{body}</article></body></html>'
+    byline = f"<html><head><title>Looms</title></head><body><article>{body}</article><div class='meta'>Author: Zhou Yan</div></body></html>"
+    assert extract_article(with_meta).author == "Lu Ming"
+    assert extract_article(byline).author == "Zhou Yan"
