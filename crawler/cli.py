@@ -25,20 +25,23 @@ EXIT_CONFIG = 2
 EXIT_LOCKED = 3
 
 
-class ConfigProblem(click.ClickException):
-    exit_code = EXIT_CONFIG
+class Problem(click.ClickException):
+    """An error shown as `loomwatch: message` on stderr (click prefixes "Error: ")."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"loomwatch: {self.message}", err=True)
 
 
-class Failure(click.ClickException):
+class ConfigProblem(Problem):
+    """Bad configuration or usage: exit 2."""
+
+    exit_code = EXIT_CONFIG
+
+
+class Failure(Problem):
     """A failure that is not the user's input: exit 1."""
 
     exit_code = EXIT_SOURCE_FAILED
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"loomwatch: {self.message}", err=True)
 
 
 # Libraries that are chatty at INFO: their warnings show, their INFO and DEBUG only with -vv.
@@ -342,13 +345,13 @@ def _schedule_log_file(config: Config) -> logging.Handler | None:
 
 
 def _local_time(utc_text: str | None, timezone: str) -> str:
-    import datetime as dt
     import zoneinfo
+
+    from loomwatch.storage.db import parse_db_time
 
     if not utc_text:
         return "never"
-    when = dt.datetime.strptime(utc_text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    return parse_db_time(utc_text).astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 @main.command()

@@ -43,6 +43,7 @@ import sqlite_utils
 from loomwatch.crawler.config import Config, ConfigError, EmailSettings, HealthSettings
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
+from loomwatch.storage.db import db_time, parse_db_time
 from loomwatch.storage.lock import FileLock, LockedError
 
 log = logging.getLogger(__name__)
@@ -222,14 +223,6 @@ def short_time(moment: dt.datetime) -> str:
     return f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1][:3]} {moment:%H:%M}"
 
 
-def utc_text(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def parse_utc(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-
-
 def as_utc(now: dt.datetime | None) -> dt.datetime:
     if now is None:
         return dt.datetime.now(UTC).replace(microsecond=0)
@@ -253,32 +246,32 @@ def build_digest(db: sqlite_utils.Database, config: Config, *, now: dt.datetime 
         kind = "day"
         start = dt.datetime.combine(day, dt.time(), tz).astimezone(UTC)
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).astimezone(UTC)
-        after, since, until = None, utc_text(start), utc_text(end)
+        after, since, until = None, db_time(start), db_time(end)
         reference = end
     else:
         kind = "new"
         last = store.last_sent(db)
         if last and force:
-            after, start = last["after_article_id"], parse_utc(last["window_start"])
+            after, start = last["after_article_id"], parse_db_time(last["window_start"])
             since = last["window_start"] if after is None else None
             previous_sent = last["sent"]
         elif last:
-            after, start, since = last["last_article_id"], parse_utc(last["window_end"]), None
+            after, start, since = last["last_article_id"], parse_db_time(last["window_end"]), None
             previous_sent = last["sent"]
         else:
             # Never sent: the last 24 hours, or from the first failed attempt, so a retry
             # after a failure covers that attempt's whole window even a day later.
             failed = store.first_failed(db)
-            start = min(now - dt.timedelta(days=1), parse_utc(failed["window_start"])) if failed else now - dt.timedelta(days=1)
-            after, since = None, utc_text(start)
+            start = min(now - dt.timedelta(days=1), parse_db_time(failed["window_start"])) if failed else now - dt.timedelta(days=1)
+            after, since = None, db_time(start)
         end, until, reference = now, None, now
     oldest = reference - dt.timedelta(days=config.digest.max_age_days)
     rows = store.window_articles(
         db, after_id=after, upto_id=upto, since=since, until=until,
-        min_published=oldest.astimezone(tz).date().isoformat(), min_first_seen=utc_text(oldest),
+        min_published=oldest.astimezone(tz).date().isoformat(), min_first_seen=db_time(oldest),
     )
     sections = group_by_cluster(db, rows, upto)
-    window = (utc_text(start), utc_text(end))
+    window = (db_time(start), db_time(end))
     return Digest(
         kind=kind, timezone=config.timezone, now=now, window_start=start, window_end=end, day=day,
         after_article_id=after, last_article_id=upto, sections=sections,
@@ -342,7 +335,7 @@ def source_troubles(db: sqlite_utils.Database, settings: HealthSettings, start: 
     """Sources that failed within the window, and those (of the configured `names`) the health check calls unhealthy."""
 
     def local(text: str | None) -> str:
-        return parse_utc(text).astimezone(tz).strftime("%Y-%m-%d %H:%M") if text else "never"
+        return parse_db_time(text).astimezone(tz).strftime("%Y-%m-%d %H:%M") if text else "never"
 
     troubles: dict[str, SourceTrouble] = {}
     for row in unhealthy(db, settings, names):
@@ -664,7 +657,7 @@ def run_digest(config: Config, *, send: bool = False, out: Path | None = None, d
         if not send:
             return _render_only(db, config, out, day, force, now)
         with DigestLock(database, wait=config.email.timeout):
-            for row in store.close_interrupted(db, utc_text(now)):
+            for row in store.close_interrupted(db, db_time(now)):
                 log.warning("digest #%s (window %s – %s) was interrupted while being mailed; it may have arrived. Sending it again",
                             row["id"], row["window_start"], row["window_end"])
             return _send(db, config, out, day, force, now, password)
@@ -689,7 +682,7 @@ def _send(db: sqlite_utils.Database, config: Config, out: Path | None, day: dt.d
           now: dt.datetime, password: str | None) -> Outcome:
     digest = build_digest(db, config, now=now, day=day, force=force)
     if day is not None and not force:
-        sent = store.day_sent(db, utc_text(digest.window_start))
+        sent = store.day_sent(db, db_time(digest.window_start))
         if sent:
             return Outcome("already_sent", digest, note=f"the digest of {day.isoformat()} was mailed already "
                                                         f"(digest #{sent['id']}, {sent['sent']} UTC); pass --force to mail it again")
@@ -706,7 +699,7 @@ def _send(db: sqlite_utils.Database, config: Config, out: Path | None, day: dt.d
     except SendError as exc:
         store.update_digest(db, digest_id, status="failed", error=str(exc))
         raise
-    store.update_digest(db, digest_id, status="sent", sent=utc_text(now), error=None)
+    store.update_digest(db, digest_id, status="sent", sent=db_time(now), error=None)
     log.info("digest #%s mailed to %s", digest_id, ", ".join(config.email.recipients))
     return Outcome("sent", digest, files, msg["Subject"], msg["Message-ID"], config.email.recipients, digest_id)
 
@@ -719,15 +712,15 @@ def _why_not_empty(db: sqlite_utils.Database, config: Config, digest: Digest) ->
     last = store.last_sent(db)
     if last and last["sent"]:
         tz = zoneinfo.ZoneInfo(config.timezone)
-        if parse_utc(last["sent"]).astimezone(tz).date() == digest.local_end.date():
+        if parse_db_time(last["sent"]).astimezone(tz).date() == digest.local_end.date():
             return f"nothing new, and digest #{last['id']} was mailed today already; no mail sent"
     return ""
 
 
 def _row(digest: Digest, status: str, msg: EmailMessage, files: list[Path], recipients: tuple[str, ...]) -> dict[str, Any]:
     return {
-        "kind": digest.kind, "window_start": utc_text(digest.window_start), "window_end": utc_text(digest.window_end),
-        "created": utc_text(digest.now), "status": status, "recipients": list(recipients),
+        "kind": digest.kind, "window_start": db_time(digest.window_start), "window_end": db_time(digest.window_end),
+        "created": db_time(digest.now), "status": status, "recipients": list(recipients),
         "article_ids": digest.article_ids, "after_article_id": digest.after_article_id,
         "last_article_id": digest.last_article_id, "subject": msg["Subject"], "message_id": msg["Message-ID"],
         "files": [str(f) for f in files],

@@ -41,7 +41,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from loomwatch.crawler.config import Config, ConfigError
-from loomwatch.storage import open_database
+from loomwatch.storage import open_database, utcnow
+from loomwatch.storage.db import parse_db_time
 from loomwatch.storage.health import last_crawl_started, last_digest_sent, mark_run_failed, record_skipped_run
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def plan_job(name: str, spec: str, timezone: str, last_done: dt.datetime | None,
 
 
 def _utc(text: str | None) -> dt.datetime | None:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc) if text else None
+    return parse_db_time(text) if text else None
 
 
 def plan_jobs(config: Config, now: dt.datetime | None = None) -> list[JobPlan]:
@@ -211,7 +212,7 @@ class Daemon:
                 self.cond.notify_all()
 
     def _run_child(self, name: str, argv: list[str], timeout: float) -> JobOutcome:
-        since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        since = utcnow()
         clock = time.monotonic()
         with self.cond:  # registered under the lock, so a shutdown either sees it or prevents it
             if self.stopping.is_set():

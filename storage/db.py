@@ -16,8 +16,21 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("loomwatch")
 
 
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how every time in the archive is written, in UTC
+
+
+def db_time(moment: dt.datetime) -> str:
+    """An aware datetime as the archive stores times."""
+    return moment.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
+
+
+def parse_db_time(text: str) -> dt.datetime:
+    """A time read from the archive, as an aware UTC datetime."""
+    return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+
+
 def utcnow() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return db_time(dt.datetime.now(dt.timezone.utc))
 
 
 def open_database(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Database:
