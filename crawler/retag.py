@@ -34,7 +34,7 @@ def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = la
         with db.atomic():
             for row in rows:
                 tagging = tagger.tag(row["title"], row["text"], hints.get(row["source"], ()))
-                clusters = [(c.id, c.score) for c in tagging.clusters] if tagging.relevant else []
+                clusters = [(c.id, c.score) for c in tagging.clusters]  # none when off-topic
                 before = db.execute("SELECT relevance, relevant FROM articles WHERE id = ?", [row["id"]]).fetchone()
                 old_tags = db.execute("SELECT cluster_id, score FROM article_clusters WHERE article_id = ? ORDER BY cluster_id", [row["id"]]).fetchall()
                 if tuple(before) != (tagging.relevance, int(tagging.relevant)) or sorted(map(tuple, old_tags)) != sorted(clusters):

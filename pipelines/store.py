@@ -102,7 +102,7 @@ class StorePipeline:
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch
-                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"] if article["relevant"] else ())
+                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"])  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"])
         except sqlite3.IntegrityError as exc:
             log.warning("%s: not stored: %s", url, exc)
