@@ -312,3 +312,77 @@ def _archive_indexes(db: sqlite_utils.Database) -> None:
         GROUP BY week, ac.cluster_id""",
     ):
         db.execute(statement)
+
+
+@migrations(name="0006_coverage_weekly")
+def _coverage_weekly(db: sqlite_utils.Database) -> None:
+    # Weekly coverage kept up to date by triggers, so that the coverage view and charts
+    # read ~100 rows per week instead of aggregating every cluster tag of the archive
+    # (3 s at a million articles; benchmarks/bench_archive.py). coverage_tags holds each
+    # tag with what the counts need (its article's week, story and source; both are fixed
+    # once an article is stored); coverage_weekly holds the counts, changed by one when a
+    # tag comes or goes. The triggers run in the writer's transaction, whoever writes
+    # article_clusters, so the counts can never disagree with the tags.
+    week = "date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days')"
+    for statement in (
+        """CREATE TABLE coverage_tags (
+            article_id INTEGER NOT NULL,
+            cluster_id TEXT NOT NULL,
+            week TEXT NOT NULL,
+            story_id INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (article_id, cluster_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX coverage_tags_story ON coverage_tags(week, cluster_id, story_id)",
+        "CREATE INDEX coverage_tags_source ON coverage_tags(week, cluster_id, source)",
+        """CREATE TABLE coverage_weekly (
+            week TEXT NOT NULL,
+            cluster_id TEXT NOT NULL,
+            stories INTEGER NOT NULL,
+            articles INTEGER NOT NULL,
+            sources INTEGER NOT NULL,
+            PRIMARY KEY (week, cluster_id)
+        ) WITHOUT ROWID""",
+        f"""INSERT INTO coverage_tags (article_id, cluster_id, week, story_id, source)
+        SELECT a.id, ac.cluster_id, {week}, coalesce(a.duplicate_of, a.id), a.source
+        FROM article_clusters ac JOIN articles a INDEXED BY articles_facts ON a.id = ac.article_id""",
+        """INSERT INTO coverage_weekly (week, cluster_id, stories, articles, sources)
+        SELECT week, cluster_id, count(DISTINCT story_id), count(*), count(DISTINCT source)
+        FROM coverage_tags GROUP BY week, cluster_id""",
+        # A new tag adds a story (a source) unless the week's cluster already had another tag
+        # of that story (of that source); a removed tag takes one away likewise.
+        f"""CREATE TRIGGER coverage_tag_added AFTER INSERT ON article_clusters BEGIN
+            INSERT INTO coverage_tags (article_id, cluster_id, week, story_id, source)
+            SELECT a.id, NEW.cluster_id, {week}, coalesce(a.duplicate_of, a.id), a.source
+            FROM articles a WHERE a.id = NEW.article_id;
+            INSERT INTO coverage_weekly (week, cluster_id, stories, articles, sources)
+            SELECT t.week, t.cluster_id,
+                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                            AND o.story_id = t.story_id AND o.article_id <> t.article_id),
+                1,
+                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                            AND o.source = t.source AND o.article_id <> t.article_id)
+            FROM coverage_tags t WHERE t.article_id = NEW.article_id AND t.cluster_id = NEW.cluster_id
+            ON CONFLICT (week, cluster_id) DO UPDATE SET
+                stories = stories + excluded.stories, articles = articles + 1, sources = sources + excluded.sources;
+        END""",
+        """CREATE TRIGGER coverage_tag_removed AFTER DELETE ON article_clusters BEGIN
+            UPDATE coverage_weekly SET
+                stories = stories - NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                                                AND o.story_id = t.story_id AND o.article_id <> t.article_id),
+                articles = articles - 1,
+                sources = sources - NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                                                AND o.source = t.source AND o.article_id <> t.article_id)
+            FROM (SELECT * FROM coverage_tags WHERE article_id = OLD.article_id AND cluster_id = OLD.cluster_id) AS t
+            WHERE coverage_weekly.week = t.week AND coverage_weekly.cluster_id = t.cluster_id;
+            DELETE FROM coverage_weekly WHERE cluster_id = OLD.cluster_id AND articles = 0;
+            DELETE FROM coverage_tags WHERE article_id = OLD.article_id AND cluster_id = OLD.cluster_id;
+        END""",
+        "DROP VIEW cluster_coverage_weekly",
+        """CREATE VIEW cluster_coverage_weekly AS
+        SELECT w.week, w.cluster_id AS cluster, c.name AS cluster_name, c.name_zh AS cluster_name_zh,
+               w.stories, w.articles, w.sources
+        FROM coverage_weekly w
+        LEFT JOIN clusters c ON c.id = w.cluster_id""",
+    ):
+        db.execute(statement)
