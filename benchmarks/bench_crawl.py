@@ -1,6 +1,6 @@
 """End-to-end crawl benchmark on a synthetic local site farm.
 
-    python benchmarks/bench_crawl.py [--n 2000] [--workers 0] [--keep DIR] [--no-baseline]
+    python benchmarks/bench_crawl.py [--n 2000] [--workers 0] [--keep DIR] [--no-baseline] [--profile DIR]
 
 1. `benchmarks/farm.py` writes N article pages (40-120 kB, English and Chinese, some
    GBK) on eight sites with listing pages, feeds and sitemaps into a temporary
@@ -22,6 +22,7 @@ requests, and peak RSS. Linux only (reads /proc). `--json FILE` also writes the 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import resource
@@ -40,15 +41,21 @@ from loomwatch.crawler.sitefarm import SiteFarm
 STAGES = ("fetch", "decode", "extract", "language", "tagging", "dedup", "store")
 
 
-def _child(config_path: str, out: str) -> int:
+def _child(config_path: str, out: str, profile: str = "") -> int:
     """Run in the child process: one crawl, figures written as JSON."""
     from loomwatch.crawler.cli import setup_logging
     from loomwatch.crawler.config import load_config
     from loomwatch.crawler.run import crawl
 
     setup_logging(0, True)
+    profiler = cProfile.Profile() if profile else None
     started_cpu, started = time.process_time(), time.perf_counter()
+    if profiler:
+        profiler.enable()
     report = crawl(load_config(config_path))
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
     wall = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool is joined at close: all its workers are counted
@@ -93,12 +100,12 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def run_crawl(config: Path, workdir: Path, label: str) -> dict:
+def run_crawl(config: Path, workdir: Path, label: str, profile: Path | None = None) -> dict:
     out = workdir / f"{label}.json"
     cpu0 = time.process_time()
     started = time.perf_counter()
     log = (workdir / f"{label}.log").open("wb")  # Scrapy's start-up chatter; shown only if the crawl fails
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(config), str(out)], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    child = subprocess.Popen([sys.executable, __file__, "--child", str(config), str(out), str(profile or "")], cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     peak = 0
     while child.poll() is None:
         peak = max(peak, _tree_rss_kb(child.pid))
@@ -158,8 +165,8 @@ def baseline(articles: list[tuple[Path, str]], limit: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None and len(sys.argv) == 4 and sys.argv[1] == "--child":
-        return _child(sys.argv[2], sys.argv[3])
+    if argv is None and len(sys.argv) == 5 and sys.argv[1] == "--child":
+        return _child(*sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="article pages (default 2,000)")
     parser.add_argument("--workers", type=int, default=0, help="[crawl] workers (default 0: one per core)")
@@ -168,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-recrawl", action="store_true", help="skip the unchanged re-crawl")
     parser.add_argument("--keep", type=Path, help="write the farm and archive here and keep them (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--profile", type=Path, help="write cProfile data of the crawl process (not the workers) to DIR/first.prof and DIR/again.prof")
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="loomwatch-bench-") as tmp:
         workdir = args.keep or Path(tmp)
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 text = text.replace("[crawl]\n", f"[crawl]\nworkers = {args.workers}\n", 1)
             config.write_text(text, encoding="utf-8")
 
-            first = run_crawl(config, workdir, "first")
+            first = run_crawl(config, workdir, "first", args.profile and args.profile / "first.prof")
             first_requests = sum(len(server.requests(s)) for s in server.sites)
             stages = per_stage(first)
             figures["first"] = {**first, "farm_requests": first_requests, "cpu_per_article": stages}
@@ -199,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if not args.no_recrawl:
                 server.reset_log()
-                again = run_crawl(config, workdir, "again")
+                again = run_crawl(config, workdir, "again", args.profile and args.profile / "again.prof")
                 log = [r for s in server.sites for r in server.requests(s)]
                 statuses = Counter(r.status for r in log)
                 conditional = sum(1 for r in log if "If-None-Match" in r.headers or "If-Modified-Since" in r.headers)
