@@ -17,12 +17,14 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import scrapy
 from lxml import etree
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import get_base_url
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
@@ -54,6 +56,11 @@ class SourcePlan:
         self.sites = {site_of(u) for u in (*source.start_urls, *source.feeds, *source.sitemaps)}
         self.budget: int = source.max_requests
         self.article_links: set[str] = set()
+        self.listing_links: set[str] = set()
+        # Listing pages repeat their menus: each (base, href) is resolved and classified once
+        # per run. The value is the canonical URL and whether it has an article's shape, or
+        # None for a link off the site.
+        self.resolved: dict[tuple[str, str], tuple[str, bool] | None] = {}
 
     def take(self) -> bool:
         if self.budget <= 0:
@@ -126,22 +133,33 @@ class SourcesSpider(scrapy.Spider):
             return
         self._entry_ok(response)
         hops = response.meta["hops"]
-        for link in response.css("a[href], link[rel=next][href]"):
-            href = link.attrib["href"].strip()
+        base = get_base_url(response)
+        folder = base[: base.rfind("/") + 1]
+        for element in response.selector.root.iter("a", "link"):  # lxml, not a CSS query: listings carry hundreds of links
+            href = (element.get("href") or "").strip()
             if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
                 continue
-            url = canonical_url(response.urljoin(href))
-            if not url.startswith(("http://", "https://")) or not same_site(url, plan.sites):
+            if element.tag == "link" and (element.get("rel") or "").lower() != "next":
                 continue
-            if matches(url, plan.article_urls):
+            key = (base if href.startswith("?") else folder, href)  # only a query-only link depends on the base's file name
+            if key not in plan.resolved:
+                url = canonical_url(urljoin(base, href))
+                on_site = url.startswith(("http://", "https://")) and same_site(url, plan.sites)
+                plan.resolved[key] = (url, matches(url, plan.article_urls)) if on_site else None
+            found = plan.resolved[key]
+            if found is None:
+                continue
+            url, is_article = found
+            if is_article:
                 yield from self._article(url, plan, hops + 1)
-            elif not self.check and hops < plan.source.max_depth and (matches(url, plan.follow_urls) or self._is_next(link)):
+            elif (not self.check and hops < plan.source.max_depth and url not in plan.listing_links
+                  and (matches(url, plan.follow_urls) or self._is_next(element))):
+                plan.listing_links.add(url)  # requested once, and the request budget charged once
                 if plan.take():
                     yield self._request(url, plan, "listing", hops + 1, self.parse_listing)
 
     @staticmethod
-    def _is_next(link: Any) -> bool:
-        element = link.root  # the lxml element: much cheaper than a CSS query per link
+    def _is_next(element: Any) -> bool:
         if (element.get("rel") or "").lower() == "next":
             return True
         text = " ".join(element.text_content().split()).lower()

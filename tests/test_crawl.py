@@ -254,6 +254,16 @@ def test_endless_calendar_is_bounded_by_depth_and_budget(tmp_path, site_farm):
     assert len([p for p in paths(site_farm, "traps") if p != "/robots.txt"]) <= 15
 
 
+def test_a_listing_linked_several_times_is_requested_and_charged_once(tmp_path, site_farm):
+    # portal-en's pager links page 2 as "2" and ">" and page 3 from both pages: the twelve
+    # requests the site needs (3 listings, 9 article links) must be enough.
+    config = write_config(tmp_path, [source_toml(site_farm, "portal-en", max_requests=12)])
+    assert loomwatch("crawl", "--config", str(config)).returncode == 0
+    requested = paths(site_farm, "portal-en")
+    assert requested.count("/index_1.htm") == requested.count("/index_2.htm") == 1
+    assert len(rows(tmp_path / "archive.db", "SELECT id FROM articles")) == 7
+
+
 @pytest.mark.parametrize("limit", [1, 2])
 def test_per_host_concurrency_holds_on_the_server_side(tmp_path, site_farm, limit):
     config = write_config(tmp_path, [source_toml(site_farm, "slow")], concurrency_per_domain=limit, download_delay=0)
