@@ -10,9 +10,11 @@ the same code serves `loomwatch extract` and the benchmarks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,10 +34,23 @@ log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
 
 
-def init_worker(config: Config) -> None:
-    """Build the tagger once per worker process."""
+def init_worker(config: Config, parent: int | None = None) -> None:
+    """Build the tagger once per worker process, and leave with the crawl process."""
     global _tagger
     _tagger = tagger_for(config)
+    # The tagger's automaton is a large, permanent object graph: keep it out of every
+    # garbage collection the extraction's allocations trigger.
+    gc.freeze()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    # A crawl killed with SIGKILL (OOM killer, kill -9) cannot shut its pool down, and a
+    # worker waiting for work never notices: each holds both ends of the task queue.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
@@ -114,7 +129,7 @@ class AnalysePipeline:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self.config,),
+            initargs=(self.config, os.getpid()),
         )
 
     def open_spider(self) -> None:

@@ -305,10 +305,15 @@ def test_kill_9_leaves_a_consistent_database_and_the_next_run_finishes(tmp_path,
         if (kill_after == 0 and site_farm.requests("slow")) or (kill_after and count >= kill_after):
             break
         time.sleep(0.05)
+    workers = _children(crawl.pid)
     os.kill(crawl.pid, signal.SIGKILL)
     crawl.wait()
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     _assert_no_half_written_article(db)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "extraction workers outlived the killed crawl"
 
     again = loomwatch("crawl", "--config", str(config))
     assert again.returncode == 0, again.stderr
@@ -316,6 +321,14 @@ def test_kill_9_leaves_a_consistent_database_and_the_next_run_finishes(tmp_path,
     _assert_no_half_written_article(db)
     assert rows(db, "SELECT count(*), count(DISTINCT url) FROM articles") == [(8, 8)]
     assert rows(db, "SELECT status FROM crawl_runs ORDER BY id") == [("killed",), ("ok",)]
+
+
+def _children(pid: int) -> list[int]:
+    """The process's children (its extraction workers), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found += [int(c) for c in (task / "children").read_text().split()] if (task / "children").exists() else []
+    return found
 
 
 def _has_articles_table(db: Path) -> bool:
