@@ -21,21 +21,24 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config
-from loomwatch.crawler.retag import tagger_for
-from loomwatch.pipelines import dedup
-from loomwatch.pipelines.clusters import Tagger
-from loomwatch.pipelines.extract import decode_html, extract_article, is_html
-from loomwatch.pipelines.language import detect_language
 
-if TYPE_CHECKING:  # the worker processes import this module: keep Scrapy (~1 s, ~20 MB each) out of them
+# The worker processes import this module: keep Scrapy (~1 s, ~20 MB each) out of them.
+# The crawl process imports it too but never extracts: trafilatura, langdetect and the
+# tagger (0.6 s of imports) are imported in the workers only, by the functions below.
+if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+    from loomwatch.pipelines.clusters import Tagger
 
 log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
 def init_worker(config: Config, parent: int | None = None) -> None:
     """Build the tagger once per worker process, and leave with the crawl process."""
+    from loomwatch.crawler.retag import tagger_for
+
     global _tagger
     _tagger = tagger_for(config)
     # The tagger's automaton is a large, permanent object graph: keep it out of every
@@ -59,6 +62,10 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     Returns the article fields, or {"failure": {...}} when the page holds no article.
     Also returns CPU seconds per stage under "cpu".
     """
+    from loomwatch.pipelines import dedup
+    from loomwatch.pipelines.extract import decode_html, extract_article
+    from loomwatch.pipelines.language import detect_language
+
     if _tagger is None:
         init_worker(Config())
     cpu: dict[str, float] = {}
@@ -99,6 +106,14 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     }
 
 
+def is_html(content_type: str | None, body: bytes) -> bool:
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime not in HTML_TYPES:
+        return False
+    head = body[:1024].lstrip()
+    return not head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8", b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
+
+
 def _feed_date(value: str | None) -> str | None:
     if not value:
         return None
@@ -132,9 +147,6 @@ class AnalysePipeline:
             initargs=(self.config, os.getpid()),
         )
 
-    def open_spider(self) -> None:
-        self.pool = self._start_pool()
-
     def close_spider(self) -> None:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -158,7 +170,8 @@ class AnalysePipeline:
         return item
 
     async def _run(self, page: dict[str, Any], hints: tuple[str, ...], language: str) -> dict[str, Any]:
-        assert self.pool is not None
+        if self.pool is None:  # started with the first page: a crawl that finds nothing new needs no workers
+            self.pool = self._start_pool()
         try:
             return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))
         except BrokenProcessPool:

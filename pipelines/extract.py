@@ -25,7 +25,6 @@ _ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-g
 _CHINESE_GUESSES = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp949", "euc_kr", "euc_jis_2004", "hz", "cp932", "shift_jis"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
-HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 MIN_TEXT_CHARS = 100  # fewer non-space characters than this is navigation or a stub, not an article
 MIN_PARAGRAPH_CHARS = 40  # an article has at least one real paragraph; a link list has none
 
@@ -222,11 +221,3 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
         return None
     title, published, author, canonical = _metadata(tree, html, url)
     return Extracted(title=title, text=text, published=published, author=author, canonical=canonical)
-
-
-def is_html(content_type: str | None, body: bytes) -> bool:
-    mime = (content_type or "").split(";")[0].strip().lower()
-    if mime not in HTML_TYPES:
-        return False
-    head = body[:1024].lstrip()
-    return not head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8", b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from loomwatch.crawler.cli import main
-from loomwatch.pipelines.extract import decode_html, extract_article, is_html, visible_date
+from loomwatch.pipelines.analyse import is_html
+from loomwatch.pipelines.extract import decode_html, extract_article, visible_date
 from loomwatch.pipelines.language import detect_language
 
 # Our own text. 镕 and 堃 are in GBK but not in GB2312.
