@@ -53,6 +53,10 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         "METAREFRESH_ENABLED": True,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.19's remote control runs Python sent to a local port, and leaves a job
+        # file with its token behind whenever a crawl is killed: nothing an unattended
+        # crawler should offer.
+        "REMOTE_CONTROL_ENABLED": False,
         "CLOSESPIDER_TIMEOUT": crawl.max_duration,
         "DEPTH_LIMIT": 0,  # hops are counted per source by the spider (max_depth)
         "ITEM_PIPELINES": {

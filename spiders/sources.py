@@ -134,14 +134,14 @@ class SourcesSpider(scrapy.Spider):
         self._entry_ok(response)
         hops = response.meta["hops"]
         base = get_base_url(response)
-        folder = base[: base.rfind("/") + 1]
+        origin, folder = base[: base.find("/", base.find("//") + 2)], base[: base.rfind("/") + 1]
         for element in response.selector.root.iter("a", "link"):  # lxml, not a CSS query: listings carry hundreds of links
             href = (element.get("href") or "").strip()
             if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
                 continue
             if element.tag == "link" and (element.get("rel") or "").lower() != "next":
                 continue
-            key = (base if href.startswith("?") else folder, href)  # only a query-only link depends on the base's file name
+            key = (_resolved_against(href, base, origin, folder), href)
             if key not in plan.resolved:
                 url = canonical_url(urljoin(base, href))
                 on_site = url.startswith(("http://", "https://")) and same_site(url, plan.sites)
@@ -273,6 +273,17 @@ class SourcesSpider(scrapy.Spider):
         self.error(source, f"{request.url}: {detail}")
         if kind == "article":
             yield {"source": source, "url": canonical_url(request.url), "urls": [meta["requested"]], "failure": {"reason": reason, "detail": detail}}
+
+
+def _resolved_against(href: str, base: str, origin: str, folder: str) -> str:
+    """The part of the base URL that a link's target depends on."""
+    if href.startswith("?"):
+        return base
+    if "://" in href[:8]:
+        return ""
+    if href.startswith("/") and not href.startswith("//"):
+        return origin
+    return folder
 
 
 def _text(element: Any, path: str, ns: dict[str, str]) -> str | None:

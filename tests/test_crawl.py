@@ -378,8 +378,11 @@ print(json.dumps({"status": report.status, "results": [[r.source, r.status, r.ne
 def test_library_crawl_returns_a_report(tmp_path, site_farm):
     """The library entry point, in a fresh process (a reactor runs once per process)."""
     config = write_config(tmp_path, [source_toml(site_farm, "feeds")])
-    result = subprocess.run([sys.executable, "-c", LIBRARY_CRAWL, str(config)], capture_output=True, text=True, timeout=240)
+    state = tmp_path / "state"  # where Scrapy's remote-control server would leave its job file and token
+    result = subprocess.run([sys.executable, "-c", LIBRARY_CRAWL, str(config)], capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "XDG_STATE_HOME": str(state)})
     assert result.returncode == 0, result.stderr
+    assert not state.exists(), "a crawl must not open Scrapy's code-execution server"
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["status"] == "ok"
     assert report["results"] == [["feeds", "ok", 4]]
