@@ -147,6 +147,10 @@ class AnalysePipeline:
             initargs=(self.config, os.getpid()),
         )
 
+    def open_spider(self) -> None:
+        # Workers are spawned by the first pages submitted: a crawl that finds nothing new starts none.
+        self.pool = self._start_pool()
+
     def close_spider(self) -> None:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -170,8 +174,7 @@ class AnalysePipeline:
         return item
 
     async def _run(self, page: dict[str, Any], hints: tuple[str, ...], language: str) -> dict[str, Any]:
-        if self.pool is None:  # started with the first page: a crawl that finds nothing new needs no workers
-            self.pool = self._start_pool()
+        assert self.pool is not None
         try:
             return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))
         except BrokenProcessPool:
