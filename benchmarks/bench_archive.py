@@ -274,8 +274,6 @@ def main(argv: list[str] | None = None) -> int:
         figures["dedup"] = result
         print(f"near-duplicate check (find_near_duplicate + index): median {result['median_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms "
               f"per article ({args.lookups:,} new articles); near-copies found {result['copies_found']:.0%}")
-        if args.db is not None and not args.reuse:
-            pass  # kept for --reuse
         db.execute("DELETE FROM dedup_bands WHERE article_id > ?", [args.n])  # leave a reused archive as it was
         db.execute("DELETE FROM dedup_signatures WHERE article_id > ?", [args.n])
         db.execute("DELETE FROM article_urls WHERE article_id > ?", [args.n])

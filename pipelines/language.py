@@ -6,7 +6,7 @@ Simplified (zh-cn) shows in which forms of the characters that have two it uses;
 make it Japanese, Hangul Korean. Only texts in other scripts (Latin, Cyrillic, ...) go to
 langdetect, on a prefix: its cost grows with the text and with each random trial, and on
 Chinese text it spent ~8 ms per article to say what the script already said
-(benchmarks/README.md).
+(benchmarks/eval_language.py).
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-# Characters written one way in Traditional and another in Simplified Chinese: a form
-# that GB 2312 (the Simplified set) lacks is Traditional, one that Big5 (the Traditional
-# set) lacks is Simplified. Pairs whose Simplified form is also a Traditional character of
-# its own (了 for 瞭, 后 for 後, 台 for 臺) count for neither side.
 
 
 def _forms(chars: set[str], missing_from: str) -> re.Pattern[str]:
@@ -46,6 +42,10 @@ def _encodes(char: str, codec: str) -> bool:
     return True
 
 
+# Characters written one way in Traditional and another in Simplified Chinese: a form
+# that GB 2312 (the Simplified set) lacks is Traditional, one that Big5 (the Traditional
+# set) lacks is Simplified. Pairs whose Simplified form is also a Traditional character of
+# its own (了 for 瞭, 后 for 後, 台 for 臺) count for neither side.
 _TRADITIONAL_FORMS = _forms(set(map(chr, SIMPLIFIED)), "gb2312")
 _SIMPLIFIED_FORMS = _forms(set(SIMPLIFIED.values()), "big5")
 

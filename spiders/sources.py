@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from lxml import etree
@@ -134,7 +134,8 @@ class SourcesSpider(scrapy.Spider):
         self._entry_ok(response)
         hops = response.meta["hops"]
         base = get_base_url(response)
-        origin, folder = base[: base.find("/", base.find("//") + 2)], base[: base.rfind("/") + 1]
+        parts = urlsplit(base)
+        origin, folder = f"{parts.scheme}://{parts.netloc}", base[: base.rfind("/") + 1]
         for element in response.selector.root.iter("a", "link"):  # lxml, not a CSS query: listings carry hundreds of links
             href = (element.get("href") or "").strip()
             if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
