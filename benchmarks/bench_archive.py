@@ -206,8 +206,12 @@ async def _datasette(path: Path, repeat: int) -> dict[str, dict[str, float]]:
             status = response.status_code
         return statistics.median(times) * 1000, status
 
-    out: dict[str, dict[str, float]] = {"search": {}, "canned": {}, "canned_typical": {}}
+    out: dict[str, dict[str, float]] = {"search": {}, "search_results": {}, "canned": {}, "canned_typical": {}}
     for q in EN_QUERIES[:2] + ZH_QUERIES[:2]:
+        # The results alone (what a JSON client or the first screen needs), then the full page.
+        ms, status = await get("/loomwatch/articles.json?" + urlencode({"_search": q, "_size": 50, "_nocount": 1, "_nofacet": 1}))
+        out["search_results"][q] = ms
+        print(f"Datasette articles search {q!r}, first 50 results, newest first (no count, no facets): {ms:.0f} ms (HTTP {status})")
         ms, status = await get("/loomwatch/articles_view.json?" + urlencode({"_search": q, "_size": 50}))
         out["search"][q] = ms
         print(f"Datasette articles_view search {q!r} (page with facets and count): {ms:.0f} ms (HTTP {status})")

@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -73,6 +74,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aeb", type=Path, default=ROOT.parent / "shared" / "eval" / "aeb", help="the benchmark's folder")
     args = parser.parse_args()
+    if not (args.aeb / "ground-truth.json").is_file():
+        print(f"{args.aeb}: not the extraction benchmark (no ground-truth.json); pass --aeb PATH/shared/eval/aeb", file=sys.stderr)
+        return 2
     truth = json.loads((args.aeb / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
     for page_id, expected in sorted(truth.items()):

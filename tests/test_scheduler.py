@@ -312,7 +312,10 @@ def runs(database: Path) -> list[tuple]:
     if not database.exists():
         return []
     with sqlite3.connect(database) as conn:
-        return conn.execute("SELECT id, started, finished, status FROM crawl_runs ORDER BY id").fetchall()
+        try:
+            return conn.execute("SELECT id, started, finished, status FROM crawl_runs ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # the daemon has created the file but not yet its tables
+            return []
 
 
 @pytest.mark.slow
