@@ -11,7 +11,9 @@
 3. The crawl is repeated on the unchanged farm: only listing pages, feeds and sitemaps
    should be requested, conditionally (304).
 4. Baseline: `trafilatura.extract` of the same pages, decoded and held in memory, one
-   after another in this process: the floor a single-process crawler cannot beat.
+   after another in this process: the floor a single-process crawler cannot beat. Half
+   of the pages are timed before the crawls and half after, so that a drift in the
+   machine's speed (±15 % within minutes on a shared VM) weighs on both sides.
 
 Prints articles/s, CPU seconds per article by stage (workers: decode, extract,
 language, tagging, dedup signature; crawl process: fetch = everything the crawl process
@@ -136,24 +138,31 @@ def per_stage(result: dict) -> dict[str, float]:
     return {k: v / max(result["new_articles"], 1) for k, v in stages.items()}
 
 
-def baseline(articles: list[tuple[Path, str]], limit: int) -> dict:
-    """Bare trafilatura.extract over the pages in memory, one process."""
+def sample_pages(articles: list[tuple[Path, str]], limit: int) -> list[str]:
+    """The decoded pages the baseline times (every page, or an even sample of `limit`)."""
+    step = max(1, len(articles) // limit)
+    return [f.read_bytes().decode("gb18030" if enc == "gbk" else "utf-8") for f, enc in articles[::step]]
+
+
+def bare_seconds(pages: list[str], **options) -> float:
+    """Bare trafilatura.extract over the pages in memory, one after another in this process."""
     import trafilatura
 
-    step = max(1, len(articles) // limit)
-    sample = articles[::step]
-    pages = [f.read_bytes().decode("gb18030" if enc == "gbk" else "utf-8") for f, enc in sample]
-    trafilatura.extract(pages[0])  # warm-up: imports and caches
+    trafilatura.extract(pages[0], **options)  # warm-up: imports and caches
     started = time.perf_counter()
     for html in pages:
-        trafilatura.extract(html)
-    seconds = time.perf_counter() - started
+        trafilatura.extract(html, **options)
+    return time.perf_counter() - started
+
+
+def baseline(pages: list[str], total: int, before: float) -> dict:
+    """The baseline: half of the sample was timed before the crawls (`before` seconds), the
+    other half is timed now, so that the machine's drift in speed weighs on both sides."""
+    after = bare_seconds(pages[1::2])
+    seconds = before + after
     # For comparison, not the baseline: trafilatura in the mode loomwatch uses (fast, no
     # fallback extractors; benchmarks/eval_extraction.py compares their quality).
-    started = time.perf_counter()
-    for html in pages:
-        trafilatura.extract(html, fast=True)
-    fast_seconds = time.perf_counter() - started
+    fast_seconds = bare_seconds(pages, fast=True)
     # Nor these: what each worker runs per page, on a few hundred pages.
     from loomwatch.pipelines.analyse import analyse_page
     from loomwatch.pipelines.extract import extract_article
@@ -166,8 +175,9 @@ def baseline(articles: list[tuple[Path, str]], limit: int) -> dict:
     for html in few:
         analyse_page({"url": "http://bench.invalid/a.html", "body": html.encode("utf-8")})
     t2 = time.perf_counter()
-    return {"pages": len(pages), "seconds": seconds * len(articles) / len(pages), "ms_per_page": seconds * 1000 / len(pages),
-            "fast_seconds": fast_seconds * len(articles) / len(pages), "fast_ms_per_page": fast_seconds * 1000 / len(pages),
+    return {"pages": len(pages), "seconds": seconds * total / len(pages), "ms_per_page": seconds * 1000 / len(pages),
+            "ms_before": before * 1000 / len(pages[0::2]), "ms_after": after * 1000 / len(pages[1::2]),
+            "fast_seconds": fast_seconds * total / len(pages), "fast_ms_per_page": fast_seconds * 1000 / len(pages),
             "extract_article_ms": (t1 - t0) * 1000 / len(few), "analyse_page_ms": (t2 - t1) * 1000 / len(few)}
 
 
@@ -194,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"farm: {len(farm.articles):,} article pages, {farm.bytes_total / len(farm.articles) / 1000:.0f} kB on average, "
               f"written in {time.perf_counter() - t0:.1f} s")
         figures: dict = {"n": len(farm.articles), "cores": os.cpu_count()}
+        pages = [] if args.no_baseline else sample_pages(farm.articles, args.baseline_pages)
+        before = bare_seconds(pages[0::2]) if pages else 0.0
         with SiteFarm(farm.root, distinct_hosts=True) as server:
             config = workdir / "bench.toml"
             text = server.expand(farm.config)
@@ -227,12 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"{again['new_articles']} new articles")
 
         if not args.no_baseline:
-            base = baseline(farm.articles, args.baseline_pages)
+            base = baseline(pages, len(farm.articles), before)
             figures["baseline"] = base
             ratio = first["wall"] / base["seconds"]
             figures["ratio"] = ratio
             print(f"baseline: bare trafilatura.extract {base['ms_per_page']:.1f} ms per page in one process "
-                  f"({base['pages']:,} pages timed) = {base['seconds']:.1f} s for all; crawl wall / baseline = {ratio:.2f}")
+                  f"({base['pages']:,} pages timed, half before the crawls at {base['ms_before']:.1f} ms, half after at {base['ms_after']:.1f} ms) "
+                  f"= {base['seconds']:.1f} s for all; crawl wall / baseline = {ratio:.2f}")
             figures["ratio_fast"] = first["wall"] / base["fast_seconds"]
             print(f"  for comparison: bare trafilatura.extract(fast=True), the mode loomwatch uses, {base['fast_ms_per_page']:.1f} ms per page "
                   f"= {base['fast_seconds']:.1f} s; crawl wall / that = {figures['ratio_fast']:.2f}")
