@@ -71,7 +71,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from loomwatch.pipelines.hanzi import SIMPLIFIED, TRADITIONAL_RUNS
+from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED, TRADITIONAL_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ _BAND_MULTIPLIER = np.uint64(_constant("band-multiplier") | 1)
 _WORD_ID_OFFSET = 1 << 32  # keeps word ids (CRC-32) apart from Han ids (code points)
 
 # Han ideographs (with extensions and compatibility forms) and kana: written without spaces.
-_HAN_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_CLASS = "\u3040-\u30ff" + HAN_BMP + "\U00020000-\U0003134f"
 _NOT_HAN = re.compile(f"[^{_HAN_CLASS}]+")
 _WORD = re.compile(f"[^\\W_{_HAN_CLASS}]+")
 _ASCII_WORD = re.compile("[a-z0-9]+")  # the same on an ASCII line, several times faster

@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+# Han ideographs of the Basic Multilingual Plane: the unified block, extension A and the
+# compatibility ideographs (a regex character-class body).
+HAN_BMP = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+
 
 def _pairs(table: Iterable[str]) -> dict[int, str]:
     joined = "".join(table)

@@ -15,7 +15,7 @@ import re
 
 from langdetect import DetectorFactory, LangDetectException, detector_factory
 
-from loomwatch.pipelines.hanzi import SIMPLIFIED
+from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED
 
 DetectorFactory.seed = 0  # langdetect samples at random; a fixed seed makes the same text get the same answer
 PREFIX_CHARS = 2000  # the script count reads this much
@@ -23,7 +23,7 @@ DETECT_CHARS = 500  # langdetect reads this much: on 717 texts (benchmarks/eval_
 # langdetect averages 7 random trials by default; on a news text 3 agree as well and cost 40 % less.
 TRIALS = 3
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN = re.compile(f"[{HAN_BMP}]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
