@@ -13,7 +13,14 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 520, 522, 524, 408, 429]
 MIN_DELAY = 0.001
 
 
+def _without(components: dict[str, int], *names: str) -> dict[str, int]:
+    """A Scrapy component dictionary without the components whose paths end in `names`."""
+    return {path: order for path, order in components.items() if not path.endswith(names)}
+
+
 def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]:
+    from scrapy.settings import default_settings
+
     crawl = config.crawl
     delay = max(crawl.download_delay, MIN_DELAY)
     cache_dir = config.storage.database.with_name(config.storage.database.name + ".httpcache")
@@ -40,7 +47,11 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "loomwatch.spiders.middlewares.BackoffRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "loomwatch.spiders.middlewares.QuickMetaRefreshMiddleware": 580,
         },
+        # Sources are http(s) (the config refuses anything else): no FTP or S3 handlers to load.
+        "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None},
         # Listing pages, feeds and sitemaps are revalidated with ETag/Last-Modified each run;
         # article requests carry dont_cache.
         "HTTPCACHE_ENABLED": True,
@@ -57,6 +68,12 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         # file with its token behind whenever a crawl is killed: nothing an unattended
         # crawler should offer.
         "REMOTE_CONTROL_ENABLED": False,
+        # Components that are switched off anyway are taken out of Scrapy's base lists, not
+        # set to None: Scrapy imports every listed component, a disabled one too, and the
+        # remote control's aiohttp and the cookie middleware's tldextract and requests took
+        # 0.25 s of every run (a sixth of an unchanged re-crawl).
+        "EXTENSIONS_BASE": _without(default_settings.EXTENSIONS_BASE, "telnet.TelnetConsole", "remote_control.RemoteControl"),
+        "DOWNLOADER_MIDDLEWARES_BASE": _without(default_settings.DOWNLOADER_MIDDLEWARES_BASE, "cookies.CookiesMiddleware"),
         "CLOSESPIDER_TIMEOUT": crawl.max_duration,
         # Hops are counted per source by the spider (max_depth): Scrapy's depth bookkeeping,
         # and its check for spiders that copy response.meta (ours does not), would only cost

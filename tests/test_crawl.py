@@ -27,7 +27,7 @@ def source_toml(farm: SiteFarm, name: str, **extra: object) -> str:
     starts = {
         "portal-en": {"start_urls": [farm.url("portal-en", "/index.html")]},
         "traps": {"start_urls": [farm.url("traps", "/index.html")]},
-        "gbk-gov": {"start_urls": [farm.url("gbk-gov", "/col/col12/index.html")]},
+        "gbk-gov": {"start_urls": [farm.url("gbk-gov", "/")]},  # a meta refresh to /col/col12/index.html
         "feeds": {"feeds": [farm.url("feeds", "/feed/"), farm.url("feeds", "/atom.xml")]},
         "sitemap": {"sitemaps": [farm.url("sitemap", "/robots.txt")]},
         "shapes": {"start_urls": [farm.url("shapes", "/index.html")]},
