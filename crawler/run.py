@@ -57,6 +57,7 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
         sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
         run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
         process = AsyncCrawlerProcess(scrapy_settings(config, run_id))
+        _quiet_scrapy_debug()
         crawler = process.create_crawler(SourcesSpider)
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
@@ -88,6 +89,12 @@ class SourceCheck:
         return self.read > 0 and self.article_links > 0
 
 
+def _quiet_scrapy_debug() -> None:
+    """Scrapy sets its logger to DEBUG when a process starts; unless the root logger wants
+    DEBUG too (`-v`), that only builds a record for every page fetched for the handler to drop."""
+    logging.getLogger("scrapy").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.DEBUG))
+
+
 def _import_download_handler() -> None:
     """Import Scrapy's HTTP download handler now rather than when the engine starts: its
     deprecation shims call inspect.stack(), whose cost grows with the depth of the stack,
@@ -105,6 +112,7 @@ def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[Sour
     _import_download_handler()
     settings = {**scrapy_settings(config), "HTTPCACHE_ENABLED": False, "ITEM_PIPELINES": {}}
     process = AsyncCrawlerProcess(settings)
+    _quiet_scrapy_debug()
     crawler = process.create_crawler(SourcesSpider)
     process.crawl(crawler, sources=sources, check=True)
     process.start()
