@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 import sqlite_utils
@@ -37,15 +38,46 @@ def open_database(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_ut
     """Open (creating if needed) an archive in WAL mode with the current schema."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if migrate and not path.exists():
+        _create(path)
+    db = _connect(path)
+    if migrate:
+        migrations.apply(db)
+    return db
+
+
+def _connect(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     db.conn.execute("PRAGMA busy_timeout = 30000")  # readers (Datasette, digest) and one writer share the file
     if db.journal_mode != "wal":
         db.enable_wal()
     db.conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses at most the last commits, never consistency
     db.conn.execute("PRAGMA foreign_keys = ON")
-    if migrate:
-        migrations.apply(db)
     return db
+
+
+def _create(path: Path) -> None:
+    """Build a new archive under a temporary name and link it into place whole, so that a
+    reader opening the path (Datasette, `loomwatch status`, a test polling for runs) never
+    finds the file without its tables. If another process created the archive meanwhile,
+    its archive stands and this one is dropped."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)  # SQLite takes an empty file as a new database
+    os.close(handle)
+    temporary = Path(name)
+    db = _connect(temporary)
+    try:
+        migrations.apply(db)
+    finally:
+        db.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
+    try:
+        os.link(temporary, path)  # unlike a rename, fails rather than replace an archive that appeared meanwhile
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links: rename, unless the archive appeared meanwhile
+        if not path.exists():
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @migrations(name="0001_initial")
