@@ -47,9 +47,8 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     """Crawl the named sources (all when none are named). Raises LockedError if a crawl is running."""
     from scrapy.crawler import AsyncCrawlerProcess
 
-    _import_download_handler()
-
     sources = select_sources(config, source_names)
+    _import_download_handler()
     with CrawlLock(config.storage.database):
         db = open_database(config.storage.database)
         if close_abandoned_runs(db):

@@ -64,18 +64,19 @@ def _create(path: Path) -> None:
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)  # SQLite takes an empty file as a new database
     os.close(handle)
     temporary = Path(name)
-    db = _connect(temporary)
     try:
-        migrations.apply(db)
-    finally:
-        db.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
-    try:
-        os.link(temporary, path)  # unlike a rename, fails rather than replace an archive that appeared meanwhile
-    except FileExistsError:
-        pass
-    except OSError:  # a file system without hard links: rename, unless the archive appeared meanwhile
-        if not path.exists():
-            os.replace(temporary, path)
+        db = _connect(temporary)
+        try:
+            migrations.apply(db)
+        finally:
+            db.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
+        try:
+            os.link(temporary, path)  # unlike a rename, fails rather than replace an archive that appeared meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: rename, unless the archive appeared meanwhile
+            if not path.exists():
+                os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
