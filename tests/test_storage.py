@@ -1,8 +1,10 @@
-"""Creating the archive: it appears under its name only with its whole schema."""
+"""The archive file: it appears under its name only with its whole schema, and its search index keeps no copy of the texts."""
 
 from __future__ import annotations
 
 import sqlite3
+
+import sqlite_utils
 
 from loomwatch.storage import db as storage_db
 from loomwatch.storage import open_database
@@ -46,3 +48,35 @@ def test_an_archive_created_meanwhile_by_another_process_is_kept(tmp_path, monke
     db = open_database(path)
     assert db.execute("SELECT count(*) FROM crawl_runs").fetchone()[0] == 1
     db.close()
+
+
+def test_the_search_index_keeps_no_copy_of_the_texts_and_finds_what_it_found_before(tmp_path):
+    from loomwatch.storage.articles import content_hash, insert_article
+    from loomwatch.storage.search import fts_query
+
+    path = tmp_path / "archive.db"
+    old = sqlite_utils.Database(path)
+    storage_db.migrations.apply(old, stop_before="0007_contentless_fts")  # an archive of the previous release
+    texts = {
+        "http://a.example/1.html": ("柯桥印染企业节水改造", "柯桥区多家印染企业完成节水改造，中国轻纺城面料交易保持活跃。"),
+        "http://a.example/2.html": ("Nantong home textiles", "Bedding exporters in Nantong reported firmer orders for quilt covers."),
+        "http://a.example/3.html": ("盛泽丝绸", "盛泽镇丝绸织造企业迎来秋季订单。"),
+    }
+    with old.conn:
+        for url, (title, text) in texts.items():
+            insert_article(old, {"url": url, "source": "s", "title": title, "text": text, "content_hash": content_hash(text)})
+    queries = ["印染", "轻纺城", "quilt", "Nantong", "丝绸", "家纺"]
+
+    def found(db) -> dict[str, list[int]]:
+        return {q: [r[0] for r in db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid", [fts_query(q)])]
+                for q in queries}
+
+    before = found(old)
+    old.close()
+    db = open_database(path)  # applies 0007
+    assert found(db) == before and before["印染"] == [1] and before["Nantong"] == [2] and before["家纺"] == []
+    assert not db["articles_fts_content"].exists()
+    assert db.execute("SELECT title, text FROM articles_fts WHERE rowid = 1").fetchone() == (None, None)
+    insert_article(db, {"url": "http://a.example/4.html", "source": "s", "title": "南通家纺", "text": "叠石桥家纺市场秋冬床品热销。",
+                        "content_hash": content_hash("叠石桥家纺市场秋冬床品热销。")})
+    assert found(db)["家纺"] == [4]
