@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import sqlite_utils
@@ -61,9 +61,11 @@ def _create(path: Path) -> None:
     reader opening the path (Datasette, `loomwatch status`, a test polling for runs) never
     finds the file without its tables. If another process created the archive meanwhile,
     its archive stands and this one is dropped."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)  # SQLite takes an empty file as a new database
-    os.close(handle)
-    temporary = Path(name)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    # An empty file is a new database to SQLite; created with the umask's permissions, as
+    # SQLite would create the archive (mkstemp's 0600 would lock out a Datasette running as
+    # another user).
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         db = _connect(temporary)
         try:

@@ -29,6 +29,9 @@ def test_a_new_archive_appears_only_with_its_tables(tmp_path, monkeypatch):
     assert existed_during_migration[0] is False  # the schema was built before the name existed
     assert {"articles", "crawl_runs", "articles_fts"} <= tables(path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".archive.db.")] == []  # no temporary file left behind
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert path.stat().st_mode == plain.stat().st_mode  # the permissions any new file gets (the umask's), not a temp file's 0600
 
 
 def test_an_archive_created_meanwhile_by_another_process_is_kept(tmp_path, monkeypatch):
