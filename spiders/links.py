@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Searched (not matched) against the whole URL.
 DEFAULT_ARTICLE_URLS: tuple[str, ...] = (
@@ -62,6 +62,21 @@ def canonical_url(url: str) -> str:
         netloc = f"{parts.username}@{netloc}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)])
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+# What urljoin or canonical_url would change in a root-relative link: a query, a fragment,
+# a backslash, white space, a dot segment (or anything starting with a dot after a slash).
+_NEEDS_PARSING = re.compile(r"[?#\\\s]|/\.")
+
+
+def resolve_link(base: str, href: str, canonical_origin: str | None = None) -> str:
+    """`canonical_url(urljoin(base, href))`. With the base's canonical origin
+    (scheme://host[:port], as canonical_url writes it), root-relative links such as
+    /col/col1229/index.html, most of a listing page's hundreds of menu links, are joined
+    without parsing."""
+    if canonical_origin is not None and href[:1] == "/" and href[1:2] != "/" and not _NEEDS_PARSING.search(href):
+        return canonical_origin + href
+    return canonical_url(urljoin(base, href))
 
 
 def site_of(url: str) -> tuple[str, int | None]:

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from lxml import etree
@@ -35,6 +35,7 @@ from loomwatch.spiders.links import (
     canonical_url,
     compile_patterns,
     matches,
+    resolve_link,
     same_site,
     site_of,
 )
@@ -136,6 +137,7 @@ class SourcesSpider(scrapy.Spider):
         base = get_base_url(response)
         parts = urlsplit(base)
         origin, folder = f"{parts.scheme}://{parts.netloc}", base[: base.rfind("/") + 1]
+        canonical_origin = origin if canonical_url(origin) == origin + "/" else None
         for element in response.selector.root.iter("a", "link"):  # lxml, not a CSS query: listings carry hundreds of links
             href = (element.get("href") or "").strip()
             if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
@@ -144,7 +146,7 @@ class SourcesSpider(scrapy.Spider):
                 continue
             key = (_resolved_against(href, base, origin, folder), href)
             if key not in plan.resolved:
-                url = canonical_url(urljoin(base, href))
+                url = resolve_link(base, href, canonical_origin)
                 on_site = url.startswith(("http://", "https://")) and same_site(url, plan.sites)
                 plan.resolved[key] = (url, matches(url, plan.article_urls)) if on_site else None
             found = plan.resolved[key]
