@@ -5,7 +5,7 @@
 1. An archive of N articles is generated quickly: bulk inserts into the real schema
    (`open_database`), English and Chinese texts of realistic length (1-5 kB of English,
    400-1,800 Chinese characters) made of phrases written for this benchmark, the FTS
-   rows through `storage.search.fts_text`, the cluster gazetteer and 1-3 cluster tags on
+   rows through `storage.articles.index_for_search`, the cluster gazetteer and 1-3 cluster tags on
    the relevant 40 %, 8 % near-copies (`duplicate_of`), first_seen spread over two years
    (about N/730 articles a day), 40 sources, a crawl run every four hours with its
    per-source rows, and MinHash signatures with their LSH bands as in
@@ -47,8 +47,8 @@ from loomwatch.crawler.gazetteer import load_gazetteer
 from loomwatch.crawler.serve import build_datasette, load_metadata
 from loomwatch.pipelines import dedup
 from loomwatch.storage import open_database
-from loomwatch.storage.articles import sync_clusters
-from loomwatch.storage.search import fts_query, fts_text
+from loomwatch.storage.articles import index_for_search, sync_clusters
+from loomwatch.storage.search import fts_query
 
 DAYS = 730
 LAST_DAY = dt.date(2026, 11, 20)
@@ -124,7 +124,7 @@ def build(db, n: int, seed: int = 7, batch: int = 20_000) -> dict[str, float]:
             articles.append((i, url, source, title, text, published, seen.strftime("%Y-%m-%d %H:%M:%S"), "zh-cn" if zh else "en",
                              round(relevance, 3), relevant, duplicate_of, hashlib.sha1(text.encode()).hexdigest(), 1 + int((i - 1) * step // 14400)))
             urls.append((url, i))
-            fts.append((i, fts_text(title), fts_text(text)))
+            fts.append((i, title, text))
             if relevant:
                 relevant_ids.append(i)
                 chosen = {rng.choice(popular) if rng.random() < 0.7 else rng.choice(cluster_ids) for _ in range(rng.choice((1, 1, 1, 2, 3)))}
@@ -134,7 +134,7 @@ def build(db, n: int, seed: int = 7, batch: int = 20_000) -> dict[str, float]:
                 "INSERT INTO articles (id, url, source, title, text, published, first_seen, lang, relevance, relevant, duplicate_of, content_hash, run_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", articles)
             db.conn.executemany("INSERT INTO article_urls (url, article_id) VALUES (?, ?)", urls)
-            db.conn.executemany("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)", fts)
+            index_for_search(db, fts)
             db.conn.executemany("INSERT INTO article_clusters (article_id, cluster_id, score) VALUES (?, ?, ?)", tags)
         print(f"  {min(lo + batch - 1, n):,} articles ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     articles_s = time.perf_counter() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config, ConfigError
 from loomwatch.crawler.gazetteer import load_gazetteer
@@ -18,6 +19,9 @@ from loomwatch.spiders.sources import SourcesSpider
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import is_known_url, sync_clusters
 from loomwatch.storage.runs import SourceResult, close_abandoned_runs, finish_run, start_run
+
+if TYPE_CHECKING:
+    from scrapy.crawler import AsyncCrawlerProcess, Crawler
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +49,14 @@ def select_sources(config: Config, names: Sequence[str] = ()) -> list:
 
 def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     """Crawl the named sources (all when none are named). Raises LockedError if a crawl is running."""
-    from scrapy.crawler import AsyncCrawlerProcess
-
     sources = select_sources(config, source_names)
-    _import_download_handler()
     with CrawlLock(config.storage.database):
         db = open_database(config.storage.database)
         if close_abandoned_runs(db):
             log.warning("an earlier crawl was killed before it finished; this run picks up its work")
         sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
         run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
-        process = AsyncCrawlerProcess(scrapy_settings(config, run_id))
-        _quiet_scrapy_debug()
-        crawler = process.create_crawler(SourcesSpider)
+        process, crawler = _scrapy_process(scrapy_settings(config, run_id))
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -88,31 +87,26 @@ class SourceCheck:
         return self.read > 0 and self.article_links > 0
 
 
-def _quiet_scrapy_debug() -> None:
-    """Scrapy sets its logger to DEBUG when a process starts; unless the root logger wants
-    DEBUG too (`-v`), that only builds a record for every page fetched for the handler to drop."""
-    logging.getLogger("scrapy").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.DEBUG))
-
-
-def _import_download_handler() -> None:
-    """Import Scrapy's HTTP download handler now rather than when the engine starts: its
-    deprecation shims call inspect.stack(), whose cost grows with the depth of the stack,
-    and inside the running reactor that took 0.15 s of every run."""
+def _scrapy_process(settings: dict[str, Any]) -> tuple[AsyncCrawlerProcess, Crawler]:
+    """A Scrapy process and the crawler of loomwatch's spider, as `crawl` and `check_sources` run them."""
+    # Imported before the reactor starts: its deprecation shims call inspect.stack(), whose
+    # cost grows with the depth of the stack, and inside the running reactor it took 0.15 s.
     import scrapy.core.downloader.handlers.http11  # noqa: F401
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    process = AsyncCrawlerProcess(settings)
+    # Scrapy sets its logger to DEBUG; unless the root logger wants DEBUG too (`-v`), that
+    # only builds a record for every page fetched for the handler to drop.
+    logging.getLogger("scrapy").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.DEBUG))
+    return process, process.create_crawler(SourcesSpider)
 
 
 def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[SourceCheck]:
     """Read each source's start pages, feeds and sitemaps once and count the article links
     they yield. Requests no article, follows no pagination, writes nothing (no archive, no
     HTTP cache, no lock). Runs Twisted's reactor: once per process, like `crawl`."""
-    from scrapy.crawler import AsyncCrawlerProcess
-
     sources = select_sources(config, source_names)
-    _import_download_handler()
-    settings = {**scrapy_settings(config), "HTTPCACHE_ENABLED": False, "ITEM_PIPELINES": {}}
-    process = AsyncCrawlerProcess(settings)
-    _quiet_scrapy_debug()
-    crawler = process.create_crawler(SourcesSpider)
+    process, crawler = _scrapy_process({**scrapy_settings(config), "HTTPCACHE_ENABLED": False, "ITEM_PIPELINES": {}})
     process.crawl(crawler, sources=sources, check=True)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}

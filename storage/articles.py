@@ -87,11 +87,17 @@ def insert_article(
     )
     db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
     set_clusters(db, article_id, clusters)
-    db.conn.execute(
-        "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-        [article_id, fts_text(row["title"]), fts_text(row["text"])],
-    )
+    index_for_search(db, [(article_id, row["title"], row["text"])])
     return article_id
+
+
+def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]]) -> None:
+    """Add articles, given as (id, title, text), to the full-text index, in its bigram form
+    (see loomwatch.storage.search). The index keeps no copy of the texts: add each article once."""
+    db.conn.executemany(
+        "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
+        [(article_id, fts_text(title), fts_text(text)) for article_id, title, text in articles],
+    )
 
 
 def set_clusters(db: sqlite_utils.Database, article_id: int, clusters: Sequence[tuple[str, float]]) -> None:

@@ -433,13 +433,9 @@ def _contentless_fts(db: sqlite_utils.Database) -> None:
     # index is built from the articles, so the new index takes the freed pages instead of
     # growing the file; the rest of the freed space is reused as the archive grows, or
     # given back with `sqlite-utils vacuum`.
-    from loomwatch.storage.articles import iter_articles
-    from loomwatch.storage.search import fts_text
+    from loomwatch.storage.articles import index_for_search, iter_articles
 
     db.execute("DROP TABLE articles_fts")
     db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content = '', tokenize = 'unicode61 remove_diacritics 2')")
     for rows in iter_articles(db, batch=2000, columns="id, title, text"):
-        db.conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-            [(row["id"], fts_text(row["title"]), fts_text(row["text"])) for row in rows],
-        )
+        index_for_search(db, [(row["id"], row["title"], row["text"]) for row in rows])
