@@ -19,7 +19,7 @@ from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED
 
 DetectorFactory.seed = 0  # langdetect samples at random; a fixed seed makes the same text get the same answer
 PREFIX_CHARS = 2000  # the script count reads this much
-DETECT_CHARS = 500  # langdetect reads this much: on 717 texts (benchmarks/eval_language.py) 300 gave the same answers as 2,000
+DETECT_CHARS = 500  # langdetect reads this much: on the texts of benchmarks/eval_language.py 300 gave the same answers as 2,000
 # langdetect averages 7 random trials by default. On the 361 texts in Latin and Cyrillic
 # script at hand (English, Portuguese, Russian, Italian, Indonesian, German, Swedish) one
 # trial on 500 characters gives the same answers as 7 on the whole text, in 1.9 ms instead
