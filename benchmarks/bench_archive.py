@@ -48,6 +48,7 @@ from loomwatch.crawler.serve import build_datasette, load_metadata
 from loomwatch.pipelines import dedup
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import index_for_search, sync_clusters
+from loomwatch.storage import stories
 from loomwatch.storage.search import fts_query
 
 DAYS = 730
@@ -93,6 +94,7 @@ def build(db, n: int, seed: int = 7, batch: int = 20_000) -> dict[str, float]:
     first = dt.datetime.combine(LAST_DAY - dt.timedelta(days=DAYS - 1), dt.time())
     step = DAYS * 86400 / n
     relevant_ids: list[int] = []
+    story_of: dict[int, int] = {}  # article id -> its story (storage.stories' default rules)
     en_pool, zh_pool = _pool(rng)
 
     runs = []
@@ -118,11 +120,15 @@ def build(db, n: int, seed: int = 7, batch: int = 20_000) -> dict[str, float]:
             relevance = rng.random()
             relevant = int(relevance >= 0.6)
             duplicate_of = rng.randint(max(1, i - 3000), i - 1) if i > 1 and rng.random() < 0.08 else None
+            story_id = story_of.get(duplicate_of) or (i if relevant else None)
+            if story_id:
+                story_of[i] = story_id
             published = None if rng.random() < 0.1 else (seen.date() - dt.timedelta(days=rng.choice((0, 0, 0, 1, 2)))).isoformat()
             source = SOURCES[int(rng.paretovariate(1.2)) % len(SOURCES)]
             url = f"https://{source}.example.invalid/{seen:%Y%m}/t{seen:%Y%m%d}_{i}.html"
             articles.append((i, url, source, title, text, published, seen.strftime("%Y-%m-%d %H:%M:%S"), "zh-cn" if zh else "en",
-                             round(relevance, 3), relevant, duplicate_of, hashlib.sha1(text.encode()).hexdigest(), 1 + int((i - 1) * step // 14400)))
+                             round(relevance, 3), relevant, duplicate_of, story_id, hashlib.sha1(text.encode()).hexdigest(),
+                             1 + int((i - 1) * step // 14400)))
             urls.append((url, i))
             fts.append((i, title, text))
             if relevant:
@@ -131,12 +137,14 @@ def build(db, n: int, seed: int = 7, batch: int = 20_000) -> dict[str, float]:
                 tags += [(i, c, round(rng.uniform(0.5, 5), 2)) for c in chosen]
         with db.atomic():
             db.conn.executemany(
-                "INSERT INTO articles (id, url, source, title, text, published, first_seen, lang, relevance, relevant, duplicate_of, content_hash, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", articles)
+                "INSERT INTO articles (id, url, source, title, text, published, first_seen, lang, relevance, relevant, duplicate_of, "
+                "story_id, content_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", articles)
             db.conn.executemany("INSERT INTO article_urls (url, article_id) VALUES (?, ?)", urls)
             index_for_search(db, fts)
             db.conn.executemany("INSERT INTO article_clusters (article_id, cluster_id, score) VALUES (?, ?, ?)", tags)
         print(f"  {min(lo + batch - 1, n):,} articles ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    with db.atomic():
+        stories.rebuild(db)
     articles_s = time.perf_counter() - started
 
     sigs = Signatures(seed).archive(n)

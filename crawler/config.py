@@ -69,6 +69,7 @@ class DedupSettings:
 class DigestSettings:
     max_age_days: int = setting(7, "Only articles published within this many days go into a digest (undated ones count from when they were first stored).", minimum=1)
     output_dir: Path = setting(Path("digests"), "Where `loomwatch digest` writes its .html, .txt and .eml files.", path=True)
+    language: str = setting("en", "Language of the headline each story is shown under (en, zh-cn, zh-tw, zh, ...): its first report in that language, else its first report. The others are listed as \"also reported by\".")
 
 
 @dataclass(frozen=True)

@@ -74,16 +74,18 @@ class DigestBusy(DigestError, LockedError):
 
 @dataclass
 class Copy:
-    """A folded duplicate: the same story at another outlet."""
+    """Another report of the story: a copy, a rewrite or a translation at another outlet or in another language."""
 
     source: str
     url: str
+    language: str = ""
 
 
 @dataclass
 class Story:
-    id: int
-    title: str
+    id: int  # the story's id (loomwatch.storage.stories)
+    lead_id: int  # its first-seen report
+    title: str  # the headline report's title, url, source, ...: see headline_report
     url: str
     source: str
     published: str | None
@@ -158,7 +160,8 @@ class Digest:
 
     @property
     def article_ids(self) -> list[int]:
-        return sorted(s.id for s in self.stories)
+        """The stories' leads (what the digests table records)."""
+        return sorted(s.lead_id for s in self.stories)
 
     @property
     def cluster_sections(self) -> list[Section]:
@@ -266,11 +269,11 @@ def build_digest(db: sqlite_utils.Database, config: Config, *, now: dt.datetime 
             after, since = None, db_time(start)
         end, until, reference = now, None, now
     oldest = reference - dt.timedelta(days=config.digest.max_age_days)
-    rows = store.window_articles(
+    rows = store.window_stories(
         db, after_id=after, upto_id=upto, since=since, until=until,
         min_published=oldest.astimezone(tz).date().isoformat(), min_first_seen=db_time(oldest),
     )
-    sections = group_by_cluster(db, rows, upto)
+    sections = group_by_cluster(db, rows, upto, config.digest.language)
     window = (db_time(start), db_time(end))
     return Digest(
         kind=kind, timezone=config.timezone, now=now, window_start=start, window_end=end, day=day,
@@ -280,14 +283,13 @@ def build_digest(db: sqlite_utils.Database, config: Config, *, now: dt.datetime 
     )
 
 
-def group_by_cluster(db: sqlite_utils.Database, rows: list[dict[str, Any]], upto: int) -> list[Section]:
+def group_by_cluster(db: sqlite_utils.Database, rows: list[dict[str, Any]], upto: int, language: str = "en") -> list[Section]:
     """One section per cluster, most stories first; then "Other textile news".
 
-    A story about several clusters is printed under its strongest one (ties: cluster id) and
-    cross-referenced under the others."""
-    ids = [r["id"] for r in rows]
-    tags = store.cluster_tags(db, ids)
-    copies = store.folded_copies(db, ids, upto)
+    A story about several clusters (those of any of its reports) is printed under its
+    strongest one (ties: cluster id) and cross-referenced under the others."""
+    reports = store.story_reports(db, [r["story_id"] for r in rows], upto)
+    tags = store.cluster_tags(db, [report["id"] for found in reports.values() for report in found])
     sections: dict[str, Section] = {}
     other = Section(None, OTHER)
 
@@ -299,8 +301,9 @@ def group_by_cluster(db: sqlite_utils.Database, rows: list[dict[str, Any]], upto
         return sections[tag["cluster_id"]]
 
     for row in rows:
-        story = make_story(row, copies.get(row["id"], []))
-        found = tags.get(row["id"], [])
+        members = reports.get(row["story_id"]) or [row]
+        story = make_story(row, members, language)
+        found = story_tags([tag for member in members for tag in tags.get(member["id"], [])])
         if not found:
             other.stories.append(story)
             continue
@@ -314,20 +317,48 @@ def group_by_cluster(db: sqlite_utils.Database, rows: list[dict[str, Any]], upto
     return ordered + ([other] if other.stories else [])
 
 
-def make_story(row: dict[str, Any], copies: list[dict[str, Any]]) -> Story:
-    title = " ".join((row["title"] or "").split())
-    text = row["text"] or ""
+def story_tags(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A story's clusters from its reports' tags: each cluster once, at its best score, strongest first."""
+    best: dict[str, dict[str, Any]] = {}
+    for tag in tags:
+        if tag["cluster_id"] not in best or tag["score"] > best[tag["cluster_id"]]["score"]:
+            best[tag["cluster_id"]] = tag
+    return sorted(best.values(), key=lambda t: (-t["score"], t["cluster_id"]))
+
+
+def headline_report(reports: list[dict[str, Any]], language: str) -> dict[str, Any]:
+    """The report a story is shown under: the first in `language` (exactly, else the same
+    language family: "zh" for zh-cn and zh-tw), else the first-seen one."""
+    language = language.lower()
+    family = language.split("-")[0]
+    for matches in (lambda lang: lang == language, lambda lang: lang.split("-")[0] == family):
+        for report in reports:
+            if matches((report["lang"] or "").lower()):
+                return report
+    return reports[0]
+
+
+def make_story(lead: dict[str, Any], reports: list[dict[str, Any]], language: str = "en") -> Story:
+    """A story as the digest shows it: under its headline report, with the others as "also reported by"."""
+    shown = headline_report(reports, language)
+    title = " ".join((shown["title"] or "").split())
+    text = shown["text"] or ""
     if not title:
-        title = shorten(" ".join(text.split()), 80) or row["url"]
-    by_source: dict[str, Copy] = {}
-    for c in copies:
-        if c["source"] != row["source"]:
-            by_source.setdefault(c["source"], Copy(c["source"], c["url"]))
+        title = shorten(" ".join(text.split()), 80) or shown["url"]
+    others: dict[tuple[str, str], Copy] = {}
+    for report in reports:
+        key = (report["source"], report["lang"] or "")
+        if report["id"] != shown["id"] and key != (shown["source"], shown["lang"] or ""):
+            others.setdefault(key, Copy(report["source"], report["url"], language_name(report["lang"])))
     return Story(
-        id=row["id"], title=title, url=row["url"], source=row["source"], published=row["published"],
-        first_seen=row["first_seen"], language=LANGUAGES.get((row["lang"] or "").lower(), row["lang"] or "unknown language"),
-        excerpt=excerpt(text, title), copies=list(by_source.values()),
+        id=lead["story_id"], lead_id=lead["id"], title=title, url=shown["url"], source=shown["source"],
+        published=shown["published"], first_seen=shown["first_seen"], language=language_name(shown["lang"]),
+        excerpt=excerpt(text, title), copies=list(others.values()),
     )
+
+
+def language_name(code: str | None) -> str:
+    return LANGUAGES.get((code or "").lower(), code or "unknown language")
 
 
 def source_troubles(db: sqlite_utils.Database, settings: HealthSettings, start: str, end: str, tz: zoneinfo.ZoneInfo,

@@ -38,6 +38,11 @@ The Dieshiqiao home textile market in Haimen reported its busiest November week 
 
 DIESHIQIAO_COPY = DIESHIQIAO_ORDERS.replace("Market managers", "Managers of the market") + "\nReproduced from the Nantong city portal."
 
+# The Chinese version of the Dieshiqiao story, as a district portal would publish it: a
+# translation, not a copy, so it joins the story by the story layer, not by duplicate_of.
+DIESHIQIAO_ZH = """叠石桥家纺市场床品订单创三年同期新高
+海门叠石桥家纺市场迎来三年来最繁忙的十一月，来自中亚客商的被芯和枕芯订单增长最快。市场管理方认为，新开通的铁路货运班列把货物运到阿拉木图的时间缩短到十一天。商户预计订单将一直旺到春节前。"""
+
 HUMEN_FAIR = """Humen spring womenswear fair opens registrations
 Exhibitors can now register for the spring womenswear fair in Humen, the organisers announced. The fair will add a hall for small design studios that sell mainly through livestreams. Registration closes at the end of January."""
 
@@ -61,10 +66,10 @@ def build_archive(path: Path):
     sync_clusters(db, load_gazetteer().rows())
 
     def add(url: str, source: str, title: str, text: str, published: str | None, first_seen: str, lang: str,
-            relevant: int = 1, clusters: tuple = (), duplicate_of: int | None = None) -> int:
+            relevant: int = 1, clusters: tuple = (), duplicate_of: int | None = None, story_id: int | None = None) -> int:
         return insert_article(db, {"url": url, "source": source, "title": title, "text": text, "published": published,
                                    "first_seen": first_seen, "lang": lang, "relevance": 0.9 if relevant else 0.1,
-                                   "relevant": relevant, "duplicate_of": duplicate_of}, clusters=clusters)
+                                   "relevant": relevant, "duplicate_of": duplicate_of, "story_id": story_id}, clusters=clusters)
 
     with db.atomic():
         add("https://textile-index.example/news/older.html", "textile-index", "Keqiao fabric exporters see steady orders",
@@ -86,6 +91,8 @@ def build_archive(path: Path):
         add("https://textile-index.example/news/dieshiqiao-bedding.html", "textile-index",
             "Dieshiqiao bedding orders rise", DIESHIQIAO_COPY + " ", "2026-11-19", "2026-11-20 06:30:00", "en",
             clusters=[("dieshiqiao", 0.9)], duplicate_of=original)
+        add("https://www.haimen.example/art/2026/11/20/art_88_3.html", "haimen-gov", "叠石桥家纺市场床品订单创三年同期新高",
+            DIESHIQIAO_ZH, "2026-11-20", "2026-11-20 06:40:00", "zh-cn", clusters=[("dieshiqiao", 0.93)], story_id=original)
         add("https://garment-blog.example/archives/8402", "garment-blog", "Humen spring womenswear fair opens registrations",
             HUMEN_FAIR, None, "2026-11-20 07:45:00", "en", clusters=[("humen", 0.85)])
         add("https://textile-index.example/news/cotton-yarn.html", "textile-index",

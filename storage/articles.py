@@ -18,6 +18,7 @@ import sqlite_utils
 
 from loomwatch.storage.db import utcnow
 from loomwatch.storage.search import fts_text
+from loomwatch.storage.stories import default_story, set_story
 
 ARTICLE_COLUMNS = ("url", "source", "title", "text", "published", "lang", "author", "relevance", "relevant", "duplicate_of", "content_hash", "run_id")
 _SPACE = re.compile(r"\s+")
@@ -70,8 +71,10 @@ def insert_article(
     urls: Iterable[str] = (),
     clusters: Sequence[tuple[str, float]] = (),
 ) -> int:
-    """Store one article with its URL aliases, cluster tags and search index entry. Returns its id.
+    """Store one article with its URL aliases, story, cluster tags and search index entry. Returns its id.
 
+    The story is `article["story_id"]` when the caller decided it, else the default
+    (`storage.stories.default_story`: its original's story, or its own when relevant).
     Must run inside `db.atomic()`; raises sqlite3.IntegrityError if its URL is stored already.
     """
     row = {key: article.get(key) for key in ARTICLE_COLUMNS}
@@ -86,6 +89,8 @@ def insert_article(
         [(u, article_id) for u in {row["url"], *urls}],
     )
     db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
+    story_id = article.get("story_id") or default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
+    set_story(db, article_id, story_id)  # before the tags: the weekly coverage counts stories
     set_clusters(db, article_id, clusters)
     index_for_search(db, [(article_id, row["title"], row["text"])])
     return article_id

@@ -349,6 +349,29 @@ def _archive_indexes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_WEEK = "date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days')"
+
+
+def _coverage_tag_added(story: str) -> str:
+    """The trigger that counts a new cluster tag into coverage_weekly; `story` is the SQL
+    expression of the tagged article's story (over `a`, its articles row)."""
+    return f"""CREATE TRIGGER coverage_tag_added AFTER INSERT ON article_clusters BEGIN
+            INSERT INTO coverage_tags (article_id, cluster_id, week, story_id, source)
+            SELECT a.id, NEW.cluster_id, {_WEEK}, {story}, a.source
+            FROM articles a WHERE a.id = NEW.article_id;
+            INSERT INTO coverage_weekly (week, cluster_id, stories, articles, sources)
+            SELECT t.week, t.cluster_id,
+                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                            AND o.story_id = t.story_id AND o.article_id <> t.article_id),
+                1,
+                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
+                            AND o.source = t.source AND o.article_id <> t.article_id)
+            FROM coverage_tags t WHERE t.article_id = NEW.article_id AND t.cluster_id = NEW.cluster_id
+            ON CONFLICT (week, cluster_id) DO UPDATE SET
+                stories = stories + excluded.stories, articles = articles + 1, sources = sources + excluded.sources;
+        END"""
+
+
 @migrations(name="0006_coverage_weekly")
 def _coverage_weekly(db: sqlite_utils.Database) -> None:
     # Weekly coverage kept up to date by triggers, so that the coverage view and charts
@@ -386,21 +409,7 @@ def _coverage_weekly(db: sqlite_utils.Database) -> None:
         FROM coverage_tags GROUP BY week, cluster_id""",
         # A new tag adds a story (a source) unless the week's cluster already had another tag
         # of that story (of that source); a removed tag takes one away likewise.
-        f"""CREATE TRIGGER coverage_tag_added AFTER INSERT ON article_clusters BEGIN
-            INSERT INTO coverage_tags (article_id, cluster_id, week, story_id, source)
-            SELECT a.id, NEW.cluster_id, {week}, coalesce(a.duplicate_of, a.id), a.source
-            FROM articles a WHERE a.id = NEW.article_id;
-            INSERT INTO coverage_weekly (week, cluster_id, stories, articles, sources)
-            SELECT t.week, t.cluster_id,
-                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
-                            AND o.story_id = t.story_id AND o.article_id <> t.article_id),
-                1,
-                NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
-                            AND o.source = t.source AND o.article_id <> t.article_id)
-            FROM coverage_tags t WHERE t.article_id = NEW.article_id AND t.cluster_id = NEW.cluster_id
-            ON CONFLICT (week, cluster_id) DO UPDATE SET
-                stories = stories + excluded.stories, articles = articles + 1, sources = sources + excluded.sources;
-        END""",
+        _coverage_tag_added("coalesce(a.duplicate_of, a.id)"),
         """CREATE TRIGGER coverage_tag_removed AFTER DELETE ON article_clusters BEGIN
             UPDATE coverage_weekly SET
                 stories = stories - NOT EXISTS (SELECT 1 FROM coverage_tags o WHERE o.week = t.week AND o.cluster_id = t.cluster_id
@@ -439,3 +448,45 @@ def _contentless_fts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content = '', tokenize = 'unicode61 remove_diacritics 2')")
     for rows in iter_articles(db, batch=2000, columns="id, title, text"):
         index_for_search(db, [(row["id"], row["title"], row["text"]) for row in rows])
+
+
+@migrations(name="0008_stories")
+def _stories(db: sqlite_utils.Database) -> None:
+    # The story layer (loomwatch.storage.stories): every relevant article belongs to one
+    # story, led by its first-seen article, whose id the story takes. An existing archive's
+    # stories are its originals with their copies (duplicate_of); a relevant copy of an
+    # off-topic original leads a story of its own copies. The weekly coverage counts then
+    # key stories by story_id (the same values as before for every stored article).
+    for statement in (
+        """CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            lead_article_id INTEGER NOT NULL REFERENCES articles(id),
+            first_seen TEXT NOT NULL,       -- when its first report was stored (UTC)
+            last_seen TEXT NOT NULL,        -- when its latest report was stored (UTC)
+            reports INTEGER NOT NULL,       -- articles in the story, copies included
+            languages TEXT NOT NULL,        -- JSON list of its reports' languages
+            sources TEXT NOT NULL           -- JSON list of its reports' sources
+        )""",
+        "CREATE UNIQUE INDEX stories_lead ON stories(lead_article_id)",
+        "CREATE INDEX stories_first_seen ON stories(first_seen)",
+        "ALTER TABLE articles ADD COLUMN story_id INTEGER",
+        "UPDATE articles SET story_id = id WHERE duplicate_of IS NULL AND relevant = 1",
+        """UPDATE articles SET story_id = o.story_id FROM articles o
+           WHERE o.id = articles.duplicate_of AND o.story_id IS NOT NULL""",
+        """UPDATE articles SET story_id = (SELECT min(b.id) FROM articles b
+                                          WHERE b.duplicate_of = articles.duplicate_of AND b.relevant = 1)
+           WHERE story_id IS NULL AND duplicate_of IS NOT NULL AND relevant = 1""",
+        "CREATE INDEX articles_story ON articles(story_id, id)",
+        "UPDATE coverage_tags SET story_id = coalesce((SELECT story_id FROM articles a WHERE a.id = coverage_tags.article_id), article_id)",
+        "DELETE FROM coverage_weekly",
+        """INSERT INTO coverage_weekly (week, cluster_id, stories, articles, sources)
+           SELECT week, cluster_id, count(DISTINCT story_id), count(*), count(DISTINCT source)
+           FROM coverage_tags GROUP BY week, cluster_id""",
+        "DROP TRIGGER coverage_tag_added",
+    ):
+        db.execute(statement)
+    from loomwatch.storage.stories import rebuild
+
+    rebuild(db)
+    # As in 0006, with the story taken from story_id: insert_article sets it before the tags.
+    db.execute(_coverage_tag_added("coalesce(a.story_id, a.id)"))

@@ -31,7 +31,7 @@ def max_article_id(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
 
 
-def window_articles(
+def window_stories(
     db: sqlite_utils.Database,
     *,
     after_id: int | None,
@@ -41,21 +41,23 @@ def window_articles(
     min_published: str,
     min_first_seen: str,
 ) -> list[dict[str, Any]]:
-    """Relevant originals with after_id < id <= upto_id and since <= first_seen < until (None = unbounded),
-    published on or after `min_published` (undated ones: first stored at or after `min_first_seen`).
-    Newest first. `text` is cut to its start: the digest needs only an excerpt."""
+    """The stories whose lead (first-seen report) is relevant, has after_id < id <= upto_id and
+    since <= first_seen < until (None = unbounded), and was published on or after
+    `min_published` (undated: first stored at or after `min_first_seen`). A story that gains
+    a report later is not new again: its lead was in an earlier window. Newest first; one
+    row per story, the lead's fields with `story_id`."""
     rows = db.query(
         """
-        SELECT id, url, source, title, substr(text, 1, 3000) AS text, nullif(published, '') AS published,
-               first_seen, lang, relevance
-        FROM articles
-        WHERE relevant = 1 AND duplicate_of IS NULL
-          AND id > coalesce(:after_id, 0) AND id <= :upto_id
-          AND (:since IS NULL OR first_seen >= :since)
-          AND (:until IS NULL OR first_seen < :until)
-          AND CASE WHEN nullif(published, '') IS NOT NULL THEN published >= :min_published
-                   ELSE first_seen >= :min_first_seen END
-        ORDER BY coalesce(nullif(published, ''), substr(first_seen, 1, 10)) DESC, id DESC
+        SELECT a.id, a.story_id, a.url, a.source, a.title, substr(a.text, 1, 3000) AS text,
+               nullif(a.published, '') AS published, a.first_seen, a.lang, a.relevance
+        FROM stories s JOIN articles a ON a.id = s.lead_article_id
+        WHERE a.relevant = 1
+          AND s.lead_article_id > coalesce(:after_id, 0) AND s.lead_article_id <= :upto_id
+          AND (:since IS NULL OR a.first_seen >= :since)
+          AND (:until IS NULL OR a.first_seen < :until)
+          AND CASE WHEN nullif(a.published, '') IS NOT NULL THEN a.published >= :min_published
+                   ELSE a.first_seen >= :min_first_seen END
+        ORDER BY coalesce(nullif(a.published, ''), substr(a.first_seen, 1, 10)) DESC, a.id DESC
         """,
         {"after_id": after_id, "upto_id": upto_id, "since": since, "until": until,
          "min_published": min_published, "min_first_seen": min_first_seen},
@@ -80,21 +82,22 @@ def cluster_tags(db: sqlite_utils.Database, article_ids: Iterable[int]) -> dict[
     return tags
 
 
-def folded_copies(db: sqlite_utils.Database, article_ids: Iterable[int], upto_id: int) -> dict[int, list[dict[str, Any]]]:
-    """The stored duplicates of each article (other outlets' copies), earliest first."""
-    copies: dict[int, list[dict[str, Any]]] = {}
+def story_reports(db: sqlite_utils.Database, story_ids: Iterable[int], upto_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Every report of each story stored up to `upto_id` (copies, rewrites, translations), earliest first."""
+    reports: dict[int, list[dict[str, Any]]] = {}
     rows = db.query(
         """
-        SELECT id, duplicate_of, url, source, title, nullif(published, '') AS published
-        FROM articles
-        WHERE duplicate_of IN (SELECT value FROM json_each(?)) AND id <= ?
-        ORDER BY duplicate_of, id
+        SELECT id, story_id, url, source, title, substr(text, 1, 3000) AS text, nullif(published, '') AS published,
+               first_seen, lang
+        FROM articles INDEXED BY articles_story
+        WHERE story_id IN (SELECT value FROM json_each(?)) AND id <= ?
+        ORDER BY story_id, id
         """,
-        [_ids(article_ids), upto_id],
+        [_ids(story_ids), upto_id],
     )
     for row in rows:
-        copies.setdefault(row["duplicate_of"], []).append(dict(row))
-    return copies
+        reports.setdefault(row["story_id"], []).append(dict(row))
+    return reports
 
 
 def failed_sources(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The weekly coverage counts kept by triggers (migration 0006_coverage_weekly) agree with the tags."""
+"""The weekly coverage counts kept by triggers (migrations 0006_coverage_weekly, 0008_stories) agree with the tags."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from loomwatch.storage.articles import insert_article, set_clusters
 
 CLUSTERS = ["keqiao", "nantong", "humen", "shengze", "jinjiang"]
 
-# What the view computed before the counts were kept in a table (migration 0005).
+# What the view computed before the counts were kept in a table (migration 0005), with
+# stories counted by their story (0008) rather than by original.
 FROM_THE_TAGS = """
 SELECT date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days') AS week, ac.cluster_id,
-       count(DISTINCT coalesce(a.duplicate_of, a.id)), count(*), count(DISTINCT a.source)
+       count(DISTINCT coalesce(a.story_id, a.id)), count(*), count(DISTINCT a.source)
 FROM article_clusters ac JOIN articles a ON a.id = ac.article_id
 GROUP BY 1, 2 ORDER BY 1, 2"""
 KEPT = "SELECT week, cluster, stories, articles, sources FROM cluster_coverage_weekly ORDER BY 1, 2"
@@ -29,7 +30,8 @@ def store_random_articles(db, rnd: random.Random, n: int) -> list[int]:
             original = rnd.choice(ids) if ids and rnd.random() < 0.25 else None
             published = f"2026-03-{rnd.randint(1, 28):02d}" if rnd.random() < 0.7 else None
             article = {"url": f"https://example.test/{i}", "source": rnd.choice("abc"), "title": "t", "text": f"text {i}",
-                       "published": published, "first_seen": f"2026-03-{rnd.randint(1, 28):02d} 08:00:00", "duplicate_of": original}
+                       "published": published, "first_seen": f"2026-03-{rnd.randint(1, 28):02d} 08:00:00", "duplicate_of": original,
+                       "relevant": 1}
             tags = [(c, 1.0) for c in rnd.sample(CLUSTERS, rnd.randint(0, 3))]
             ids.append(insert_article(db, article, clusters=tags))
     return ids

@@ -33,6 +33,7 @@ from loomwatch.crawler.digest import DigestLock, SendError, build_digest, excerp
 from loomwatch.crawler.gazetteer import load_gazetteer
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters
+from loomwatch.storage.stories import set_story
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -171,6 +172,48 @@ def test_golden_files_match_the_rendering(tmp_path):
     assert html == (GOLDEN / "digest.html").read_text(encoding="utf-8"), "digest.html changed: run scripts/regen_golden.py and review the diff"
 
 
+def test_each_story_once_under_its_report_in_the_digest_language(golden_archive):
+    from loomwatch.crawler.config import Config, DigestSettings
+
+    def dieshiqiao(language: str):
+        d = build_digest(golden_archive, Config(timezone="Asia/Shanghai", digest=DigestSettings(language=language)), now=NOW)
+        [story] = [s for s in d.stories if "Dieshiqiao" in s.title or "叠石桥" in s.title]  # three reports, one story
+        return d, story
+
+    d, english = dieshiqiao("en")
+    assert (english.title, english.source, english.language) == ("Dieshiqiao home textile market reports brisk bedding orders",
+                                                                 "nantong-portal", "English")
+    assert [(c.source, c.language) for c in english.copies] == [("garment-blog", "English"), ("textile-index", "English"),
+                                                                ("haimen-gov", "Chinese")]
+    assert d.counts["stories"] == 6
+    d, chinese = dieshiqiao("zh")
+    assert (chinese.title, chinese.source, chinese.id, chinese.lead_id) == ("叠石桥家纺市场床品订单创三年同期新高", "haimen-gov",
+                                                                            english.id, english.lead_id)
+    assert chinese.excerpt.startswith("海门叠石桥家纺市场迎来三年来最繁忙的十一月")
+    assert [c.source for c in chinese.copies] == ["nantong-portal", "garment-blog", "textile-index"]
+    _, fallback = dieshiqiao("ja")  # no report in Japanese: the first-seen one
+    assert fallback.source == "nantong-portal"
+
+
+def test_a_story_that_gains_a_report_after_it_was_mailed_is_not_mailed_again(golden_archive):
+    from loomwatch.crawler.config import Config
+
+    config = Config(timezone="Asia/Shanghai")
+    first = build_digest(golden_archive, config, now=NOW)
+    lead = next(s for s in first.stories if s.source == "silk-weekly")
+    golden_archive.execute("INSERT INTO digests (kind, window_start, window_end, created, status, sent, after_article_id, last_article_id) "
+                           "VALUES ('new', ?, ?, ?, 'sent', ?, NULL, ?)",
+                           ["2026-11-19 23:30:00", "2026-11-20 23:30:00", "2026-11-20 23:30:00", "2026-11-20 23:30:00", first.last_article_id])
+    translation = add(golden_archive, "https://zh.silk.example/1", "盛泽织造企业转向再生涤纶", source="silk-zh", lang="zh-cn",
+                      clusters=(("shengze", 0.9),))
+    with golden_archive.atomic():  # found to be a report of the mailed story
+        set_story(golden_archive, translation, lead.id)
+    fresh = add(golden_archive, "https://silk-weekly.example/2", "Shengze mills add certification staff", source="silk-weekly",
+                clusters=(("shengze", 0.9),))
+    later = build_digest(golden_archive, config, now=NOW + dt.timedelta(hours=3))
+    assert [s.lead_id for s in later.stories] == [fresh]
+
+
 def test_sections_by_cluster_with_cross_references_and_folded_copies(golden_archive, tmp_path):
     d = build_digest(golden_archive, load_config(write_config(tmp_path, 25)), now=NOW)
     assert [s.id for s in d.sections] == ["keqiao", "dieshiqiao", "humen", "shengze", None]
@@ -182,10 +225,11 @@ def test_sections_by_cluster_with_cross_references_and_folded_copies(golden_arch
     assert [s.title for s in shengze.stories] == ["Shengze weavers shift looms to recycled polyester"]
     assert [(r.story.title, r.under) for r in keqiao.cross_refs] == [("Shengze weavers shift looms to recycled polyester", "Shengze")]
     assert shengze.stories[0].also_about == ["Keqiao"]
-    # Two copies folded into the original: each outlet once, with its link.
+    # Two copies and a translation folded into the story: each outlet once, with its link.
     assert [(c.source, c.url) for c in dieshiqiao.stories[0].copies] == [
         ("garment-blog", "https://garment-blog.example/archives/8401"),
         ("textile-index", "https://textile-index.example/news/dieshiqiao-bedding.html"),
+        ("haimen-gov", "https://www.haimen.example/art/2026/11/20/art_88_3.html"),  # its Chinese version
     ]
     assert [s.title for s in other.stories] == ["Cotton yarn prices edge lower as mills cut output"]
     titles = [s.title for s in d.stories]

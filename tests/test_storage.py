@@ -54,7 +54,7 @@ def test_an_archive_created_meanwhile_by_another_process_is_kept(tmp_path, monke
 
 
 def test_the_search_index_keeps_no_copy_of_the_texts_and_finds_what_it_found_before(tmp_path):
-    from loomwatch.storage.articles import content_hash, insert_article
+    from loomwatch.storage.articles import content_hash, index_for_search, insert_article
     from loomwatch.storage.search import fts_query
 
     path = tmp_path / "archive.db"
@@ -65,9 +65,11 @@ def test_the_search_index_keeps_no_copy_of_the_texts_and_finds_what_it_found_bef
         "http://a.example/2.html": ("Nantong home textiles", "Bedding exporters in Nantong reported firmer orders for quilt covers."),
         "http://a.example/3.html": ("盛泽丝绸", "盛泽镇丝绸织造企业迎来秋季订单。"),
     }
-    with old.conn:
+    with old.conn:  # as that release stored them: the row, then its search entry
         for url, (title, text) in texts.items():
-            insert_article(old, {"url": url, "source": "s", "title": title, "text": text, "content_hash": content_hash(text)})
+            cursor = old.execute("INSERT INTO articles (url, source, title, text, first_seen, content_hash) VALUES (?, 's', ?, ?, ?, ?)",
+                                 [url, title, text, "2026-01-01 00:00:00", content_hash(text)])
+            index_for_search(old, [(cursor.lastrowid, title, text)])
     queries = ["印染", "轻纺城", "quilt", "Nantong", "丝绸", "家纺"]
 
     def found(db) -> dict[str, list[int]]:

@@ -67,3 +67,19 @@ def test_retag_applies_clusters_added_in_the_config(tmp_path):
     assert db.execute("SELECT name_zh FROM clusters WHERE id = 'honghe'").fetchone() == ("洪合",)
     again = CliRunner().invoke(main, ["retag", "--config", str(config)])
     assert "1 articles; 0 changed" in again.output
+
+
+def test_retag_puts_newly_relevant_articles_into_stories_and_takes_off_topic_ones_out(tmp_path):
+    config = tmp_path / "loomwatch.toml"
+    config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
+    db = open_database(tmp_path / "archive.db")
+    with db.atomic():  # stored by an older tagger that got both wrong
+        textile = insert_article(db, {**HONGHE, "url": "http://x.example/a/1", "source": "s", "relevance": 0.1, "relevant": 0})
+        marathon = insert_article(db, {**MARATHON, "url": "http://x.example/a/2", "source": "s", "relevance": 0.9, "relevant": 1})
+    assert [r["story_id"] for r in db.query("SELECT story_id FROM articles ORDER BY id")] == [None, marathon]
+    db.close()
+    result = CliRunner().invoke(main, ["retag", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    db = open_database(tmp_path / "archive.db")
+    assert [r["story_id"] for r in db.query("SELECT story_id FROM articles ORDER BY id")] == [textile, None]
+    assert [r["id"] for r in db.query("SELECT id FROM stories")] == [textile]
