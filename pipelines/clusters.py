@@ -162,7 +162,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER = 0, 1, 2
+_TERM, _TAIL, _MARKER, _CREDIT = 0, 1, 2, 3
 _EXCLUDED = -1
 
 
@@ -258,16 +258,14 @@ BODY_OR_COMPANY = re.compile(
     + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
 )
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
+_DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
 )
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject.
-CREDIT = re.compile(
-    _words("来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处") + r"\s?(?::|" + _words("：")
-    + r")|\b(?:source|editor|photo|credit)\s?[:/]"
-)
-_FULL_COLON = _key("：")
+CREDIT_WORDS = ("来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "source", "editor", "photo", "credit")
+CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s?(?::|/|" + _words("：") + ")")
 CREDIT_REACH = 45  # bytes before a name on its line where a credit label is looked for
 
 
@@ -292,9 +290,10 @@ def _term_automaton() -> ahocorasick.Automaton:
     for marker in TAIL_MARKERS:
         for key, edges in _spellings(marker):
             automaton.add_word(key, (_TAIL, 0.0, len(key), edges, key))
-    for word in GOVERNMENT_WORDS + COMPANY_WORDS:
-        for key, edges in _spellings(word):
-            automaton.add_word(key, (_MARKER, 0.0, len(key), edges, key))
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS), (_CREDIT, CREDIT_WORDS)):
+        for word in words:
+            for key, edges in _spellings(word):
+                automaton.add_word(key, (kind, 0.0, len(key), edges, key))
     automaton.make_automaton()
     return automaton
 
@@ -328,12 +327,11 @@ def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
     return False
 
 
-def _credited(doc: str, start: int) -> bool:
+def _credited(doc: str, start: int, credits: list[int]) -> bool:
     """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
-    before = doc[max(0, start - CREDIT_REACH) : start]
-    before = before[before.rfind("\n") + 1 :]
-    # Every credit label ends with a colon or a slash: most names need no search.
-    return (":" in before or "/" in before or _FULL_COLON in before) and CREDIT.search(before) is not None
+    line_start = doc.rfind("\n", 0, start) + 1
+    low = max(line_start, start - CREDIT_REACH)
+    return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
 
 
 def _word_units(body: str) -> float:
@@ -378,7 +376,8 @@ class Tagger:
         title_weight = 0.0
         body_terms: list[tuple[int, str, float]] = []
         tail_start = len(doc)
-        markers: list[int] = []
+        markers: list[int] = []  # government and company words
+        credits: list[int] = []
         for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -387,8 +386,8 @@ class Tagger:
                 if start >= tail_from and tail_start == len(doc):
                     tail_start = start
                 continue
-            if kind == _MARKER:
-                markers.append(start)
+            if kind == _MARKER or kind == _CREDIT:
+                (markers if kind == _MARKER else credits).append(start)
                 continue
             if weight <= 0:
                 continue
@@ -403,7 +402,7 @@ class Tagger:
             return Tagging(relevance, False, ())
         if self._names is None:
             return Tagging(relevance, True, ())
-        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, markers, len(body))
+        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, markers, credits, len(body))
         return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int) -> float:
@@ -431,6 +430,7 @@ class Tagger:
         tail_start: int,
         terms: list[int],
         markers: list[int],
+        credits: list[int],
         text_len: int,
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
@@ -439,8 +439,12 @@ class Tagger:
             start = end - length + 1
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue
-            after = _near(markers, end + 1, end + MARKER_REACH) and BODY_OR_COMPANY.match(doc, end + 1)
-            if after and after.lastgroup or DATELINE.match(doc, end + 1) or _credited(doc, start):
+            after = markers and _near(markers, end + 1, end + MARKER_REACH) and BODY_OR_COMPANY.match(doc, end + 1)
+            if (
+                after and after.lastgroup
+                or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)
+                or credits and _credited(doc, start, credits)
+            ):
                 continue  # a government body, a dateline or a credit names no cluster
             address = ADDRESS_FACTOR if after or doc.startswith("-based", end + 1) else 1.0
             found.append((start, end, index, ambiguous, edges, address))
