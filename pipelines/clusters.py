@@ -93,7 +93,7 @@ TERMS: dict[str, float] = {
     "羽绒": 0.7, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
     "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
-    "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
+    "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
     "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
@@ -155,7 +155,7 @@ ADDRESS_FACTOR = 0.5  # "Hangzhou-based": a company's address
 REPEAT_DECAY = 0.7  # the k-th further mention of one cluster adds REPEAT_DECAY**k as much
 ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its descendant
 HINT_FACTOR = 1.5
-MIN_SCORE = 0.25  # a lone passing mention without context stays below this
+MIN_SCORE = 0.2  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
