@@ -155,7 +155,7 @@ ADDRESS_FACTOR = 0.5  # "Hangzhou-based": a company's address
 REPEAT_DECAY = 0.7  # the k-th further mention of one cluster adds REPEAT_DECAY**k as much
 ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its descendant
 HINT_FACTOR = 1.5
-MIN_SCORE = 0.2  # a lone passing mention without context stays below this
+MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
