@@ -246,13 +246,17 @@ COMPANY_WORDS = (
 )
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
 _ADMIN_EN = r"(?:\s(?:city|municipal|district|county|town|township|provincial|people's|communist))*"
-_ENGLISH = [w for w in GOVERNMENT_WORDS + COMPANY_WORDS if w.isascii()]
+# A name may end with its admin level ("Ningbo City", 宁波市): then the body's first word
+# is already behind ("Ningbo City hall", 宁波市委).
+_BEHIND = "|".join(
+    f"(?<={re.escape(_key(w[0]))}){re.escape(_key(w[1:]))}" for w in GOVERNMENT_WORDS if w[0] in "市县区镇"
+) + r"|(?<=city)\shall\b"
 BODY_OR_COMPANY = re.compile(
     "(?P<government>"
     + _ADMIN_ZH + "?(?:" + _HAN + "{1,4}?" + _ADMIN_ZH + "){0,2}"
     + _words(*(w for w in GOVERNMENT_WORDS if not w.isascii()))
     + "|" + _ADMIN_EN + r"\s(?:" + _words(*(w for w in GOVERNMENT_WORDS if w.isascii() and w != "bureau"))
-    + r"|(?:[a-z&,'-]+\s){0,5}?bureau)\b"
+    + r"|(?:[a-z&,'-]+\s){0,5}?bureau)\b|" + _BEHIND
     + ")|(?:(?!" + _words("的", "和", "与", "、", "及", "在") + ")" + _HAN + "){0,8}"
     + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
     + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
@@ -439,7 +443,7 @@ class Tagger:
             start = end - length + 1
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue
-            after = markers and _near(markers, end + 1, end + MARKER_REACH) and BODY_OR_COMPANY.match(doc, end + 1)
+            after = markers and _near(markers, start, end + MARKER_REACH) and BODY_OR_COMPANY.match(doc, end + 1)
             if (
                 after and after.lastgroup
                 or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)
