@@ -223,8 +223,8 @@ def shared_report(tagger: Tagger, items: list[dict], verbose_half: str | None) -
     rows.append(("both sets A+B", unique))
     for lang in ("en", "zh", "other"):
         rows += [
-            (f"  {lang:<5} {half}", [i for i in unique if LANGUAGES.get(i["lang"], "other") == lang and i["half"] == half])
-            for half in "AB"
+            (f"  {lang:<5} {half}", [i for i in unique if LANGUAGES.get(i["lang"], "other") == lang and i["half"] in half])
+            for half in ("A", "B", "AB")
         ]
     for label, chosen in rows:
         lines.append(f"{label:<16}{evaluate(tagger, chosen, name).line()}")
