@@ -25,7 +25,7 @@ from eval_tagging import SHARED_EVAL, labeller, load_shared  # noqa: E402
 LABELS = {
     # file prefix: (headline line number, relevant, clusters)
     "000_": (3, True, {"Nantong"}),  # seminar on Nantong's home textiles and its new park (Dearshiqiao and Zhihao markets)
-    "001_": (3, True, {"Nantong"}),  # the Nantong International Home Textile Industrial Park's first anniversary
+    "001_": (3, True, {"Nantong"}),  # one year of Nantong's home-textile park
     "002_": (7, True, {"Keqiao"}),  # Keqiao's textile cluster selected; mentions Shaoxing
     "003_": (1, True, {"Changshu", "Zhangjiagang"}),  # Suzhou party secretary in Changshu and Zhangjiagang
     "004_": (3, True, {"Wujiang", "Jiangyin", "Changshu", "Xiaoshan", "Keqiao", "Tongxiang", "Jinjiang"}),  # symposium; "Ningbo city hall" is an office

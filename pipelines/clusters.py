@@ -2,7 +2,9 @@
 
 `Tagger` is built once from a `Gazetteer` and then tags many articles. Each article
 costs two passes of Aho-Corasick automata over the folded title and text: one for the
-textile vocabulary (relevance and local context), one for cluster names.
+textile vocabulary (relevance and local context) and the words that mark offices,
+companies and credits, one for cluster names. Both hold every Chinese word and name in
+its Simplified, Traditional and Japanese spellings.
 
 Relevance (0..1) weighs textile vocabulary in the title and its density in the body,
 so that a marathon story that calls Nantong "a home-textile city" once stays below
@@ -10,9 +12,11 @@ the threshold. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby,
 and less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based"). Ambiguous names ("Datang") count only with textile words or other
-cluster names nearby; excluded phrases ("Jinjiang Inn") never count. A cluster is
-tagged when its score is high enough and not far below the best cluster's; the
+("Hangzhou-based", 宁波某某有限公司). Ambiguous names ("Datang") count only with textile
+words or other cluster names nearby; excluded phrases ("Jinjiang Inn"), government
+bodies ("Ningbo city hall", 宁波市经信局), datelines and credit lines never count. A
+cluster is tagged when its score is high enough and not far below the best cluster's
+(a cluster named in passing is not what the story is about); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
