@@ -447,7 +447,8 @@ class Tagger:
             start = end - length + 1
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue
-            after = markers and _near(markers, start, end + MARKER_REACH) and BODY_OR_COMPANY.match(doc, end + 1)
+            near = markers and _near(markers, start, end + MARKER_REACH)
+            after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "government" or None (a company)
             if (
                 after and after.lastgroup
                 or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)
