@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
+from loomwatch.pipelines.hanzi import variants
+
 log = logging.getLogger(__name__)
 
 PACKAGE_ORIGIN = "clusters.toml (package data)"
@@ -305,8 +307,9 @@ def _check_names(clusters: Mapping[str, Cluster], blame: Mapping[str, str]) -> N
     """A name (or ambiguous name) must point at one cluster, or tags would be guesses."""
     owner: dict[str, str] = {}
     for cluster in clusters.values():
-        for name in (*cluster.names(), *cluster.ambiguous):
-            key = fold(name)
+        # The tagger also matches each name's Traditional and Japanese spellings (柯橋 for 柯桥).
+        for name, spelling in ((n, s) for n in (*cluster.names(), *cluster.ambiguous) for s in (n, *variants(n))):
+            key = fold(spelling)
             other = owner.setdefault(key, cluster.id)
             if other == cluster.id:
                 continue

@@ -2,7 +2,9 @@
 
 `Tagger` is built once from a `Gazetteer` and then tags many articles. Each article
 costs two passes of Aho-Corasick automata over the folded title and text: one for the
-textile vocabulary (relevance and local context), one for cluster names.
+textile vocabulary (relevance and local context) and the words that mark offices,
+companies and credits, one for cluster names. Both hold every Chinese word and name in
+its Simplified, Traditional and Japanese spellings.
 
 Relevance (0..1) weighs textile vocabulary in the title and its density in the body,
 so that a marathon story that calls Nantong "a home-textile city" once stays below
@@ -10,9 +12,11 @@ the threshold. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby,
 and less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based"). Ambiguous names ("Datang") count only with textile words or other
-cluster names nearby; excluded phrases ("Jinjiang Inn") never count. A cluster is
-tagged when its score is high enough and not far below the best cluster's; the
+("Hangzhou-based", 宁波某某有限公司). Ambiguous names ("Datang") count only with textile
+words or other cluster names nearby; excluded phrases ("Jinjiang Inn"), government
+bodies ("Ningbo city hall", 宁波市经信局), datelines and credit lines never count. A
+cluster is tagged when its score is high enough and not far below the best cluster's
+(a cluster named in passing is not what the story is about); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -26,6 +30,7 @@ import bisect
 import functools
 import logging
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,12 +39,16 @@ from typing import Any
 import ahocorasick
 
 from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
+from loomwatch.pipelines.hanzi import variants
 
 log = logging.getLogger(__name__)
 
 # Textile vocabulary and its weight as evidence. Weight 0 marks phrases that contain a
 # textile word but are not about textiles ("Silk Road", "optical fibre"): the automaton
-# prefers the longest match, so they shadow the word inside them.
+# prefers the longest match, so they shadow the word inside them. Chinese words are
+# written in Simplified characters; their Traditional and Japanese spellings are matched
+# too (hanzi.variants). A "*" at either end of a Latin word drops the word boundary
+# there, for inflections and compounds ("textil*": Textilien; "*kleidung": Bekleidung).
 TERMS: dict[str, float] = {
     # English
     "textile": 1.0, "textiles": 1.0, "home textile": 1.2, "home textiles": 1.2,
@@ -59,18 +68,22 @@ TERMS: dict[str, float] = {
     "swimwear": 1.0, "sportswear": 1.0, "menswear": 1.0, "womenswear": 1.0,
     "women's wear": 1.0, "children's wear": 1.0, "childrenswear": 1.0, "kidswear": 1.0,
     "casual wear": 1.0, "outerwear": 1.0, "down jacket": 0.9, "down jackets": 0.9,
+    "down garment": 1.0, "down garments": 1.0,
     "wedding dress": 0.9, "wedding dresses": 0.9, "shirts": 0.5, "trousers": 0.6,
     "neckties": 0.9, "gloves": 0.4, "nonwoven": 1.0, "nonwovens": 1.0, "non-woven": 1.0,
     "jacquard": 1.0, "fashion week": 0.8, "fashion": 0.4, "sewing": 0.8, "tailoring": 0.6,
     "dress": 0.3, "dresses": 0.5, "cntac": 1.0, "clothing industry": 1.0,
+    "scarf": 0.6, "scarves": 0.7, "hats": 0.6, "winter hats": 0.9, "caps": 0.2,
+    "footwear": 0.8, "shoes": 0.5, "sneakers": 0.7, "sneaker": 0.6, "sports shoes": 0.8,
+    "leather": 0.5, "fur": 0.3, "plush toys": 0.5, "cotton futures": 1.0, "workwear": 0.8,
     # Not about textiles although they contain a textile word.
     "silk road": 0.0, "maritime silk road": 0.0, "optical fibre": 0.0, "optical fiber": 0.0,
     "fibre optic": 0.0, "fiber optic": 0.0, "fibre-optic": 0.0, "fiber-optic": 0.0,
     "fibre broadband": 0.0, "fiber broadband": 0.0, "dietary fibre": 0.0, "dietary fiber": 0.0,
     "social fabric": 0.0, "fabric of society": 0.0, "close-knit": 0.0, "tightly knit": 0.0,
     "cotton candy": 0.0, "dress code": 0.0, "dress rehearsal": 0.0, "timely fashion": 0.0,
-    "silk stocking": 0.0,
-    # Chinese (simplified, plus the traditional forms most often met)
+    "silk stocking": 0.0, "leather seats": 0.0, "fur seal": 0.0, "baseball caps": 0.2,
+    # Chinese (Simplified)
     "纺织": 1.0, "纺织品": 1.0, "服装": 1.0, "服饰": 1.0, "鞋服": 0.8, "成衣": 1.0, "制衣": 1.0,
     "时装": 0.9, "女装": 1.0, "男装": 1.0, "童装": 1.0, "内衣": 0.9, "泳装": 1.0, "休闲装": 1.0,
     "运动服": 0.9, "西裤": 1.0, "衬衫": 0.9, "毛衫": 1.0, "羊毛衫": 1.0, "针织": 1.0, "经编": 1.0,
@@ -83,9 +96,38 @@ TERMS: dict[str, float] = {
     "袜": 0.7, "牛仔裤": 1.0, "牛仔布": 1.0, "牛仔服装": 1.0, "牛仔": 0.5, "羊绒": 1.0,
     "羽绒": 0.7, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
-    "紡織": 1.0, "服裝": 1.0, "家紡": 1.2, "絲綢": 1.0, "化纖": 1.0, "針織": 1.0, "紗線": 1.0,
-    "織造": 1.0, "童裝": 1.0, "女裝": 1.0, "輕紡": 1.0, "襪": 0.7,
-    "丝绸之路": 0.0, "絲綢之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
+    "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
+    "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
+    "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6,
+    "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
+    # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
+    # and Russian, Malay: a few words each, for the textile pages our sources publish in
+    # other languages.
+    "textil*": 1.0, "habillement": 1.0, "vêtement*": 1.0, "prêt-à-porter": 1.0, "tissu": 0.8,
+    "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature": 0.9, "chaussettes": 0.9,
+    "chaussures": 0.5, "chapeaux": 0.6, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
+    "*kleidung": 1.0, "bekleidung*": 1.0, "stoffe": 0.6, "garne": 0.9, "strickwaren": 1.0,
+    "weberei": 1.0, "spinnerei": 1.0, "*mützen": 0.7, "*mütze": 0.6, "socken": 0.9, "seide": 0.7,
+    "baumwolle": 0.7, "kaschmir": 1.0, "*textilien": 1.0,
+    "ropa": 0.8, "prendas": 0.7, "confección": 0.9, "indumentaria": 1.0, "vestimenta": 0.8,
+    "tejido": 0.8, "tejidos": 0.9, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
+    "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0,
+    "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,
+    "confecção": 1.0, "confecções": 1.0, "tecido": 0.8, "tecidos": 0.9, "fiação": 0.9,
+    "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6,
+    "tessil*": 1.0, "abbigliamento": 1.0, "tessuti": 1.0, "tessuto": 0.9, "filati": 0.9,
+    "maglieria": 1.0, "pronto moda": 1.0, "moda": 0.3, "calze": 0.8, "cappelli": 0.6,
+    "tekstil*": 1.0, "tøj": 0.8, "beklædning": 1.0, "striktøj": 1.0, "strikket": 0.9, "garn": 0.7,
+    "tørklæde*": 0.6, "*handsker": 0.4, "hatte": 0.6, "huer": 0.5, "kläder": 0.8, "klær": 0.8,
+    "текстил*": 1.0, "облекло": 1.0, "дрехи": 0.8, "трикотаж*": 1.0, "прежда": 0.9, "пряжа": 0.9,
+    "шалове": 0.6, "ръкавици": 0.4, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
+    "hüte": 0.6, "schals": 0.6, "*handschuhe": 0.4, "*kappen": 0.5,
+    "pakaian": 0.8, "kaus kaki": 1.0, "kaos kaki": 1.0, "stoking": 0.8, "benang": 0.7, "garmen": 1.0,
+    # Japanese
+    "繊維": 1.0, "紡績": 1.0, "衣料": 1.0, "衣類": 0.9, "衣服": 0.9, "アパレル": 1.0, "縫製": 1.0,
+    "織物": 1.0, "生地": 0.7, "ニット": 1.0, "セーター": 0.9, "靴下": 0.9, "毛皮": 0.5, "シルク": 0.8,
+    "デニム": 1.0, "ジーンズ": 0.9, "カシミヤ": 1.0, "下着": 0.8, "寝具": 0.8, "タオル": 0.6,
+    "子供服": 1.0, "婦人服": 1.0, "紳士服": 1.0, "ファッション": 0.4, "ウール": 0.6,
 }
 
 # Markers of the page furniture that follows the article: headlines of other stories.
@@ -118,13 +160,13 @@ REPEAT_DECAY = 0.7  # the k-th further mention of one cluster adds REPEAT_DECAY*
 ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its descendant
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
-DOMINANCE = 0.25  # a cluster needs this share of the best cluster's evidence
+DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL = 0, 1
+_TERM, _TAIL, _MARKER, _CREDIT = 0, 1, 2, 3
 _EXCLUDED = -1
 
 
@@ -177,15 +219,89 @@ def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bo
     return not (edges[1] and end + 1 < len(doc) and _is_word_char(doc[end + 1]))
 
 
+# What a name stands for, read from the words around it. The patterns work on the
+# tagger's folded UTF-8 bytes (see _key): _words() writes alternatives in that form and
+# _HAN is one Chinese character.
+_HAN = "(?:[\xe3-\xe9][\x80-\xbf]{2})"
+
+
+def _words(*words: str) -> str:
+    return "(?:" + "|".join(re.escape(_key(w)) for w in sorted(words, key=len, reverse=True)) + ")"
+
+
+# What follows a name:
+# - a government body named after a place is not the place's industry: "Ningbo city
+#   hall", "Suzhou Municipal Party Committee", "Jinjiang commerce bureau", 宁波市经信局,
+#   常熟市梅李镇人民政府 (a place, its admin level, up to two lower units, a body);
+# - a company's name gives its address: "宁波思梅化工机电有限公司", "Ningbo Fenghua
+#   Textile Co., Ltd" (like "Hangzhou-based");
+# - a dateline says where the story was filed: "新华社杭州4月7日电", "HANGZHOU, March 16".
+# The body and company words are found in the same automaton pass as the textile
+# vocabulary; the pattern is tried only on a name that has one of them close behind.
+GOVERNMENT_WORDS = (
+    "人民政府", "政府", "市委", "县委", "区委", "镇委", "党委", "人大", "政协", "纪委", "经信局", "经信委",
+    "工信局", "商务局", "发改委", "发改局", "统计局", "科技局", "财政局", "税务局", "市场监管局", "人社局",
+    "生态环境局", "环保局", "住建局", "交通局", "公安局", "教育局", "文旅局", "外事办", "宣传部",
+    "government", "city hall", "party committee", "party school", "people's congress", "cppcc", "bureau",
+)
+COMPANY_WORDS = (
+    "股份有限公司", "有限公司", "有限责任公司", "集团", "公司",
+    "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.",
+)
+_ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
+_ADMIN_EN = r"(?:\s(?:city|municipal|district|county|town|township|provincial|people's|communist))*"
+# A name may end with its admin level ("Ningbo City", 宁波市): then the body's first word
+# is already behind ("Ningbo City hall", 宁波市委).
+_BEHIND = "|".join(
+    f"(?<={re.escape(_key(w[0]))}){re.escape(_key(w[1:]))}" for w in GOVERNMENT_WORDS if w[0] in "市县区镇"
+) + r"|(?<=city)\shall\b"
+BODY_OR_COMPANY = re.compile(
+    "(?P<government>"
+    + _ADMIN_ZH + "?(?:" + _HAN + "{1,4}?" + _ADMIN_ZH + "){0,2}"
+    + _words(*(w for w in GOVERNMENT_WORDS if not w.isascii()))
+    + "|" + _ADMIN_EN + r"\s(?:" + _words(*(w for w in GOVERNMENT_WORDS if w.isascii() and w != "bureau"))
+    + r"|(?:[a-z&,'-]+\s){0,5}?bureau)\b|" + _BEHIND
+    + ")|(?:(?!" + _words("的", "和", "与", "、", "及", "在") + ")" + _HAN + "){0,8}"
+    + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
+    + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
+)
+MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
+_DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
+DATELINE = re.compile(
+    r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
+    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
+)
+# "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject.
+CREDIT_WORDS = ("来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "source", "editor", "photo", "credit")
+CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s?(?::|/|" + _words("：") + ")")
+CREDIT_REACH = 45  # bytes before a name on its line where a credit label is looked for
+
+
+def _spellings(word: str) -> list[tuple[str, tuple[bool, bool]]]:
+    """Automaton keys for `word` and its Traditional and Japanese spellings, with the
+    word boundaries each needs (a "*" at an end drops that one)."""
+    bare = word.strip("*")
+    keys = []
+    for spelling in (bare, *variants(bare)):
+        key = _key(spelling)
+        start, end = _edges(key)
+        keys.append((key, (start and not word.startswith("*"), end and not word.endswith("*"))))
+    return keys
+
+
 @functools.cache
 def _term_automaton() -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for term, weight in TERMS.items():
-        key = _key(term)
-        automaton.add_word(key, (_TERM, weight, len(key), _edges(key), key))
+        for key, edges in _spellings(term):
+            automaton.add_word(key, (_TERM, weight, len(key), edges, _key(term.strip("*"))))
     for marker in TAIL_MARKERS:
-        key = _key(marker)
-        automaton.add_word(key, (_TAIL, 0.0, len(key), _edges(key), key))
+        for key, edges in _spellings(marker):
+            automaton.add_word(key, (_TAIL, 0.0, len(key), edges, key))
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS), (_CREDIT, CREDIT_WORDS)):
+        for word in words:
+            for key, edges in _spellings(word):
+                automaton.add_word(key, (kind, 0.0, len(key), edges, key))
     automaton.make_automaton()
     return automaton
 
@@ -196,15 +312,13 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
     # Exclusions first, so that a phrase that is also some cluster's name stays a name.
     for cluster in gazetteer:
         for phrase in cluster.exclude:
-            key = _key(phrase)
-            automaton.add_word(key, (_EXCLUDED, False, len(key), _edges(key)))
+            for key, edges in _spellings(phrase):
+                automaton.add_word(key, (_EXCLUDED, False, len(key), edges))
     for index, cluster in enumerate(gazetteer):
-        for name in cluster.names():
-            key = _key(name)
-            automaton.add_word(key, (index, False, len(key), _edges(key)))
-        for name in cluster.ambiguous:
-            key = _key(name)
-            automaton.add_word(key, (index, True, len(key), _edges(key)))
+        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, True)):
+            for name in names:
+                for key, edges in _spellings(name):
+                    automaton.add_word(key, (index, ambiguous, len(key), edges))
     if not len(automaton):
         return None
     automaton.make_automaton()
@@ -219,6 +333,13 @@ def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
             return True
         i += 1
     return False
+
+
+def _credited(doc: str, start: int, credits: list[int]) -> bool:
+    """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
+    line_start = doc.rfind("\n", 0, start) + 1
+    low = max(line_start, start - CREDIT_REACH)
+    return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
 
 
 def _word_units(body: str) -> float:
@@ -263,6 +384,8 @@ class Tagger:
         title_weight = 0.0
         body_terms: list[tuple[int, str, float]] = []
         tail_start = len(doc)
+        markers: list[int] = []  # government and company words
+        credits: list[int] = []
         for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -270,6 +393,9 @@ class Tagger:
             if kind == _TAIL:
                 if start >= tail_from and tail_start == len(doc):
                     tail_start = start
+                continue
+            if kind == _MARKER or kind == _CREDIT:
+                (markers if kind == _MARKER else credits).append(start)
                 continue
             if weight <= 0:
                 continue
@@ -284,7 +410,7 @@ class Tagger:
             return Tagging(relevance, False, ())
         if self._names is None:
             return Tagging(relevance, True, ())
-        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, len(body))
+        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, markers, credits, len(body))
         return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int) -> float:
@@ -305,22 +431,38 @@ class Tagger:
         return round(1 - math.exp(-total), 3)
 
     def _mentions(
-        self, names: ahocorasick.Automaton, doc: str, body_start: int, tail_start: int, terms: list[int], text_len: int
+        self,
+        names: ahocorasick.Automaton,
+        doc: str,
+        body_start: int,
+        tail_start: int,
+        terms: list[int],
+        markers: list[int],
+        credits: list[int],
+        text_len: int,
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
         found = []
         for end, (index, ambiguous, length, edges) in names.iter_long(doc):
             start = end - length + 1
-            if index != _EXCLUDED and _on_boundary(doc, start, end, edges):
-                found.append((start, end, index, ambiguous, edges))
+            if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
+                continue
+            near = markers and _near(markers, start, end + MARKER_REACH)
+            after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "government" or None (a company)
+            if (
+                after and after.lastgroup
+                or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)
+                or credits and _credited(doc, start, credits)
+            ):
+                continue  # a government body, a dateline or a credit names no cluster
+            address = ADDRESS_FACTOR if after or doc.startswith("-based", end + 1) else 1.0
+            found.append((start, end, index, ambiguous, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
-        plain = [start for start, _, _, ambiguous, _ in found if not ambiguous]
+        plain = [start for start, _, _, ambiguous, _, _ in found if not ambiguous]
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
-        for start, end, index, ambiguous, edges in found:
-            # "Hangzhou-based Alibaba": the name is a company's address, not the subject.
-            address = ADDRESS_FACTOR if doc.startswith("-based", end + 1) else 1.0
+        for start, end, index, ambiguous, edges, address in found:
             if start < body_start:
                 if title_has_terms or not ambiguous:
                     in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)

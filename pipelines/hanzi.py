@@ -3,6 +3,7 @@ scripts (near-duplicate detection) and to tell zh-tw from zh-cn (language detect
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -81,3 +82,51 @@ TRADITIONAL_TO_SIMPLIFIED = (
 )
 SIMPLIFIED = _pairs(TRADITIONAL_TO_SIMPLIFIED)  # ord(Traditional) → Simplified
 TRADITIONAL_RUNS = re.compile("[" + "".join(map(chr, SIMPLIFIED)) + "]+")
+
+# Simplified → its Traditional forms (the inverse of SIMPLIFIED; 发 → 發, 髮).
+TRADITIONAL: dict[str, tuple[str, ...]] = {}
+for _traditional, _simplified in SIMPLIFIED.items():
+    TRADITIONAL[_simplified] = (*TRADITIONAL.get(_simplified, ()), chr(_traditional))
+
+# Japanese writes Chinese place names and textile words in kanji: the Traditional form,
+# except where the Japanese form (shinjitai) differs. Simplified → Japanese, for the
+# characters of such names and words whose Japanese form is not the Traditional one
+# (some equal the Simplified: 国, 区, 装, 晋).
+JAPANESE = {chr(k): v for k, v in _pairs((
+    "吴呉泽沢乡郷轻軽县県广広佛仏纤繊经経带帯团団卖売关関发発转転铁鉄单単战戦乐楽药薬检検险険验験"
+    "剂剤扩拡价価变変对対总総济済营営劳労丝糸实実写写边辺国国区区装装晋晋会会学学来来条条号号体体"
+    "万万与与台台当当点点宝宝礼礼声声尽尽旧旧湾湾汇汇厅庁码碼产産"
+)).items()}
+
+
+def variants(text: str, limit: int = 8) -> tuple[str, ...]:
+    """Traditional and Japanese spellings of a Simplified `text`, other than `text` itself.
+
+    Character by character: 轻纺城 → 輕紡城 and 軽紡城. A character with several
+    Traditional forms (发: 發, 髮) yields one spelling per form, at most `limit` in all;
+    a character that is also Traditional (面, 台) keeps its own form among them.
+    """
+    if text.isascii():
+        return ()
+    spellings: dict[str, None] = {}
+    for japanese in (False, True):
+        choices = []
+        for char in text:
+            if japanese and char in JAPANESE:
+                choices.append((JAPANESE[char],))
+            elif char in TRADITIONAL:
+                choices.append(TRADITIONAL[char] + ((char,) if _is_traditional(char) else ()))
+            else:
+                choices.append((char,))
+        for spelling in itertools.islice(itertools.product(*choices), limit):
+            spellings.setdefault("".join(spelling))
+    spellings.pop(text, None)
+    return tuple(spellings)
+
+
+def _is_traditional(char: str) -> bool:
+    try:
+        char.encode("big5")
+    except UnicodeEncodeError:
+        return False
+    return True

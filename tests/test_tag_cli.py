@@ -83,3 +83,33 @@ def test_retag_puts_newly_relevant_articles_into_stories_and_takes_off_topic_one
     db = open_database(tmp_path / "archive.db")
     assert [r["story_id"] for r in db.query("SELECT story_id FROM articles ORDER BY id")] == [textile, None]
     assert [r["id"] for r in db.query("SELECT id FROM stories")] == [textile]
+
+
+def test_retag_brings_an_archive_tagged_by_an_older_tagger_up_to_date(tmp_path):
+    """What an archive crawled before the offices rule and the Japanese vocabulary holds: a
+    Japanese story stored off-topic, a meeting story tagged with a city hall's city, and a
+    clusters table without the clusters added since."""
+    config = tmp_path / "loomwatch.toml"
+    config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
+    japanese = {"title": "虎門の衣料品市場", "text": "広東省の虎門ではアパレル企業が冬物の縫製を急いでいる。繊維製品の輸出も増えた。"}
+    meeting = {
+        "title": "Cluster meeting on fabric exports",
+        "text": "Officials of the Ningbo city hall heard Keqiao fabric traders and Shengze weavers report on textile exports.",
+    }
+    db = open_database(tmp_path / "archive.db")
+    with db.atomic():
+        insert_article(db, {**japanese, "url": "http://x.example/ja/1", "source": "s", "relevance": 0.0, "relevant": 0}, clusters=[])
+        insert_article(db, {**meeting, "url": "http://x.example/en/2", "source": "s", "relevance": 0.9, "relevant": 1},
+                       clusters=[("ningbo", 0.4), ("keqiao", 0.6), ("shengze", 0.6)])
+        db.execute("DELETE FROM clusters WHERE id IN ('pinghu', 'yangxunqiao')")
+    db.close()
+
+    result = CliRunner().invoke(main, ["retag", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "re-tagged 2 articles; 2 changed" in result.output
+    db = open_database(tmp_path / "archive.db")
+    tags = {(r["url"], r["cluster_id"]) for r in db.query(
+        "SELECT url, cluster_id FROM article_clusters JOIN articles ON articles.id = article_id")}
+    assert tags == {("http://x.example/ja/1", "humen"), ("http://x.example/en/2", "keqiao"), ("http://x.example/en/2", "shengze")}
+    assert db.execute("SELECT relevant FROM articles WHERE url = 'http://x.example/ja/1'").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM clusters WHERE id IN ('pinghu', 'yangxunqiao')").fetchone() == (2,)

@@ -17,6 +17,7 @@ import pytest
 
 from loomwatch.crawler.gazetteer import Cluster, Gazetteer, GazetteerError, fold, load_gazetteer
 from loomwatch.pipelines.clusters import ClusterTag, Tagger, Tagging, tag_article
+from loomwatch.pipelines.hanzi import variants
 
 DATA = Path(__file__).parent / "data" / "tagging.jsonl"
 BENCHMARK = Path(__file__).parent.parent / "benchmarks" / "eval_tagging.py"
@@ -365,3 +366,149 @@ def test_quality_on_labelled_set(tagger: Tagger) -> None:
     assert report.precision >= 0.9, report.mistakes
     assert report.recall >= 0.9, report.mistakes
     assert report.accuracy >= 0.95, report.mistakes
+
+
+# ---------------------------------------------------------------- real coverage: offices, languages, spellings
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Officials of the Ningbo city hall met garment exporters to discuss fabric orders and textile prices.",
+        "The Ningbo Municipal Party Committee praised garment exporters for higher fabric and textile sales.",
+        "The Wenzhou commerce bureau said garment and textile exports rose, with fabric orders up a tenth.",
+        "A Wenzhou Bureau of Economy and Information Technology report says garment makers bought more fabric.",
+        "宁波市经信局召开纺织服装企业座谈会，面料出口订单增加。",
+        "温州市人民政府与纺织服装企业座谈，面料订单回升。",
+        "江苏省常熟市梅李镇人民政府主办经编面料展，纺织企业踊跃参展。",
+    ],
+)
+def test_government_bodies_named_after_a_place_are_not_its_cluster(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("Textile and garment meeting", text)
+    assert tagging.relevant and tagging.clusters == ()
+
+
+def test_offices_leave_the_other_clusters_of_a_meeting(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Fabric meeting",
+        "Delegates of the Ningbo city hall and the Wenzhou commerce bureau heard Keqiao fabric traders and Shengze weavers.",
+    )
+    assert set(ids(tagging)) == {"keqiao", "shengze"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "新华社杭州6月3日电 今年以来纺织服装出口增长，面料订单饱满。",
+        "HANGZHOU, June 3 (Xinhua) -- Garment and textile exports rose, and fabric orders are full.",
+        "来源：宁波日报\n今年以来纺织服装出口增长，面料订单饱满。",
+        "[Photo/Ningbo Daily] Garment and textile exports rose, and fabric orders are full.",
+    ],
+)
+def test_datelines_and_credits_name_no_cluster(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("Textile exports", text)
+    assert tagging.relevant and tagging.clusters == ()
+
+
+def test_a_company_name_is_only_its_address(tagger: Tagger) -> None:
+    plain = tagger.tag("Sweater exports", "Knitwear makers in Haining reported more orders. Sweater buyers came to Haining from Europe.")
+    company = tagger.tag("Sweater exports", "Haining Qiantai Knitting Co., Ltd reported more orders. Sweater buyers came to Haining from Europe.")
+    assert 0 < score(company, "haining") < score(plain, "haining")
+    chinese = tagger.tag("羊毛衫出口", "宁波恒远针织有限公司接到更多羊毛衫订单，毛衫出口增长。")
+    assert score(chinese, "ningbo") < score(tagger.tag("羊毛衫出口", "宁波的针织企业接到更多羊毛衫订单，毛衫出口增长。"), "ningbo")
+
+
+@pytest.mark.parametrize(
+    ("name", "cluster_id"),
+    [
+        ("Yellow River Fashion City", "humen"), ("四季青市场", "hangzhou"), ("Oriental Silk Market", "shengze"),
+        ("中国小商品城", "yiwu"), ("Erdos", "ordos"), ("杨汛桥镇", "yangxunqiao"), ("桐庐横村", "hengcun"),
+    ],
+)
+def test_markets_parks_and_companies_stand_for_their_cluster(tagger: Tagger, name: str, cluster_id: str) -> None:
+    tagging = tagger.tag("Textile market report", f"Garment and fabric traders at {name} reported steady yarn and knitwear sales.")
+    assert ids(tagging) == [cluster_id]
+
+
+def test_gazetteer_reaches_further_clusters_and_their_places(gazetteer: Gazetteer) -> None:
+    for cluster_id in ("pinghu", "puning", "kaiping", "wenzhou", "pujiang", "tonglu", "ordos", "zengcheng", "zhenze", "jimo"):
+        assert cluster_id in gazetteer, cluster_id
+    assert gazetteer.ancestors("xintang") == ("zengcheng",)
+    assert gazetteer.ancestors("hengcun") == ("tonglu", "hangzhou")
+    assert gazetteer.ancestors("yangxunqiao") == ("keqiao", "shaoxing")
+
+
+def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
+    traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
+    assert ids(traditional) == ["zhili"]
+    japanese = tagger.tag("虎門の衣料品市場", "広東省の虎門ではアパレル企業が冬物の縫製を急いでいる。繊維製品の輸出も増えた。")
+    assert japanese.relevant and ids(japanese) == ["humen"]
+    shinjitai = tagger.tag("呉江盛沢の織物", "呉江の盛沢鎮では絹織物と化学繊維の生地を織る工場が多い。")
+    assert ids(shinjitai) == ["shengze"]
+
+
+def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Gazetteer) -> None:
+    for cluster in gazetteer:
+        names = (cluster.name, cluster.name_zh, *cluster.aliases, *cluster.ambiguous)
+        spellings = {fold(v) for name in names for v in variants(name)}
+        assert not spellings & {fold(a) for a in cluster.aliases}, cluster.id
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Les tricoteurs de Puyuan exportent davantage", "À Puyuan, les ateliers de tricot et de bonneterie ont vendu plus de pulls ; les vêtements en laine partent vers l'Europe."),
+        ("Textilindustrie in Keqiao wächst", "In Keqiao verkaufen Händler mehr Stoffe und Garne; die Bekleidungsindustrie der Region meldet volle Auftragsbücher."),
+        ("Xintang amplía su producción textil", "Las fábricas de Xintang producen más tejidos vaqueros y ropa; la confección de prendas crece un diez por ciento."),
+        ("Confecções de Zhili ampliam vendas", "As confecções de Zhili venderam mais roupas infantis e tecidos; o setor têxtil da cidade contratou costureiras."),
+    ],
+)
+def test_textile_news_in_other_languages_is_relevant_and_tagged(tagger: Tagger, title: str, text: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert len(tagging.clusters) == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Le marathon de Nantong attire 20 000 coureurs", "Dimanche, 20 000 coureurs ont traversé Nantong ; la ville a fermé plusieurs routes."),
+        ("Neue Brücke bei Humen eröffnet", "Die neue Brücke bei Humen verkürzt die Fahrt nach Shenzhen um eine halbe Stunde."),
+        ("Nuevo aeropuerto en Jinjiang", "El aeropuerto de Jinjiang recibió un millón de pasajeros este año."),
+    ],
+)
+def test_off_topic_news_in_other_languages_is_not_relevant(tagger: Tagger, title: str, text: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert not tagging.relevant and tagging.clusters == ()
+
+
+def test_compounds_and_inflections_match_with_a_star(tagger: Tagger) -> None:
+    compound = tagger.tag("Heimtextilien aus Nantong", "Die Nantonger Heimtextilienhersteller und ihre Damenbekleidung sind gefragt.")
+    assert compound.relevance > 0.5
+    assert tagger.tag("Kleine Zeitung", "Ein Verein plant ein Straßenfest.").relevance == 0.0
+
+
+def test_a_story_about_one_cluster_does_not_tag_those_it_names_in_passing(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Shengze silk weavers switch to polyester blends",
+        "Silk weavers in Shengze have moved much of their output to polyester blends as raw silk prices rose. "
+        "Shengze mills now weave more chemical fibre fabric than silk, and Shengze dyeing plants followed. "
+        "Traders say the shift happened faster here than anywhere else. Shengze's market managers expect the "
+        "trend to continue. Older weavers remember when the town, like Hangzhou, lived on silk alone.",
+    )
+    assert ids(tagging) == ["shengze"]
+
+
+def test_variants_give_traditional_and_japanese_spellings() -> None:
+    assert set(variants("中国轻纺城")) == {"中國輕紡城", "中国軽紡城"}
+    assert set(variants("吴江")) == {"吳江", "呉江"}
+    assert variants("Keqiao") == () and variants("濮院") == ()
+    assert "发展" not in variants("发展") and {"發展", "髮展"} <= set(variants("发展"))
+
+
+def test_labels_meet_tags_in_the_shared_sets_terms(gazetteer: Gazetteer) -> None:
+    name = _benchmark().labeller(gazetteer, ["Wujiang", "Keqiao", "Xintang", "Zhongshan", "Guangzhou", "Nantong", "Datang", "Gaochun"])
+    assert name("shengze") == "Wujiang" and name("shaoxing") == "Keqiao" and name("zengcheng") == "Xintang"
+    assert name("shaxi") == "Zhongshan" and name("zhongda-market") == "Guangzhou" and name("dieshiqiao") == "Nantong"
+    assert name("datang") == "Datang" and name("dongba") == "Gaochun" and name("humen") == "Humen"
+    assert _benchmark().label_name("Others: Jiapu (Changxing)") == "Jiapu"
