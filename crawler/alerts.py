@@ -113,7 +113,7 @@ def _alert(db: sqlite_utils.Database, config: Config, sub: Subscription, now: dt
     tz = zoneinfo.ZoneInfo(config.timezone)
     matcher = Matcher(sub, gazetteer_of(config))
     window = choose_window(db, sub, now, tz, kind="alert")
-    chosen = select_stories(db, window, matcher, config.digest.max_age_days, tz)
+    chosen = select_stories(db, window, matcher, config.digest.max_age_days, tz, context=True)
     if not chosen.rows:
         return AlertOutcome(sub.name, "nothing_new", note="no new story matched")
     if send and not sub.recipients:

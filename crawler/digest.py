@@ -304,10 +304,12 @@ class Selection:
     matches: dict[int, Match]  # by story id
 
 
-def select_stories(db: sqlite_utils.Database, window: Window, matcher: Matcher, max_age_days: int, tz: zoneinfo.ZoneInfo) -> Selection:
+def select_stories(db: sqlite_utils.Database, window: Window, matcher: Matcher, max_age_days: int, tz: zoneinfo.ZoneInfo, *,
+                   context: bool = False) -> Selection:
     """The stories of `window` that match the subscription: those whose first report is in
     the window, and — for a subscription that narrows — those that only began to match
-    through a report stored in the window (and were never mailed to it)."""
+    through a report stored in the window (and were never mailed to it). With `context`,
+    each match quotes its keyword in its sentence (for alerts)."""
     oldest = window.reference - dt.timedelta(days=max_age_days)
     age = {"min_published": oldest.astimezone(tz).date().isoformat(), "min_first_seen": db_time(oldest)}
     rows = store.window_stories(db, after_id=window.after, upto_id=window.upto, since=window.since, until=window.until, **age)
@@ -318,14 +320,14 @@ def select_stories(db: sqlite_utils.Database, window: Window, matcher: Matcher, 
     tags = store.cluster_tags(db, [report["id"] for found in reports.values() for report in found])
     matches: dict[int, Match] = {}
     for row in rows:
-        found = matcher.match(reports.get(row["story_id"]) or [row], tags)
+        found = matcher.match(reports.get(row["story_id"]) or [row], tags, context=context)
         if found:
             matches[row["story_id"]] = found
     before_window = (lambda r: r["id"] <= window.after) if window.after is not None else (lambda r: r["first_seen"] < (window.since or ""))
     newly = []
     for row in later:
         members = reports.get(row["story_id"]) or [row]
-        found = matcher.match(members, tags)
+        found = matcher.match(members, tags, context=context)
         if found and not matcher.match([r for r in members if before_window(r)] or [row], tags):
             matches[row["story_id"]] = found
             newly.append(row)

@@ -29,6 +29,7 @@ IMPLICIT = ""  # the name of the one subscription of a configuration without [[s
 LATIN = "a-z0-9\u00c0-\u024f"  # letters and digits of spaced scripts, after fold()
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
+_WIDE = re.compile(f"[{_HAN}\u3000-\u303f\uff00-\uffef]")  # characters two columns wide
 CONTEXT = 72  # display columns of context on each side of a matched keyword (a Han character takes two)
 
 # Chinese names of the provinces (and province-level cities and regions) as the gazetteer spells them.
@@ -152,8 +153,9 @@ class Matcher:
         code = (code or "").lower()
         return any(code == want or ("-" not in want and code.split("-")[0] == want) for want in self.languages)
 
-    def match(self, reports: list[dict[str, Any]], tags: dict[int, list[dict[str, Any]]]) -> Match | None:
-        """Match a story on all its `reports` (rows with id, title, text, lang, relevance) and their cluster `tags`."""
+    def match(self, reports: list[dict[str, Any]], tags: dict[int, list[dict[str, Any]]], *, context: bool = False) -> Match | None:
+        """Match a story on all its `reports` (rows with id, title, text, lang, relevance) and
+        their cluster `tags`; with `context`, the Match quotes the keyword in its sentence."""
         if self.sub.min_relevance and max((r.get("relevance") or 0) for r in reports) < self.sub.min_relevance:
             return None
         if self.languages and not any(self.language_ok(r.get("lang")) for r in reports):
@@ -177,7 +179,7 @@ class Matcher:
                 skip = len(title) if title and original is report.get("text") and folded.lstrip().startswith(title) else 0
                 found = pattern.search(folded, skip) or (pattern.search(folded) if skip else None)
                 if found:
-                    hits[word] = Match(word, report["id"], in_context(original, found.start(), found.end()))
+                    hits[word] = Match(word, report["id"], in_context(original, found.start(), found.end()) if context else "")
                     break
         if not self.keywords:
             return Match()
@@ -206,7 +208,7 @@ def in_context(text: str, start: int, end: int) -> str:
 def _fit(text: str) -> str:
     used = 0
     for index, char in enumerate(text):
-        used += 2 if re.match(f"[{_HAN}\u3000-\u303f\uff00-\uffef]", char) else 1
+        used += 2 if _WIDE.match(char) else 1
         if used > CONTEXT:
             return text[:index]
     return text

@@ -105,22 +105,34 @@ def first_id_since(db: sqlite_utils.Database, since: str) -> int:
     return row[0] if row[0] is not None else max_article_id(db) + 1
 
 
-def recent_stories(db: sqlite_utils.Database, *, min_id: int, limit: int, cluster_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The latest `limit` stories led by a relevant article with id >= `min_id`, newest first;
-    with `cluster_ids`, only those with a report tagged with one of them. For the feeds."""
-    clusters = "" if cluster_ids is None else (
-        "AND s.id IN (SELECT a2.story_id FROM article_clusters ac JOIN articles a2 ON a2.id = ac.article_id "
-        "WHERE ac.cluster_id IN (SELECT value FROM json_each(:clusters)) AND ac.article_id >= :min_id)")
+def recent_story_ids(db: sqlite_utils.Database, *, min_id: int, limit: int, cluster_ids: Iterable[str] | None = None) -> list[int]:
+    """The `limit` stories most recently stored (newest first) among articles with id >=
+    `min_id`: by their lead, or with `cluster_ids` by their latest report tagged with one
+    of them. Index walks, not sorts of the whole range: for the feeds, after every crawl."""
+    if cluster_ids is None:
+        rows = db.execute(
+            "SELECT s.id FROM stories s INDEXED BY stories_lead WHERE s.lead_article_id >= ? "
+            "ORDER BY s.lead_article_id DESC LIMIT ?", [min_id, limit])
+    else:
+        rows = db.execute(
+            """SELECT a.story_id FROM article_clusters ac JOIN articles a ON a.id = ac.article_id
+               WHERE ac.cluster_id IN (SELECT value FROM json_each(?)) AND ac.article_id >= ? AND a.story_id IS NOT NULL
+               GROUP BY a.story_id ORDER BY max(ac.article_id) DESC LIMIT ?""",
+            [json.dumps(sorted(cluster_ids)), min_id, limit])
+    return [r[0] for r in rows]
+
+
+def story_leads(db: sqlite_utils.Database, story_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The lead (first report) of each story whose lead is relevant, with the story's last_seen:
+    the rows `window_stories` gives."""
     rows = db.query(
-        f"""
+        """
         SELECT a.id, a.story_id, a.url, a.source, a.title, substr(a.text, 1, 3000) AS text,
                nullif(a.published, '') AS published, a.first_seen, a.lang, a.relevance, s.last_seen
         FROM stories s JOIN articles a ON a.id = s.lead_article_id
-        WHERE s.lead_article_id >= :min_id AND a.relevant = 1 {clusters}
-        ORDER BY coalesce(nullif(a.published, ''), substr(a.first_seen, 1, 10)) DESC, a.id DESC
-        LIMIT :limit
+        WHERE s.id IN (SELECT value FROM json_each(?)) AND a.relevant = 1
         """,
-        {"min_id": min_id, "limit": limit, "clusters": json.dumps(sorted(cluster_ids or []))},
+        [_ids(story_ids)],
     )
     return [dict(r) for r in rows]
 

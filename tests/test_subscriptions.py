@@ -96,7 +96,7 @@ def story(*reports: dict, tags: dict | None = None) -> tuple[list[dict], dict]:
 
 def matches(sub: dict, *reports: dict, tags: dict | None = None):
     matcher = Matcher(Subscription(name="t", **sub), load_gazetteer())
-    return matcher.match(*story(*reports, tags=tags))
+    return matcher.match(*story(*reports, tags=tags), context=True)
 
 
 @pytest.mark.parametrize("keyword, text, found", [
