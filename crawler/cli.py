@@ -127,9 +127,11 @@ def init(path: Path | None, force: bool) -> None:
 @config_option()
 @click.option("--source", "-s", "sources", multiple=True, metavar="NAME", help="Crawl only this source (repeatable).")
 def crawl(config: Config, sources: tuple[str, ...]) -> None:
-    """Crawl all (or the named) sources once and store new articles."""
+    """Crawl all (or the named) sources once and store new articles; then refresh the
+    feeds and mail the immediate subscriptions' alerts."""
     report = run_crawl(config, sources)
-    if report.failed:
+    alerts_failed = after_crawl(config, sum(r.new_articles for r in report.results))
+    if report.failed or alerts_failed:
         sys.exit(EXIT_SOURCE_FAILED)
 
 
@@ -250,40 +252,47 @@ def clusters_command(config: Config, as_json: bool) -> None:
 
 @main.command()
 @config_option()
-@click.option("--send", is_flag=True, help="Mail the digest to [email] recipients (once per window).")
+@click.option("--send", is_flag=True, help="Mail each subscription's digest that is due (once per window).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the .html, .txt and .eml files here [default: [digest] output_dir].")
 @click.option("--date", "day", default=None, metavar="YYYY-MM-DD", callback=lambda ctx, param, value: _iso_date(value),
               help="The archive view of one calendar day (configured time zone) instead of what is new.")
-@click.option("--force", is_flag=True, help="Mail even if this window (or day) was mailed already.")
-def digest(config: Config, send: bool, out_dir: Path | None, day: datetime.date | None, force: bool) -> None:
-    """Build the digest of what is new since the last one, write it to files, and with --send mail it.
+@click.option("--force", is_flag=True, help="Mail even if this window (or day) was mailed already, or a weekly one is not due.")
+@click.option("--subscription", "names", multiple=True, metavar="NAME", help="Only this subscription (repeatable).")
+def digest(config: Config, send: bool, out_dir: Path | None, day: datetime.date | None, force: bool, names: tuple[str, ...]) -> None:
+    """Build each subscription's digest of what is new since its last one, write it to
+    files, and with --send mail it; rewrite the Atom feeds.
 
     Without --send nothing is mailed and the window does not move: the files show what the
-    next --send would mail. Exit 1 when the mail could not be sent (the next run retries).
+    next --send would mail. Exit 1 when a mail could not be sent (the next run retries it).
     """
-    from loomwatch.crawler.digest import DigestBusy, SendError, describe, run_digest
+    from loomwatch.crawler.digest import DigestBusy, describe, run_digests
 
     try:
-        outcome = run_digest(config, send=send, out=out_dir, day=day, force=force)
+        outcomes = run_digests(config, send=send, out=out_dir, day=day, force=force, names=names or None)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
-    except SendError as exc:
-        raise Failure(f"digest not sent: {exc}") from None
     except DigestBusy as exc:
         click.echo(f"loomwatch: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
-    if is_quiet():
-        return
-    if outcome.status in ("nothing_new", "already_sent"):
-        click.echo(f"{describe(outcome)}\n{outcome.note}")
-        return
-    click.echo(describe(outcome))
-    click.echo(f"wrote {', '.join(str(f) for f in outcome.files)}")
-    if outcome.status == "sent":
-        click.echo(f"mailed to {', '.join(outcome.recipients)}: {outcome.subject}")
-    else:
-        click.echo("not mailed: pass --send to mail it")
+    failed = [o for o in outcomes if o.status == "failed"]
+    for outcome in outcomes:
+        if outcome.status == "failed" or is_quiet():
+            continue
+        if outcome.status in ("nothing_new", "already_sent", "not_due", "feed_only"):
+            click.echo(f"{describe(outcome)}\n{outcome.note}")
+            continue
+        click.echo(describe(outcome))
+        click.echo(f"wrote {', '.join(str(f) for f in outcome.files)}")
+        if outcome.status == "sent":
+            click.echo(f"mailed to {', '.join(outcome.recipients)}: {outcome.subject}")
+        else:
+            click.echo("not mailed: pass --send to mail it")
+    for outcome in failed:
+        name = f" {outcome.digest.subscription}" if outcome.digest.subscription else ""
+        click.echo(f"loomwatch: digest{name} not sent: {outcome.note}", err=True)
+    if failed:
+        sys.exit(EXIT_SOURCE_FAILED)
 
 
 def _iso_date(value: str | None) -> datetime.date | None:
@@ -435,9 +444,84 @@ def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
     from loomwatch.crawler.serve import serve as serve_archive
 
     try:
-        serve_archive(config.storage.database, host, port, access_log=ctx.find_root().obj["verbose"] > 0)
+        serve_archive(config.storage.database, host, port, access_log=ctx.find_root().obj["verbose"] > 0,
+                      feeds=config.digest.output_dir / "feeds")
     except ServeError as exc:
         raise ConfigProblem(str(exc)) from None
+
+
+# --- subscriptions: alerts, subscriptions (issue 18) ------------------------------------------
+
+
+def after_crawl(config: Config, stored: int) -> bool:
+    """Refresh the feeds and mail the immediate subscriptions' alerts after a crawl; True when an alert failed."""
+    from loomwatch.crawler.alerts import after_crawl as run_after_crawl
+    from loomwatch.crawler.alerts import describe_outcome
+
+    try:
+        outcomes = run_after_crawl(config, stored=stored)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            click.echo(f"loomwatch: alert {outcome.subscription} not sent: {outcome.note}", err=True)
+        elif outcome.status in ("sent", "skipped") and not is_quiet():
+            click.echo(describe_outcome(outcome))
+    return any(o.status == "failed" for o in outcomes)
+
+
+@main.command()
+@config_option()
+@click.option("--send", is_flag=True, help="Mail them (what every crawl does); without it only write the files.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the .txt and .eml files to DIR/alerts [default: [digest] output_dir].")
+@click.option("--subscription", "names", multiple=True, metavar="NAME", help="Only this subscription (repeatable).")
+def alerts(config: Config, send: bool, out_dir: Path | None, names: tuple[str, ...]) -> None:
+    """Show (or with --send mail) the alerts of the immediate subscriptions now.
+
+    Every `loomwatch crawl` mails them when it is done; without --send this writes what the
+    next alert would say and does not use its stories up. Exit 1 when an alert could not be sent."""
+    from loomwatch.crawler.alerts import describe_outcome, run_alerts
+    from loomwatch.crawler.digest import DigestBusy
+
+    try:
+        outcomes = run_alerts(config, send=send, out=out_dir, names=names or None)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except DigestBusy as exc:
+        click.echo(f"loomwatch: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    if not outcomes and not is_quiet():
+        click.echo("no immediate subscription: add one with schedule = \"immediate\" (see `loomwatch subscriptions`)")
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            click.echo(f"loomwatch: alert {outcome.subscription} not sent: {outcome.note}", err=True)
+        elif not is_quiet():
+            click.echo(describe_outcome(outcome))
+    if any(o.status == "failed" for o in outcomes):
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+@main.command("subscriptions")
+@config_option()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per subscription.")
+def subscriptions_command(config: Config, as_json: bool) -> None:
+    """List the subscriptions: schedule, recipients, filters, stories matched in the last week, last mailed."""
+    from loomwatch.crawler.digest import overview
+
+    try:
+        rows = overview(config)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+            continue
+        mailed = _local_time(row["last_mailed"], config.timezone)
+        click.echo(f"{row['name'] or '(all stories)':<24} {row['schedule']:<18} {row['last_week']:>4} matched in the last 7 days"
+                   f"  last mailed {mailed}")
+        click.echo(f"{'':<4}to {', '.join(row['recipients']) or 'nobody (a feed only)'}")
+        click.echo(f"{'':<4}{row['filters'] or 'every relevant story'}; feed {row['feed']}")
 
 
 if __name__ == "__main__":

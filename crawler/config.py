@@ -70,6 +70,7 @@ class DigestSettings:
     max_age_days: int = setting(7, "Only articles published within this many days go into a digest (undated ones count from when they were first stored).", minimum=1)
     output_dir: Path = setting(Path("digests"), "Where `loomwatch digest` writes its .html, .txt and .eml files.", path=True)
     language: str = setting("en", "Language of the headline each story is shown under (en, zh-cn, zh-tw, zh, ...): its first report in that language, else its first report. The others are listed as \"also reported by\".")
+    feeds: bool = setting(True, "Write Atom feeds (all stories, each cluster, each subscription) to `feeds/` in the output folder on every `loomwatch digest` and after every crawl that stored something; `loomwatch serve` serves them.")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,28 @@ class Source:
     clusters: tuple[str, ...] = setting([], "Cluster ids this source mostly covers; raises their scores, never tags an off-topic article.")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str = setting("", "Unique slug; names the subscription's digest files, its feed and its rows in `digests`.", required=True)
+    recipients: tuple[str, ...] = setting([], "Addresses mailed this subscription's digests or alerts; [] = a feed only, never mailed.")
+    schedule: str = setting("daily", "daily: a digest at every `loomwatch digest --send` ([schedule] digest); weekly: one digest a week, at the first such run on or after `weekday`; immediate: an alert after each crawl.", choices=("daily", "weekly", "immediate"))
+    weekday: str = setting("monday", "The day a weekly digest is due.", choices=WEEKDAYS)
+    clusters: tuple[str, ...] = setting([], "Cluster ids (`loomwatch clusters`); a cluster includes the clusters inside it. [] with no provinces = any story, clustered or not.")
+    provinces: tuple[str, ...] = setting([], "Provinces (\"Zhejiang\" or \"浙江\"): stories about any cluster in them. With clusters too, a story about either matches.")
+    languages: tuple[str, ...] = setting([], "Stories with a report in one of these languages (en, zh = zh-cn and zh-tw, zh-cn, zh-tw); [] = any.")
+    keywords: tuple[str, ...] = setting([], "Words or phrases looked for in the title and text of every report: English as whole words, case ignored (`dye*` for any ending), Chinese as substrings; [] = any story.")
+    match: str = setting("any", "Whether a story needs any one of `keywords` or all of them.", choices=("any", "all"))
+    exclude_keywords: tuple[str, ...] = setting([], "A story in which any of these occurs is left out (matched like `keywords`).")
+    min_relevance: float = setting(0.0, "Only stories whose textile relevance reaches this (0..1; every story already passed [tagging] relevance_threshold).", minimum=0, maximum=1)
+    language: str = setting("", "Language of the headline each story is shown under; \"\" = [digest] language.")
+    subject: str = setting("", "Subject template: [email] subject's fields plus {subscription}; \"\" = \"[name] \" before [email] subject (alerts: \"loomwatch alert [name]: ...\").")
+    send_empty: bool = setting(False, "Mail a digest even when nothing new matched (at most one such mail a day).")
+    alert_limit: int = setting(20, "immediate: at most this many stories alerted a day (local date); the alert that reaches it says so, and later matches that day are not mailed (they are in the subscription's feed).", minimum=1)
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -130,6 +153,7 @@ class Config:
     health: HealthSettings = field(default_factory=HealthSettings)
     sources: tuple[Source, ...] = ()
     clusters: tuple[dict, ...] = ()  # validated by loomwatch.crawler.gazetteer
+    subscriptions: tuple[Subscription, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -178,7 +202,7 @@ def load_config(path: str | os.PathLike | None = None, *, required: bool = True)
 def parse_config(data: dict, path: Path) -> Config:
     path = path.resolve()
     where = str(path)
-    known = {"timezone", "sources", "clusters", *SECTIONS}
+    known = {"timezone", "sources", "clusters", "subscriptions", *SECTIONS}
     _reject_unknown(data, known, where, "")
     values: dict[str, Any] = {"path": path}
     if "timezone" in data:
@@ -220,9 +244,33 @@ def parse_config(data: dict, path: Path) -> Config:
     if not isinstance(clusters, list) or not all(isinstance(c, dict) for c in clusters):
         raise ConfigError(f"{where}: key 'clusters' must be a list of [[clusters]] tables")
     values["clusters"] = tuple(clusters)
+    values["subscriptions"] = _subscriptions(data.get("subscriptions", []), where, path.parent)
     config = _apply_environment(Config(**values))
     _check_clusters(config)
     return config
+
+
+def _subscriptions(tables: Any, where: str, base: Path) -> tuple[Subscription, ...]:
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: key 'subscriptions' must be a list of [[subscriptions]] tables")
+    built: list[Subscription] = []
+    for index, table in enumerate(tables, 1):
+        label = f"[[subscriptions]] #{index}" + (f" ({table['name']})" if isinstance(table.get("name"), str) else "")
+        sub = _build(Subscription, table, where, "", base, label=label)
+        if not SLUG.match(sub.name):
+            raise ConfigError(f"{where}: {label} key 'name': {sub.name!r} is not a slug; use lower-case letters, digits, '-' and '_'")
+        if sub.name in {s.name for s in built}:
+            raise ConfigError(f"{where}: {label} key 'name': duplicate subscription name {sub.name!r}; every subscription needs a unique name")
+        for key in ("keywords", "exclude_keywords"):
+            for word in getattr(sub, key):
+                if not word.strip() or word.strip().strip("*") == "" or "*" in word.strip()[:-1]:
+                    raise ConfigError(f"{where}: {label} key '{key}': {word!r} is not a keyword; write a word or phrase, "
+                                      "with at most one '*' at its end (\"dye*\" matches dyes, dyeing)")
+        for code in sub.languages:
+            if not re.fullmatch(r"[a-z]{2,3}(-[a-z]{2,4})?", code):
+                raise ConfigError(f"{where}: {label} key 'languages': {code!r} is not a language code; use e.g. \"en\", \"zh\", \"zh-cn\"")
+        built.append(sub)
+    return tuple(built)
 
 
 def _check_clusters(config: Config) -> None:
@@ -239,6 +287,10 @@ def _check_clusters(config: Config) -> None:
                 close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
                 raise ConfigError(f"{config.path}: [[sources]] {source.name} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
+    from loomwatch.crawler.subscriptions import check_places
+
+    for sub in config.subscriptions:
+        check_places(sub, gaz, f"{config.path}: [[subscriptions]] {sub.name}")
 
 
 def _apply_environment(config: Config) -> Config:
@@ -335,6 +387,7 @@ def documented_keys() -> list[str]:
     for section, cls in SECTIONS.items():
         keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
     keys += [f"sources.{f.name}" for f in dataclasses.fields(Source)]
+    keys += [f"subscriptions.{f.name}" for f in dataclasses.fields(Subscription)]
     return keys
 
 
@@ -374,4 +427,6 @@ def reference_markdown() -> str:
     for section, cls in SECTIONS.items():
         out += [f"### [{section}]", "", *table(cls), ""]
     out += ["### [[sources]] (one table per source)", "", *table(Source), ""]
+    out += ["### [[subscriptions]] (one table per reader or desk; none = one digest of everything to [email] recipients)", "",
+            *table(Subscription), ""]
     return "\n".join(out)

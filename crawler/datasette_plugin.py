@@ -16,6 +16,9 @@ databases in the same Datasette are left alone.
 - Links: `url` cells link to the original page; article ids in views and canned queries
   (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row.
 - Layout: a small stylesheet (datasette/archive.css) gives article texts room in tables.
+- Feeds: the Atom feeds `loomwatch digest` writes (crawler/feeds.py) at /-/feeds/NAME.xml,
+  from the folder named by the plugin setting `feeds` (set by crawler/serve.py), with a list
+  of them at /-/feeds/.
 """
 
 from __future__ import annotations
@@ -95,7 +98,35 @@ def register_routes() -> list:
         css = files("loomwatch.crawler").joinpath("datasette/archive.css").read_text(encoding="utf-8")
         return Response(css, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
 
-    return [(r"^/-/loomwatch\.css$", stylesheet)]
+    return [(r"^/-/loomwatch\.css$", stylesheet), (r"^/-/feeds/?$", feed_list), (r"^/-/feeds/(?P<name>[a-z0-9_-]+\.xml)$", feed)]
+
+
+def _feeds_folder(datasette: Any) -> Any:
+    from pathlib import Path
+
+    folder = (datasette.plugin_config(ARCHIVE) or {}).get("feeds")
+    return Path(folder) if folder else None
+
+
+async def feed(request: Any, datasette: Any) -> Response:
+    folder = _feeds_folder(datasette)
+    name = request.url_vars["name"]
+    path = folder / name if folder else None
+    if path is None or not path.is_file():
+        return Response.text(f"no feed {name} here: `loomwatch digest` writes the feeds (see /-/feeds/)", status=404)
+    return Response(path.read_bytes(), content_type="application/atom+xml; charset=utf-8",
+                    headers={"cache-control": "max-age=300"})
+
+
+async def feed_list(datasette: Any) -> Response:
+    folder = _feeds_folder(datasette)
+    names = sorted(p.name for p in folder.glob("*.xml")) if folder and folder.is_dir() else []
+    items = "".join(markupsafe.Markup('<li><a href="/-/feeds/{0}">{0}</a></li>').format(n) for n in names)
+    body = (markupsafe.Markup("<!DOCTYPE html><html><head><meta charset='utf-8'><title>loomwatch feeds</title></head><body>"
+                              "<h1>loomwatch Atom feeds</h1><p>Paste a link into a feed reader. `loomwatch digest` rewrites "
+                              "them; crawls that store stories refresh them.</p><ul>{}</ul>{}</body></html>")
+            .format(markupsafe.Markup(items), "" if names else markupsafe.Markup("<p>None yet: run <code>loomwatch digest</code>.</p>")))
+    return Response.html(str(body))
 
 
 @hookimpl

@@ -83,26 +83,32 @@ def prepare_archive(path: Path) -> None:
         raise ServeError(f"{path}: the schema updates {', '.join(pending)} could not be applied ({exc}); {fix}") from None
 
 
-def build_datasette(path: Path, *, settings: dict[str, Any] | None = None) -> Datasette:
-    """A Datasette serving the archive at `path` as /loomwatch, with loomwatch's metadata and plugin."""
+def build_datasette(path: Path, *, settings: dict[str, Any] | None = None, feeds: Path | None = None) -> Datasette:
+    """A Datasette serving the archive at `path` as /loomwatch, with loomwatch's metadata and
+    plugin, and the Atom feeds in the folder `feeds` (written by `loomwatch digest`) at /-/feeds/."""
     register_plugin()
-    ds = Datasette(files=[], metadata=load_metadata(), settings={**SETTINGS, **(settings or {})})
+    metadata = load_metadata()
+    if feeds is not None:
+        metadata.setdefault("plugins", {}).setdefault("loomwatch", {})["feeds"] = str(feeds)
+    ds = Datasette(files=[], metadata=metadata, settings={**SETTINGS, **(settings or {})})
     ds.remove_database("_memory")  # added whenever no files are given; analysts have no use for it
     ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE)
     return ds
 
 
-def serve(path: Path, host: str = "127.0.0.1", port: int = 8001, *, access_log: bool = False) -> None:
+def serve(path: Path, host: str = "127.0.0.1", port: int = 8001, *, access_log: bool = False, feeds: Path | None = None) -> None:
     """Serve the archive until interrupted. Raises ServeError before listening if it cannot."""
     import uvicorn
 
     prepare_archive(path)
     check_port(host, port)
-    ds = build_datasette(path)
+    ds = build_datasette(path, feeds=feeds)
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this address can read the archive "
                     "(there is no login); put it behind a proxy with authentication if that is not intended", host)
     log.info("serving %s read-only at http://%s:%d/%s (Ctrl-C to stop)", path, host, port, ARCHIVE)
+    if feeds is not None:
+        log.info("Atom feeds from %s at http://%s:%d/-/feeds/", feeds, host, port)
     uvicorn.run(ds.app(), host=host, port=port, log_level="info" if access_log else "warning", lifespan="on", workers=1)
 
 

@@ -490,3 +490,23 @@ def _stories(db: sqlite_utils.Database) -> None:
     rebuild(db)
     # As in 0006, with the story taken from story_id: insert_article sets it before the tags.
     db.execute(_coverage_tag_added("coalesce(a.story_id, a.id)"))
+
+
+@migrations(name="0011_subscriptions")
+def _subscriptions(db: sqlite_utils.Database) -> None:
+    # Readers' subscriptions (loomwatch.crawler.subscriptions): each digest and alert
+    # belongs to one, "" being the one subscription of a configuration without any (all
+    # digests before this migration). kind gains `alert`, status `skipped` (an alert over
+    # its subscription's daily limit). `mailings` shows what was mailed to whom: one row
+    # per story of every sent digest and alert.
+    for statement in (
+        "ALTER TABLE digests ADD COLUMN subscription TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX digests_subscription ON digests(subscription, kind, status, id)",
+        """CREATE VIEW mailings AS
+           SELECT d.sent, CASE WHEN d.subscription = '' THEN '(all stories)' ELSE d.subscription END AS subscription,
+                  d.kind, d.recipients, a.title, a.url, a.source, a.id AS article_id, d.id AS digest_id, d.subject
+           FROM digests d JOIN json_each(d.article_ids) j JOIN articles a ON a.id = j.value
+           WHERE d.status = 'sent'
+           ORDER BY d.id DESC, j.key""",
+    ):
+        db.execute(statement)

@@ -20,7 +20,8 @@ import sqlite_utils
 
 # `sending` is written just before the SMTP transaction and replaced by `sent` or `failed`
 # right after it; a `sending` row found later belongs to a process that died mid-send.
-STATUSES = ("rendered", "sending", "sent", "failed")
+# `skipped`: an alert not mailed because its subscription's daily limit was reached.
+STATUSES = ("rendered", "sending", "sent", "failed", "skipped")
 
 
 def _ids(ids: Iterable[int]) -> str:
@@ -65,6 +66,77 @@ def window_stories(
     return [dict(r) for r in rows]
 
 
+def stories_reported_in(
+    db: sqlite_utils.Database,
+    *,
+    after_id: int | None,
+    upto_id: int,
+    since: str | None,
+    min_published: str,
+    min_first_seen: str,
+) -> list[dict[str, Any]]:
+    """The stories whose lead came *before* the window (after_id < id <= upto_id, or since <=
+    first_seen when after_id is None) but which gained a report within it: a translation or a
+    rewrite that may make them match a subscription now. Same rows and age rule as
+    `window_stories`."""
+    inside = ("id > :after_id AND id <= :upto_id" if after_id is not None
+              else "first_seen >= :since AND id <= :upto_id")
+    rows = db.query(
+        f"""
+        SELECT a.id, a.story_id, a.url, a.source, a.title, substr(a.text, 1, 3000) AS text,
+               nullif(a.published, '') AS published, a.first_seen, a.lang, a.relevance
+        FROM stories s JOIN articles a ON a.id = s.lead_article_id
+        WHERE s.id IN (SELECT story_id FROM articles WHERE {inside} AND story_id IS NOT NULL)
+          AND a.relevant = 1
+          AND (CASE WHEN :after_id IS NOT NULL THEN s.lead_article_id <= :after_id ELSE a.first_seen < :since END)
+          AND CASE WHEN nullif(a.published, '') IS NOT NULL THEN a.published >= :min_published
+                   ELSE a.first_seen >= :min_first_seen END
+        ORDER BY coalesce(nullif(a.published, ''), substr(a.first_seen, 1, 10)) DESC, a.id DESC
+        """,
+        {"after_id": after_id, "upto_id": upto_id, "since": since, "min_published": min_published,
+         "min_first_seen": min_first_seen},
+    )
+    return [dict(r) for r in rows]
+
+
+def first_id_since(db: sqlite_utils.Database, since: str) -> int:
+    """The smallest article id first stored at or after `since` (one past the last id when none)."""
+    row = db.execute("SELECT min(id) FROM articles WHERE first_seen >= ?", [since]).fetchone()
+    return row[0] if row[0] is not None else max_article_id(db) + 1
+
+
+def recent_story_ids(db: sqlite_utils.Database, *, min_id: int, limit: int, cluster_ids: Iterable[str] | None = None) -> list[int]:
+    """The `limit` stories most recently stored (newest first) among articles with id >=
+    `min_id`: by their lead, or with `cluster_ids` by their latest report tagged with one
+    of them. Index walks, not sorts of the whole range: for the feeds, after every crawl."""
+    if cluster_ids is None:
+        rows = db.execute(
+            "SELECT s.id FROM stories s INDEXED BY stories_lead WHERE s.lead_article_id >= ? "
+            "ORDER BY s.lead_article_id DESC LIMIT ?", [min_id, limit])
+    else:
+        rows = db.execute(
+            """SELECT a.story_id FROM article_clusters ac JOIN articles a ON a.id = ac.article_id
+               WHERE ac.cluster_id IN (SELECT value FROM json_each(?)) AND ac.article_id >= ? AND a.story_id IS NOT NULL
+               GROUP BY a.story_id ORDER BY max(ac.article_id) DESC LIMIT ?""",
+            [json.dumps(sorted(cluster_ids)), min_id, limit])
+    return [r[0] for r in rows]
+
+
+def story_leads(db: sqlite_utils.Database, story_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The lead (first report) of each story whose lead is relevant, with the story's last_seen:
+    the rows `window_stories` gives."""
+    rows = db.query(
+        """
+        SELECT a.id, a.story_id, a.url, a.source, a.title, substr(a.text, 1, 3000) AS text,
+               nullif(a.published, '') AS published, a.first_seen, a.lang, a.relevance, s.last_seen
+        FROM stories s JOIN articles a ON a.id = s.lead_article_id
+        WHERE s.id IN (SELECT value FROM json_each(?)) AND a.relevant = 1
+        """,
+        [_ids(story_ids)],
+    )
+    return [dict(r) for r in rows]
+
+
 def cluster_tags(db: sqlite_utils.Database, article_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """Each article's clusters, strongest first, with the cluster's names from the gazetteer table."""
     tags: dict[int, list[dict[str, Any]]] = {}
@@ -82,13 +154,16 @@ def cluster_tags(db: sqlite_utils.Database, article_ids: Iterable[int]) -> dict[
     return tags
 
 
-def story_reports(db: sqlite_utils.Database, story_ids: Iterable[int], upto_id: int) -> dict[int, list[dict[str, Any]]]:
-    """Every report of each story stored up to `upto_id` (copies, rewrites, translations), earliest first."""
+def story_reports(db: sqlite_utils.Database, story_ids: Iterable[int], upto_id: int, *,
+                  full_text: bool = False) -> dict[int, list[dict[str, Any]]]:
+    """Every report of each story stored up to `upto_id` (copies, rewrites, translations),
+    earliest first; `text` cut to its first 3000 characters unless `full_text`."""
     reports: dict[int, list[dict[str, Any]]] = {}
+    text = "text" if full_text else "substr(text, 1, 3000) AS text"
     rows = db.query(
-        """
-        SELECT id, story_id, url, source, title, substr(text, 1, 3000) AS text, nullif(published, '') AS published,
-               first_seen, lang
+        f"""
+        SELECT id, story_id, url, source, title, {text}, nullif(published, '') AS published,
+               first_seen, lang, relevance
         FROM articles INDEXED BY articles_story
         WHERE story_id IN (SELECT value FROM json_each(?)) AND id <= ?
         ORDER BY story_id, id
@@ -122,27 +197,58 @@ def crawl_runs_between(db: sqlite_utils.Database, start: str, end: str) -> dict[
     return {r["status"]: r["n"] for r in rows}
 
 
-def last_sent(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The latest digest of what is new that a mail server accepted."""
+def last_sent(db: sqlite_utils.Database, subscription: str = "", kind: str = "new") -> dict[str, Any] | None:
+    """The latest digest of what is new (or alert: `kind`) of a subscription that a mail server
+    accepted; for alerts also the latest one skipped because the daily limit was reached."""
     row = db.execute_returning_dicts(
-        "SELECT * FROM digests WHERE kind = 'new' AND status = 'sent' ORDER BY id DESC LIMIT 1"
+        "SELECT * FROM digests WHERE subscription = ? AND kind = ? AND status IN ('sent', 'skipped') "
+        "ORDER BY id DESC LIMIT 1",
+        [subscription, kind],
     )
     return row[0] if row else None
 
 
-def first_failed(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The earliest digest of what is new that failed to go out (for when none was ever sent)."""
-    row = db.execute_returning_dicts("SELECT * FROM digests WHERE kind = 'new' AND status = 'failed' ORDER BY id LIMIT 1")
+def first_failed(db: sqlite_utils.Database, subscription: str = "", kind: str = "new") -> dict[str, Any] | None:
+    """The earliest digest of what is new (or alert) of a subscription that failed to go out (for when none was ever sent)."""
+    row = db.execute_returning_dicts(
+        "SELECT * FROM digests WHERE subscription = ? AND kind = ? AND status = 'failed' ORDER BY id LIMIT 1",
+        [subscription, kind],
+    )
     return row[0] if row else None
 
 
-def day_sent(db: sqlite_utils.Database, window_start: str) -> dict[str, Any] | None:
+def day_sent(db: sqlite_utils.Database, window_start: str, subscription: str = "") -> dict[str, Any] | None:
     """The latest sent digest of the calendar day starting at `window_start` (UTC), if any."""
     row = db.execute_returning_dicts(
-        "SELECT * FROM digests WHERE kind = 'day' AND status = 'sent' AND window_start = ? ORDER BY id DESC LIMIT 1",
-        [window_start],
+        "SELECT * FROM digests WHERE subscription = ? AND kind = 'day' AND status = 'sent' AND window_start = ? "
+        "ORDER BY id DESC LIMIT 1",
+        [subscription, window_start],
     )
     return row[0] if row else None
+
+
+def last_mailed(db: sqlite_utils.Database, subscription: str) -> str | None:
+    """When a digest or alert of the subscription last went out (UTC), if ever."""
+    return db.execute("SELECT max(sent) FROM digests WHERE subscription = ? AND status = 'sent'", [subscription]).fetchone()[0]
+
+
+def already_mailed(db: sqlite_utils.Database, subscription: str, kind: str, lead_ids: Iterable[int]) -> set[int]:
+    """Which of these story leads a sent digest (or alert) of the subscription held."""
+    rows = db.execute(
+        """SELECT DISTINCT j.value FROM digests d, json_each(d.article_ids) j
+           WHERE d.subscription = ? AND d.kind = ? AND d.status = 'sent' AND j.value IN (SELECT value FROM json_each(?))""",
+        [subscription, kind, _ids(lead_ids)],
+    )
+    return {r[0] for r in rows}
+
+
+def alerted_since(db: sqlite_utils.Database, subscription: str, since: str) -> int:
+    """How many stories sent alerts of a subscription held since `since` (UTC)."""
+    return db.execute(
+        "SELECT coalesce(sum(json_array_length(article_ids)), 0) FROM digests "
+        "WHERE subscription = ? AND kind = 'alert' AND status = 'sent' AND sent >= ?",
+        [subscription, since],
+    ).fetchone()[0]
 
 
 def record_digest(db: sqlite_utils.Database, row: dict[str, Any]) -> int:

@@ -433,7 +433,8 @@ def test_files_written_to_out(smtp, tmp_path):
     result = invoke("digest", "--config", str(config), "--out", str(tmp_path / "files"))
     assert result.exit_code == 0 and "not mailed: pass --send" in result.output
     (eml,) = (tmp_path / "files").glob("*.eml")
-    assert sorted(p.suffix for p in (tmp_path / "files").iterdir()) == [".eml", ".html", ".txt"]
+    assert sorted(p.suffix for p in (tmp_path / "files").iterdir() if p.is_file()) == [".eml", ".html", ".txt"]
+    assert (tmp_path / "files" / "feeds" / "all.xml").is_file()  # the feeds go with the digest
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative" and "Keqiao printers add digital lines" in text_part(msg)
     assert re.fullmatch(r"纺织集群日报 \d{4}-\d\d-\d\d：1 条", msg["Subject"])
