@@ -24,7 +24,7 @@ from datasette.database import Database
 from datasette.plugins import pm
 from datasette.utils import parse_metadata
 
-from loomwatch.crawler import datasette_plugin
+from loomwatch.crawler import dashboard, datasette_plugin
 from loomwatch.crawler.datasette_plugin import ARCHIVE
 from loomwatch.storage import open_database
 from loomwatch.storage.db import migrations
@@ -49,7 +49,9 @@ class ServeError(RuntimeError):
 
 
 def load_metadata() -> dict[str, Any]:
-    return parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+    metadata = parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+    metadata.setdefault("plugins", {})["datasette-dashboards"] = dashboard.plugin_settings()
+    return metadata
 
 
 def register_plugin() -> None:
@@ -86,7 +88,9 @@ def prepare_archive(path: Path) -> None:
 def build_datasette(path: Path, *, settings: dict[str, Any] | None = None) -> Datasette:
     """A Datasette serving the archive at `path` as /loomwatch, with loomwatch's metadata and plugin."""
     register_plugin()
-    ds = Datasette(files=[], metadata=load_metadata(), settings={**SETTINGS, **(settings or {})})
+    # The template folder holds the article page (row-loomwatch-articles.html).
+    ds = Datasette(files=[], metadata=load_metadata(), settings={**SETTINGS, **(settings or {})},
+                   template_dir=str(files("loomwatch.crawler").joinpath("datasette")))
     ds.remove_database("_memory")  # added whenever no files are given; analysts have no use for it
     ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE)
     return ds
