@@ -33,7 +33,7 @@ PACKAGE_ORIGIN = "clusters.toml (package data)"
 # Keys of a cluster, in the order of the `Cluster` fields.
 TEXT_KEYS = ("id", "name", "name_zh", "kind", "province", "city", "parent")
 LIST_KEYS = ("specialty", "aliases", "ambiguous", "exclude", "titles", "sources")
-# Where the cluster is on the dashboard's map, in degrees (WGS84).
+# Where the cluster is on the dashboard's map, in degrees (as the map's outlines: GCJ-02, within half a kilometre of WGS84).
 PLACE_KEYS = ("lat", "lon")
 PLACE_RANGE = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
 # Lists of names that an override adds to instead of replacing.
