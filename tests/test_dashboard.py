@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import re
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from conftest import get, get_all, record_run
 
 from loomwatch.crawler import dashboard
 from loomwatch.crawler.gazetteer import GazetteerError, load_gazetteer
-from loomwatch.crawler.serve import build_datasette, place_clusters, prepare_archive
+from loomwatch.crawler.serve import place_clusters, prepare_archive
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters
-from loomwatch.storage.runs import SourceResult, finish_run, start_run
+from loomwatch.storage.runs import SourceResult
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 EVIL = '<img src=x onerror="alert(1)"> Keqiao dyers & printers'
@@ -78,13 +78,8 @@ def build_archive(path: Path) -> dict[str, int]:
                                        "relevance": 0.05, "relevant": 0, "first_seen": f"{day(before)} 08:00:00"})
     sources = [{"name": s, "start_urls": [f"https://{s}.example.com/"], "feeds": [], "sitemaps": []} for s in SOURCES]
     for before in (2, 1, 0):  # three runs; broken-site fails each, so it is unhealthy
-        run_id = start_run(db, sources)
-        finish_run(db, run_id, [SourceResult(s["name"], status="failed" if s["name"] == "broken-site" else "ok",
-                                             pages_fetched=3, new_articles=1,
-                                             last_error="HTTP 500 <b>oops</b>" if s["name"] == "broken-site" else None)
-                                for s in sources])
-        with db.atomic():
-            db.execute("UPDATE crawl_runs SET started = ?, finished = ? WHERE id = ?", [f"{day(before)} 02:00:00", f"{day(before)} 02:05:00", run_id])
+        record_run(db, sources, day(before), [SourceResult(s["name"], status="failed" if s["name"] == "broken-site" else "ok",
+                                                           pages_fetched=3, new_articles=1) for s in sources])
     db.close()
     return ids
 
@@ -95,19 +90,6 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, i
     return path, build_archive(path)
 
 
-async def _fetch(path: Path, urls: list[str]) -> list:
-    ds = build_datasette(path)
-    await ds.invoke_startup()
-    return [await ds.client.get(url) for url in urls]
-
-
-def fetch(path: Path, *urls: str) -> list:
-    responses = asyncio.run(_fetch(path, list(urls)))
-    for url, response in zip(urls, responses):
-        assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:300]}"
-    return responses
-
-
 def charts(path: Path, *names: str, **filters: str) -> dict[str, list[dict]]:
     """Each chart's rows, fetched as the dashboard's page fetches them."""
     queries = dashboard.chart_queries()
@@ -116,7 +98,7 @@ def charts(path: Path, *names: str, **filters: str) -> dict[str, list[dict]]:
         params = {"sql": queries[name], **filters, "_shape": "objects"}
         urls.append("/loomwatch.json?" + "&".join(f"{k}={_quote(v)}" for k, v in params.items()))
     out = {}
-    for name, response in zip(names, fetch(path, *urls)):
+    for name, response in zip(names, get(path, *urls)):
         body = response.json()
         assert not body.get("truncated"), name  # aggregated in SQL: far below max_returned_rows
         out[name] = body["rows"]
@@ -124,7 +106,6 @@ def charts(path: Path, *names: str, **filters: str) -> dict[str, list[dict]]:
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
     return quote(value, safe="")
 
 
@@ -257,7 +238,7 @@ def test_map_shades_provinces_and_places_every_cluster_with_a_link_to_its_storie
     labels = [r for r in rows if r["kind"] == "label"]
     assert {r["cluster"] for r in labels} == {"Keqiao 柯桥", "Dieshiqiao 叠石桥", "Shengze 盛泽", "Humen 虎门"}
     assert all(r["label_lat"] <= r["lat"] for r in labels)  # moved down, never up, out of another label's way
-    page = fetch(path, keqiao["href"])[0].text  # the link opens the dashboard with the cluster chosen
+    page = get(path, keqiao["href"])[0].text  # the link opens the dashboard with the cluster chosen
     assert '<option value="Keqiao 柯桥" selected>' in page
 
 
@@ -305,7 +286,7 @@ def test_latest_stories_link_each_story_and_escape_titles(archive) -> None:
 
 def test_dashboard_page_has_the_filters_and_every_chart_and_is_linked_from_home(archive) -> None:
     path, _ = archive
-    page, home = (r.text for r in fetch(path, dashboard.path(), "/"))
+    page, home = (r.text for r in get(path, dashboard.path(), "/"))
     for name in dashboard.PARAMETERS:
         assert f'name="{name}"' in page, name
     for name in dashboard.chart_queries():
@@ -341,7 +322,7 @@ def _inside(point: tuple[float, float], rings: list) -> bool:
 
 def test_province_outlines_are_small_and_every_cluster_lies_in_its_province(archive) -> None:
     path, _ = archive
-    response = fetch(path, "/-/loomwatch/china-provinces.geojson")[0]
+    response = get(path, "/-/loomwatch/china-provinces.geojson")[0]
     assert len(response.content) < 100_000
     features = {f["properties"]["name"]: f for f in response.json()["features"]}
     assert len(features) == 34 and features["Zhejiang"]["properties"]["name_zh"] == "浙江"
@@ -396,7 +377,7 @@ def test_an_archive_from_before_the_dashboard_gets_the_cluster_places_when_serve
 
 def test_article_page_reads_like_an_article(archive) -> None:
     path, ids = archive
-    page = fetch(path, f"/loomwatch/articles/{ids['k2']}")[0].text
+    page = get(path, f"/loomwatch/articles/{ids['k2']}")[0].text
     assert "<h1 lang=\"en\">Report k2</h1>" in page
     assert "textile-world" in page and f"<time datetime=\"{day(2)}\">" in page
     assert f'<a href="/-/dashboards/overview?cluster={_quote("Keqiao 柯桥")}">Keqiao 柯桥</a>' in page
@@ -409,15 +390,15 @@ def test_article_page_reads_like_an_article(archive) -> None:
 
 def test_article_page_escapes_what_the_page_said(archive) -> None:
     path, ids = archive
-    page = fetch(path, f"/loomwatch/articles/{ids['evil']}")[0].text
+    page = get(path, f"/loomwatch/articles/{ids['evil']}")[0].text
     assert EVIL not in page and "&lt;img src=x onerror=" in page
 
 
 def test_article_page_of_an_off_topic_article_and_of_no_article(archive) -> None:
     path, ids = archive
-    page = fetch(path, f"/loomwatch/articles/{ids['marathon']}")[0].text
+    page = get(path, f"/loomwatch/articles/{ids['marathon']}")[0].text
     assert "not counted as textile news" in page and "The story" not in page
-    missing = asyncio.run(_fetch(path, ["/loomwatch/articles/99999"]))[0]
+    missing = asyncio.run(get_all(path, ["/loomwatch/articles/99999"]))[0]
     assert missing.status_code == 404
 
 

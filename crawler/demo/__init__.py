@@ -65,7 +65,7 @@ def run_demo(directory: Path) -> None:
         "Next, try:\n"
         f"  {command} status --config {config_path}\n"
         f"  {command} digest --config {config_path} --out {directory / 'digests'}\n"
-        f"  {command} serve --config {config_path}\n"
+        f"  {command} serve --config {config_path}     # then open http://127.0.0.1:8001/-/dashboards/overview\n"
         f"  {_command('sqlite-utils')} {config.storage.database} \"select source, lang, title from articles\" --table\n"
         "(The example sites stop when the demo ends: the demo configuration is for exploring the archive, not for crawling again.)"
     )
