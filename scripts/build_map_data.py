@@ -68,6 +68,9 @@ COUNTY = {
     "zhongda-market": "海珠区",
     "gurao": "潮阳区",
     "xiqiao": "南海区",
+    "yanbu": "南海区",
+    "zhangcha": "禅城区",
+    "junan": "顺德区",
 }
 
 
@@ -128,7 +131,8 @@ CITIES = {
     "Maoming": "茂名市", "Chaozhou": "潮州市", "Shantou": "汕头市", "Foshan": "佛山市", "Zhongshan": "中山市",
     "Anqing": "安庆市", "Zibo": "淄博市", "Binzhou": "滨州市", "Weifang": "潍坊市", "Xinyu": "新余市", "Yichun": "宜春市",
     "Nanyang": "南阳市", "Xiantao": "仙桃市", "Zhuzhou": "株洲市", "Xingtai": "邢台市", "Baoding": "保定市",
-    "Huludao": "葫芦岛市", "Anshan": "鞍山市",
+    "Huludao": "葫芦岛市", "Anshan": "鞍山市", "Wenzhou": "温州市", "Jieyang": "揭阳市", "Ordos": "鄂尔多斯市",
+    "Qingdao": "青岛市", "Jiujiang": "九江市",
 }
 
 
