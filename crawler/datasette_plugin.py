@@ -19,13 +19,21 @@ databases in the same Datasette are left alone.
 - Feeds: the Atom feeds `loomwatch digest` writes (crawler/feeds.py) at /-/feeds/NAME.xml,
   from the folder named by the plugin setting `feeds` (set by crawler/serve.py), with a list
   of them at /-/feeds/.
+- Article page: the row page of `articles` reads like an article (datasette/row-loomwatch-articles.html,
+  filled by `extra_template_vars`): title, source, date, language, clusters, the story's other
+  reports, the text in paragraphs and the link to the original; the columns stay one click away.
+- Dashboard (crawler/dashboard.py): `lw_html(text)` and `lw_urlencode(text)` for the charts'
+  SQL, and the province outlines of its map served from the package
+  (/-/loomwatch/china-provinces.geojson), so that nothing is loaded from the internet.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from importlib.resources import files
+from urllib.parse import quote
 from typing import Any
 
 import markupsafe
@@ -42,6 +50,7 @@ ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Dataset
 ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id
 _TERMS = re.compile(r'"([^"]+)"|(\S+)')
 STYLESHEET = "/-/loomwatch.css"
+PROVINCES = "/-/loomwatch/china-provinces.geojson"
 
 
 def match_expression(query: str | None) -> str:
@@ -71,6 +80,8 @@ def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
     conn.create_function("escape_fts", 1, match_expression, deterministic=True)
     conn.create_function("lw_match", 1, match_expression, deterministic=True)
     conn.create_function("lw_snippet", 2, snippet, deterministic=True)
+    conn.create_function("lw_html", 1, lambda text: html.escape(str(text)) if text is not None else None, deterministic=True)
+    conn.create_function("lw_urlencode", 1, lambda text: quote(str(text or ""), safe=""), deterministic=True)
 
 
 @hookimpl
@@ -98,7 +109,12 @@ def register_routes() -> list:
         css = files("loomwatch.crawler").joinpath("datasette/archive.css").read_text(encoding="utf-8")
         return Response(css, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
 
-    return [(r"^/-/loomwatch\.css$", stylesheet), (r"^/-/feeds/?$", feed_list), (r"^/-/feeds/(?P<name>[a-z0-9_-]+\.xml)$", feed)]
+    async def provinces() -> Response:
+        outlines = files("loomwatch.crawler").joinpath("datasette/china-provinces.geojson").read_text(encoding="utf-8")
+        return Response(outlines, content_type="application/geo+json", headers={"cache-control": "max-age=86400"})
+
+    return [(r"^/-/loomwatch\.css$", stylesheet), (rf"^{re.escape(PROVINCES)}$", provinces), (r"^/-/feeds/?$", feed_list),
+            (r"^/-/feeds/(?P<name>[a-z0-9_-]+\.xml)$", feed)]
 
 
 def _feeds_folder(datasette: Any) -> Any:
@@ -127,6 +143,44 @@ async def feed_list(datasette: Any) -> Response:
                               "them; crawls that store stories refresh them.</p><ul>{}</ul>{}</body></html>")
             .format(markupsafe.Markup(items), "" if names else markupsafe.Markup("<p>None yet: run <code>loomwatch digest</code>.</p>")))
     return Response.html(str(body))
+
+
+ARTICLE_SQL = {
+    "article": """SELECT id, title, source, lang, url, text, author, published, first_seen, story_id, duplicate_of, relevant,
+                         coalesce(date(published), date(first_seen)) AS date FROM articles WHERE id = :id""",
+    "clusters": """SELECT c.id, c.name, c.name_zh FROM article_clusters ac JOIN clusters c ON c.id = ac.cluster_id
+                   WHERE ac.article_id = :id ORDER BY ac.score DESC, c.id""",
+    "reports": """SELECT id, title, source, lang, url, duplicate_of, coalesce(date(published), date(first_seen)) AS date
+                  FROM articles WHERE story_id = :story AND id <> :id ORDER BY first_seen, id LIMIT 100""",
+}
+
+
+async def article_page(datasette: Any, pks: str) -> dict[str, Any] | None:
+    """What the article page shows, or None when `pks` names no article."""
+    if not pks.isdigit():
+        return None
+    db = datasette.get_database(ARCHIVE)
+    found = (await db.execute(ARTICLE_SQL["article"], {"id": int(pks)})).rows
+    if not found:
+        return None
+    article = dict(found[0])
+    params = {"id": article["id"], "story": article["story_id"]}
+    article["clusters"] = [dict(r) for r in (await db.execute(ARTICLE_SQL["clusters"], params)).rows]
+    article["reports"] = [dict(r) for r in (await db.execute(ARTICLE_SQL["reports"], params)).rows] if article["story_id"] else []
+    article["paragraphs"] = [p.strip() for p in (article["text"] or "").splitlines() if p.strip()]
+    article["host"] = article["url"].split("://", 1)[-1].split("/", 1)[0]
+    return article
+
+
+@hookimpl
+def extra_template_vars(view_name: str, database: str | None, table: str | None, request: Any, datasette: Any) -> Any:
+    if view_name != "row" or database != ARCHIVE or table != "articles" or request is None:
+        return None
+
+    async def article_vars() -> dict[str, Any]:
+        return {"article": await article_page(datasette, request.url_vars.get("pks", ""))}
+
+    return article_vars
 
 
 @hookimpl

@@ -35,6 +35,9 @@ PACKAGE_ORIGIN = "clusters.toml (package data)"
 # Keys of a cluster, in the order of the `Cluster` fields.
 TEXT_KEYS = ("id", "name", "name_zh", "kind", "province", "city", "parent")
 LIST_KEYS = ("specialty", "aliases", "ambiguous", "exclude", "titles", "sources")
+# Where the cluster is on the dashboard's map, in degrees (as the map's outlines: GCJ-02, within half a kilometre of WGS84).
+PLACE_KEYS = ("lat", "lon")
+PLACE_RANGE = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
 # Lists of names that an override adds to instead of replacing.
 ADDITIVE_KEYS = ("aliases", "ambiguous", "exclude")
 # Keys that only make sense in a user's override.
@@ -84,6 +87,8 @@ class Cluster:
     exclude: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    lat: float | None = None
+    lon: float | None = None
 
     def names(self) -> tuple[str, ...]:
         """Names that identify the cluster on their own (ambiguous ones left out)."""
@@ -143,6 +148,8 @@ class Gazetteer:
                 "specialty": ", ".join(c.specialty),
                 "aliases": json.dumps(list(c.aliases), ensure_ascii=False),
                 "parent": c.parent,
+                "lat": c.lat,
+                "lon": c.lon,
             }
             for c in self
         ]
@@ -213,7 +220,7 @@ def _validate(entry: Mapping[str, Any], where: str, config: bool) -> tuple[dict[
             f"{where}: key 'id' must be a slug of lower-case letters, digits and '-' (such as 'shengze'); got {cluster_id!r}"
         )
     where = f"{where} (id {cluster_id!r})"
-    allowed = TEXT_KEYS + LIST_KEYS + (CONFIG_KEYS if config else ())
+    allowed = TEXT_KEYS + LIST_KEYS + PLACE_KEYS + (CONFIG_KEYS if config else ())
     values: dict[str, Any] = {}
     for key, value in entry.items():
         if key not in allowed:
@@ -230,6 +237,12 @@ def _validate(entry: Mapping[str, Any], where: str, config: bool) -> tuple[dict[
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise GazetteerError(f'{where}: key {key!r} must be a list of non-empty strings, e.g. {key} = ["a", "b"]')
             values[key] = tuple(v.strip() for v in value)
+        elif key in PLACE_KEYS:
+            low, high = PLACE_RANGE[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise GazetteerError(f"{where}: key {key!r} must be a number of degrees from {low:g} to {high:g} "
+                                     f"(e.g. lat = 30.0, lon = 120.5); got {value!r}")
+            values[key] = float(value)
         elif key == "enabled" and not isinstance(value, bool):
             raise GazetteerError(f"{where}: key 'enabled' must be true or false; got {value!r}")
     for key in ("name", "name_zh"):
@@ -250,6 +263,8 @@ def _new_cluster(values: dict[str, Any], remove: tuple[str, ...], where: str) ->
             raise GazetteerError(f"{where}: a new cluster needs key {key!r} ({what}); or fix the id if you meant to override a packaged cluster")
     if remove:
         raise GazetteerError(f"{where}: key 'remove_aliases' only applies to packaged clusters; leave the names out of 'aliases' instead")
+    if ("lat" in values) != ("lon" in values):
+        raise GazetteerError(f"{where}: give both 'lat' and 'lon' (the cluster's place on the map), or neither")
     values = {**values, "parent": values.get("parent") or None}
     return Cluster(**values)
 

@@ -24,8 +24,9 @@ from datasette.database import Database
 from datasette.plugins import pm
 from datasette.utils import parse_metadata
 
-from loomwatch.crawler import datasette_plugin
+from loomwatch.crawler import dashboard, datasette_plugin
 from loomwatch.crawler.datasette_plugin import ARCHIVE
+from loomwatch.crawler.gazetteer import load_gazetteer
 from loomwatch.storage import open_database
 from loomwatch.storage.db import migrations
 
@@ -49,7 +50,9 @@ class ServeError(RuntimeError):
 
 
 def load_metadata() -> dict[str, Any]:
-    return parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+    metadata = parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+    metadata.setdefault("plugins", {})["datasette-dashboards"] = dashboard.plugin_settings()
+    return metadata
 
 
 def register_plugin() -> None:
@@ -76,11 +79,24 @@ def prepare_archive(path: Path) -> None:
         return  # the usual case: a crawl already brought the schema up to date, nothing is written
     log.info("%s: applying schema updates %s before serving", path, ", ".join(pending))
     try:
-        open_database(path).close()
+        db = open_database(path)
+        try:
+            if "0012_dashboard" in pending:
+                place_clusters(db)
+        finally:
+            db.close()
     except sqlite3.OperationalError as exc:
         fix = ("run `loomwatch crawl` or `loomwatch serve` once as a user who may write the archive" if "readonly" in str(exc)
                else "keep a copy of the file and report this message")
         raise ServeError(f"{path}: the schema updates {', '.join(pending)} could not be applied ({exc}); {fix}") from None
+
+
+def place_clusters(db: sqlite_utils.Database) -> None:
+    """Give the archive's clusters the packaged gazetteer's places, for the dashboard's map until
+    the next crawl writes the configured gazetteer (clusters a configuration adds wait for it)."""
+    with db.atomic():
+        db.conn.executemany("UPDATE clusters SET lat = ?, lon = ? WHERE id = ? AND lat IS NULL",
+                            [(c.lat, c.lon, c.id) for c in load_gazetteer() if c.lat is not None])
 
 
 def build_datasette(path: Path, *, settings: dict[str, Any] | None = None, feeds: Path | None = None) -> Datasette:
@@ -90,7 +106,9 @@ def build_datasette(path: Path, *, settings: dict[str, Any] | None = None, feeds
     metadata = load_metadata()
     if feeds is not None:
         metadata.setdefault("plugins", {}).setdefault("loomwatch", {})["feeds"] = str(feeds)
-    ds = Datasette(files=[], metadata=metadata, settings={**SETTINGS, **(settings or {})})
+    # The template folder holds the article page (row-loomwatch-articles.html).
+    ds = Datasette(files=[], metadata=metadata, settings={**SETTINGS, **(settings or {})},
+                   template_dir=str(files("loomwatch.crawler").joinpath("datasette")))
     ds.remove_database("_memory")  # added whenever no files are given; analysts have no use for it
     ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE)
     return ds

@@ -4,12 +4,14 @@
     .venv/bin/python scripts/screenshot_archive.py              # crawls the offline demo first
 
 Starts `loomwatch serve` on a free local port, then saves to --out (default
-./screenshots): the articles table page with its facets, a Chinese search (印染) in
-articles_view, and the two charts (coverage per cluster over time, stories per source),
-which datasette-vega draws with JavaScript. Chromium may reach 127.0.0.1 only (every
-other host name resolves to nothing), and its network log is checked for requests to any
-other host; the script exits 1 if there was one, or if a chart did not draw. Needs
-Chromium (`apt-get install chromium`; fonts-noto-cjk for Chinese); $CHROMIUM picks another binary.
+./screenshots): the dashboard (/-/dashboards/overview) on a desktop and on a phone-wide
+window, an article page, the articles table page with its facets, and a Chinese search
+(印染) in articles_view. The dashboard's charts are drawn by Vega with JavaScript. Chromium
+may reach 127.0.0.1 only (every other host name resolves to nothing), and its network log
+is checked for requests to any other host; the script exits 1 if there was one, or if a
+chart did not draw. Needs Chromium (`apt-get install chromium`; fonts-noto-cjk for
+Chinese); $CHROMIUM picks another binary. `--docs` writes the dashboard's two PNGs into
+docs/ for the README.
 """
 
 from __future__ import annotations
@@ -27,18 +29,17 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-COVERAGE_CHART = ("/loomwatch/coverage_chart#g.mark=bar&g.x_column=week&g.x_type=ordinal&g.y_column=stories"
-                  "&g.y_type=quantitative&g.color_column=cluster&g.size_column=")
-SOURCE_CHART = ("/loomwatch/stories_per_source#g.mark=bar&g.x_column=source&g.x_type=nominal&g.y_column=stories"
-                "&g.y_type=quantitative&g.color_column=&g.size_column=")
-# name: (path, window height, whether the page draws a chart)
-PAGES: dict[str, tuple[str, int, bool]] = {
-    "articles": ("/loomwatch/articles", 1500, False),
-    "search-yinran": ("/loomwatch/articles_view?_search=%E5%8D%B0%E6%9F%93", 1100, False),
-    "chart-coverage": (COVERAGE_CHART, 1100, True),
-    "chart-sources": (SOURCE_CHART, 1100, True),
+DASHBOARD = "/-/dashboards/overview"
+VEGA_CHARTS = 7  # the dashboard's Vega-Lite charts; each draws into a <canvas class="marks">
+# name: (path, window width, window height, Vega charts the page draws)
+PAGES: dict[str, tuple[str, int, int, int]] = {
+    "dashboard": (DASHBOARD, 1400, 2700, VEGA_CHARTS),
+    "dashboard-narrow": (DASHBOARD, 420, 5600, VEGA_CHARTS),
+    "article": ("/loomwatch/articles/1", 1200, 1300, 0),
+    "articles": ("/loomwatch/articles", 1400, 1500, 0),
+    "search-yinran": ("/loomwatch/articles_view?_search=%E5%8D%B0%E6%9F%93", 1400, 1100, 0),
 }
-WIDTH = 1400
+DOCS = ("dashboard", "dashboard-narrow")  # what --docs copies into docs/
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=5000",
          # Nothing but the local server is reachable, whatever a page asks for.
@@ -111,23 +112,23 @@ def requested_hosts(netlog: Path) -> list[str]:
 
 
 def take_screenshots(database: Path, out: Path, binary: str) -> dict[str, dict]:
-    """Screenshot every page in PAGES; returns per page the PNG, the outside hosts requested, whether a chart drew."""
+    """Screenshot every page in PAGES; returns per page the PNG, the outside hosts requested, the
+    charts drawn (None on pages without charts) and the page's DOM after its scripts ran."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="lw-shots-") as tmp:
         workdir = Path(tmp)
         proc, base = start_server(database, workdir)
         try:
-            for name, (path, height, chart) in PAGES.items():
+            for name, (path, width, height, charts) in PAGES.items():
                 png = out / f"{name}.png"
-                _, hosts = run_chromium(binary, workdir, [f"--window-size={WIDTH},{height}", f"--screenshot={png}", base + path])
-                drew = None
-                if chart:
-                    # vega draws into a <canvas class="marks">; its presence after the scripts ran means a chart.
-                    dom, more = run_chromium(binary, workdir, ["--dump-dom", base + path])
-                    hosts += more
-                    drew = 'class="marks"' in dom
-                report[name] = {"png": png, "outside_hosts": sorted(set(hosts) - {"127.0.0.1"}), "chart_drawn": drew}
+                window = f"--window-size={width},{height}"
+                _, hosts = run_chromium(binary, workdir, [window, f"--screenshot={png}", base + path])
+                dom, more = run_chromium(binary, workdir, [window, "--dump-dom", base + path])
+                # vega draws each chart into a <canvas class="marks">: their number after the scripts ran
+                drawn = dom.count('class="marks"') if charts else None
+                report[name] = {"png": png, "outside_hosts": sorted(set(hosts + more) - {"127.0.0.1"}),
+                                "charts_drawn": drawn, "charts_expected": charts, "dom": dom}
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -146,6 +147,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", type=Path, help="archive to show (default: crawl the offline demo into a temporary directory)")
     parser.add_argument("--out", type=Path, default=Path("screenshots"), help="where the PNGs go [default: ./screenshots]")
+    parser.add_argument("--docs", action="store_true", help="also copy the dashboard's screenshots into docs/ (for the README)")
     args = parser.parse_args()
     binary = chromium()
     if not binary:
@@ -159,10 +161,15 @@ def main() -> int:
         problems = []
         if result["outside_hosts"]:
             problems.append("requested outside hosts: " + ", ".join(result["outside_hosts"]))
-        if result["chart_drawn"] is False:
-            problems.append("the chart did not draw")
+        if result["charts_drawn"] is not None and result["charts_drawn"] < result["charts_expected"]:
+            problems.append(f"{result['charts_drawn']} of {result['charts_expected']} charts drew")
         failed |= bool(problems)
         print(f"{result['png']}: {'; '.join(problems) or 'ok'}")
+    if args.docs and not failed:
+        docs = Path(__file__).resolve().parent.parent / "docs"
+        for name in DOCS:
+            shutil.copyfile(report[name]["png"], docs / f"{name}.png")
+            print(f"copied {name}.png into {docs}")
     return 1 if failed else 0
 
 

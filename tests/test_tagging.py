@@ -81,7 +81,7 @@ def test_rows_fit_the_clusters_table(gazetteer: Gazetteer) -> None:
     rows = {row["id"]: row for row in gazetteer.rows()}
     assert len(rows) == len(gazetteer)
     keqiao = rows["keqiao"]
-    assert set(keqiao) == {"id", "name", "name_zh", "province", "city", "specialty", "aliases", "parent"}
+    assert set(keqiao) == {"id", "name", "name_zh", "province", "city", "specialty", "aliases", "parent", "lat", "lon"}
     assert keqiao["specialty"] == "fabrics, printing and dyeing, textile market"
     assert "中国轻纺城" in json.loads(keqiao["aliases"])
     assert keqiao["parent"] == "shaoxing" and rows["nantong"]["parent"] is None

@@ -67,7 +67,7 @@ def run_demo(directory: Path) -> None:
         f"  {command} subscriptions --config {config_path}\n"
         f"  {command} digest --config {config_path} --out {directory / 'digests'}    # each subscription's digest, and Atom feeds in digests/feeds\n"
         f"  {command} alerts --config {config_path} --out {directory / 'digests'}    # what the compliance alert mails after a crawl\n"
-        f"  {command} serve --config {config_path}    # the archive, and the feeds at http://127.0.0.1:8001/-/feeds/\n"
+        f"  {command} serve --config {config_path}    # the dashboard at http://127.0.0.1:8001/-/dashboards/overview, feeds at /-/feeds/\n"
         f"  {_command('sqlite-utils')} {config.storage.database} \"select source, lang, title from articles\" --table\n"
         "(The example sites stop when the demo ends: the demo configuration is for exploring the archive, not for crawling again.)"
     )
