@@ -108,15 +108,15 @@ def test_extract_command_decodes_saved_files_like_the_crawl(tmp_path):
 
 
 def test_related_reading_and_next_article_are_cut():
-    from loomwatch.pipelines.extract import cut_tail
+    from loomwatch.pipelines.furniture import cut_tail
 
-    story = "\n".join(f"Paragraph {i} of the Shengze story about silk bedding and the weaving mills of the town." for i in range(6))
-    tail = "\nRelated reading\n- Another story. Regional economy|2026/11/21\nRead the next article\nChangshu down jackets sell fast."
+    story = [f"Paragraph {i} of the Shengze story about silk bedding and the weaving mills of the town." for i in range(6)]
+    tail = ["Related reading", "- Another story. Regional economy|2026/11/21", "Read the next article", "Changshu down jackets sell fast."]
     assert cut_tail(story + tail) == story
-    chinese = "\n".join(["柯桥区印染企业完成节水改造，单位产品用水量下降百分之十五。"] * 5)
-    assert cut_tail(chinese + "\n相关阅读：\n中国轻纺城面料成交额增长") == chinese
+    chinese = ["柯桥区印染企业完成节水改造，单位产品用水量下降百分之十五。"] * 5
+    assert cut_tail(chinese + ["相关阅读：", "中国轻纺城面料成交额增长"]) == chinese
     # A marker at the very top (a site menu) does not cut the article away.
-    assert cut_tail("Related stories\n" + story) == "Related stories\n" + story
+    assert cut_tail(["Related stories", *story]) == ["Related stories", *story]
 
 
 def test_author_from_meta_or_byline():
