@@ -166,7 +166,9 @@ _VISIBLE_TEXT = lxml.etree.XPath("//text()[not(ancestor::script or ancestor::sty
 
 
 def _page_text(tree: lxml.html.HtmlElement) -> str:
-    return " ".join("".join(_VISIBLE_TEXT(tree)).split())
+    # Pieces of text joined by a space: "作者：王明" in one element and the first paragraph
+    # in the next are two words, not one.
+    return " ".join(" ".join(_VISIBLE_TEXT(tree)).split())
 
 
 _SITE_META = re.compile(r"""<meta[^>]+(?:name|property)=["']?(?:SiteName|og:site_name|application-name)["']?[^>]*>""", re.I)
@@ -188,6 +190,31 @@ def _title(title: str, html: str) -> str:
     return rest[0] if rest else title
 
 
+# "headline_section_site name", "headline-site name", "headline｜section｜site name": a
+# hyphen is a separator next to a Han character (not in "净利1900万-2900万").
+_HEADLINE_SEPARATORS = re.compile(rf"\s+[-|–—_·]\s+|\s*[_|｜―]+\s*|(?<=\S)[-—]+(?=[{HAN_BMP}])|(?<=[{HAN_BMP}])[-—]+(?=[A-Za-z])|-+$")
+_MIN_HEADLINE_CHARS = 6  # a shorter part of <title> is a site or section name
+
+
+def _headline(tree: lxml.html.HtmlElement, html: str, fallback: str) -> str:
+    """The headline of a Chinese page: the part of its <title> that a heading on the page
+    repeats, else the first part long enough to be one (a site name is short and last)."""
+    raw = _TITLE.search(html[:16384])
+    parts = [p.strip() for p in _HEADLINE_SEPARATORS.split(_squeeze(raw.group(1)))] if raw else []
+    parts = [p for p in parts if p]
+    headings = [" ".join(h.text_content().split()) for h in tree.iter("h1", "h2", "h3")]
+    squeezed = {"".join(h.split()) for h in headings}
+    for part in parts:
+        if "".join(part.split()) in squeezed:
+            return part
+    long_enough = [p for p in parts + headings[:1] if len(p) >= _MIN_HEADLINE_CHARS]
+    return long_enough[0] if long_enough else fallback
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(lxml.html.fromstring(f"<p>{text}</p>").text_content().split()) if "&" in text else " ".join(text.split())
+
+
 # "Author: Zhou Yan", "作者：李明" printed on the page (bylines in meta tags come first).
 _AUTHOR_LABELS = ("Author", "作者", "撰稿", "记者")
 _AUTHOR = re.compile(r"(?:Author|作者|撰稿人?|记者)\s*[:：]\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|[\u4e00-\u9fff·]{2,8})")
@@ -198,28 +225,59 @@ def _canonical(tree: lxml.html.HtmlElement) -> str | None:
     return hrefs[0].strip() if hrefs and hrefs[0].strip() else None
 
 
-def _metadata(tree: lxml.html.HtmlElement, html: str, url: str | None) -> tuple[str, str | None, str | None, str | None]:
-    """Title, publication date, author and rel=canonical, from the parsed page.
+# Dates in article URLs: /art/2026/11/20/art_1_2.html, /202611/t20261120_3.html,
+# /2026-11/20/c_4.htm, /n1/2026/1120/c1-5.html, /20261120/6.shtml.
+_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[-/_]?(\d{2})[-/_]?(\d{2})(?!\d)")
+
+
+def url_date(url: str | None) -> str | None:
+    """The date an article's URL carries, if any."""
+    for m in _URL_DATE.finditer(url or ""):
+        found = _parse_date("-".join(m.groups()))
+        if found:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str
+    published: str | None
+    author: str | None
+    canonical: str | None
+    credit: str | None
+
+
+def _metadata(tree: lxml.html.HtmlElement, html: str, url: str | None, chinese: bool = False) -> Metadata:
+    """Title, publication date, author, rel=canonical and credited source of a parsed page.
 
     trafilatura's own metadata pass (`with_metadata=True`) also searches the whole page for
     authors, licences, categories and tags, and costs more than extracting the text. These
     are the parts we use, from trafilatura's and htmldate's cheaper functions: meta tags,
-    the title heuristics, htmldate's quick date search, then dates printed on the page.
+    the title heuristics, htmldate's quick date search, then the URL and dates printed on
+    the page. Chinese pages take their headline from <title> (`_headline`) and their author
+    and source from the information line (作者：…, 来源：…).
     """
     meta = examine_meta(tree)
     title = _title((meta.title or extract_title(tree) or "").strip(), html)
+    if chinese:
+        title = _headline(tree, html, title)
     canonical = _canonical(tree)
-    published = find_date(tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
+    published = find_date(tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d") or url_date(url)
     author = (meta.author or "").strip() or None
-    # Collecting the page's visible text costs about 1 ms: only for a missing date, or for a
-    # byline when a byline label occurs somewhere in the page.
+    credit = None
+    # Collecting the page's visible text costs about 1 ms: only for a missing date, a
+    # Chinese page's information line, or a byline when a byline label occurs in the page.
     want_author = author is None and any(label in html for label in _AUTHOR_LABELS)
-    if not published or want_author:
+    if not published or want_author or chinese:
         page_text = _page_text(tree)
         published = published or visible_date(page_text)
-        found = _AUTHOR.search(page_text) if want_author else None
+        if chinese:
+            credit, byline = furniture.byline(page_text)
+            author = author or byline
+        found = _AUTHOR.search(page_text) if want_author and not author else None
         author = author or (found.group(1) if found else None)
-    return title, published, author, canonical
+    return Metadata(title, published, author, canonical, credit)
 
 
 # trafilatura's parser options, with one change: lxml.html's own parser asks a Python
@@ -311,5 +369,6 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
     text, extractor = article_text(tree, html, url)
     if not _is_article(text):
         return None
-    title, published, author, canonical = _metadata(tree, html, url)
-    return Extracted(title=title, text=text, published=published, author=author, canonical=canonical, extractor=extractor)
+    meta = _metadata(tree, html, url, chinese=extractor == "density")
+    return Extracted(title=meta.title, text=text, published=meta.published, author=meta.author, canonical=meta.canonical,
+                     credit=meta.credit, extractor=extractor)

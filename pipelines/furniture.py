@@ -6,7 +6,7 @@ Chinese government and news CMSes print the same furniture on every page: a brea
 (上一篇：<another article's title>), lists of other stories under a heading (相关阅读,
 相关新闻), the editor's signature ((责任编辑：…)) and the site's footer (主办单位：…,
 …ICP备…号, 版权所有). `clean_lines` drops them from extracted text, whichever extractor
-produced it; `byline` reads the source and author they name, which are kept as metadata.
+produced it; `byline` reads the source (credit) and author they name, which are kept as metadata.
 The patterns cover Simplified and Traditional spellings and English equivalents.
 """
 
@@ -25,15 +25,17 @@ _META_LABELS = (
     "作者|撰稿人?|撰文|记者|記者|通讯员|通訊員|摄影|攝影|图片|圖片|"
     "责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編|编审|編審|审核|審核|校对|校對|签发|簽發|"
     "发布时间|發布時間|發佈時間|发布日期|發布日期|發佈日期|发表时间|發表時間|发表日期|發表日期|"
-    "更新时间|更新時間|时间|時間|日期|成文日期|"
+    "更新时间|更新時間|成文日期|"
     "浏览次数|瀏覽次數|阅读次数|閱讀次數|点击数|點擊數|点击次数|點擊次數|访问次数|訪問次數|浏览|瀏覽|阅读|閱讀|点击|點擊|人气|"
     "字号|字號|字体|字體|发布机构|發布機構|发布者|發布者|信息提供|供稿|提供单位"
 )
-_META_LINE = re.compile(rf"^[\[【(（]?\s*(?:{_META_LABELS}){_COLON}")
-# An information line that starts with the date: "2012年01月12日 16:36　来源：山东卫视".
-_DATED_META_LINE = re.compile(
-    rf"^[\[【(（]?\s*\d{{4}}\s*[-/.年]\s*\d{{1,2}}\s*[-/.月]\s*\d{{1,2}}\s*日?(?:\s*\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?"
-    rf"\s*(?:[\]】)）]\s*)?(?:$|.*?(?:{_META_LABELS}){_COLON})"
+# An information line holds at least one "label：" at the start of a piece of text (so
+# not "资金来源：…" inside a sentence); a date alone ("时间：2026-11-20 09:30") is one
+# above the article's first sentence.
+_META_FIELD = re.compile(rf"(?:^|(?<=[\s\[【(（|｜]))(?:{_META_LABELS}){_COLON}")
+_DATE_ONLY = re.compile(
+    r"^[\[【(（]?\s*(?:(?:时间|時間|日期)\s*[:：]\s*)?\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*[\]】)）]?$"
 )
 _META_MAX_CHARS = 120  # an information line is short; a paragraph that starts "时间：" is not one
 # ... and has no sentence in it: "记者：这次评级下调对股市有影响吗？" is an interview's question.
@@ -83,9 +85,13 @@ _TAIL_MARKER = re.compile(
     re.I,
 )
 
-_LABELLED = re.compile(r"(来源|來源|稿源|信息来源|信息來源|文章来源|文章來源|新闻来源|新聞來源|消息来源|出处|出處|作者|撰稿人?|撰文|记者|記者)"
-                       r"\s*[:：]\s*([^\s:：|｜/]{2,30}?)(?=\s|$|[|｜/]|[（(【\[]|\s*(?:" + _META_LABELS + r")\s*[:：])")
-_SOURCE_LABELS = {"来源", "來源", "稿源", "信息来源", "信息來源", "文章来源", "文章來源", "新闻来源", "新聞來源", "消息来源", "出处", "出處"}
+# "来源：区经信局", "作者：李明" in the page's text: a label at the start of a piece of text
+# (not "资金来源：财政拨款" inside a sentence) and a value up to the next space or label.
+_CREDIT_LABELS = "来源|來源|稿源|信息来源|信息來源|文章来源|文章來源|新闻来源|新聞來源|消息来源|出处|出處"
+_AUTHOR_LABELS = "作者|撰稿人?|撰文|记者|記者"
+_BYLINE = re.compile(rf"(?:^|(?<=[\s\[【(（|｜]))({_CREDIT_LABELS}|{_AUTHOR_LABELS})\s*[:：]\s*"
+                     rf"([^\s:：|｜/()（）\[\]【】<>,，。]{{2,30}}?)(?=$|[\s|｜/()（）\[\]【】<>,，。]|(?:{_META_LABELS})\s*[:：])")
+_CREDIT = re.compile(_CREDIT_LABELS)
 
 
 def _squeeze(line: str) -> str:
@@ -94,7 +100,7 @@ def _squeeze(line: str) -> str:
 
 def _is_meta(line: str) -> bool:
     return (len(line) <= _META_MAX_CHARS and not _SENTENCE.search(line)
-            and (_META_LINE.match(line) is not None or _DATED_META_LINE.match(line) is not None))
+            and _META_FIELD.search(line) is not None)
 
 
 def is_furniture(line: str) -> bool:
@@ -110,7 +116,7 @@ def is_furniture(line: str) -> bool:
         return True
     if len(line) <= _FOOTER_MAX_CHARS and _FOOTER.search(line):
         return True
-    if len(line) <= 40 and _FOOTER_LINKS.search(line):
+    if len(line) <= 40 and _FOOTER_LINKS.search(line) and not _SENTENCE.search(line):
         return True
     # (责任编辑：王明) at the end of a paragraph-sized line is caught above only when
     # it stands alone; tool buttons are a line of button words and nothing else.
@@ -130,23 +136,25 @@ def cut_tail(lines: list[str]) -> list[str]:
 
 
 def clean_lines(lines: Iterable[str]) -> list[str]:
-    """The article's lines without furniture and without what follows its end."""
-    kept = [_squeeze(line) for line in lines]
-    return [line for line in cut_tail([line for line in kept if line]) if not is_furniture(line)]
-
-
-def byline(lines: Iterable[str]) -> tuple[str | None, str | None]:
-    """(source, author) named on the page's information lines: 来源：区经信局, 作者：李明."""
-    source = author = None
-    for line in lines:
-        line = _squeeze(line)
-        if not _is_meta(line):
+    """The article's lines without furniture and without what follows its end. A date on
+    a line of its own is the byline's above the first sentence, and the signature's (a
+    notice's 落款) below it."""
+    kept: list[str] = []
+    for line in cut_tail([squeezed for line in lines if (squeezed := _squeeze(line))]):
+        if is_furniture(line) or (_DATE_ONLY.match(line) and not any(_SENTENCE.search(k) for k in kept)):
             continue
-        for label, value in _LABELLED.findall(line):
-            if label in _SOURCE_LABELS:
-                source = source or value
-            else:
-                author = author or value
-        if source and author:
+        kept.append(line)
+    return kept
+
+
+def byline(text: str) -> tuple[str | None, str | None]:
+    """(credit, author) that the page's information line names: 来源：区经信局, 作者：李明."""
+    credit = author = None
+    for label, value in _BYLINE.findall(text):
+        if _CREDIT.fullmatch(label):
+            credit = credit or value
+        else:
+            author = author or value
+        if credit and author:
             break
-    return source, author
+    return credit, author
