@@ -14,7 +14,8 @@ precision and recall from the shares summed over pages, F1 of the two.
 
 Compared in the same run, on the same decoded pages, with CPU per page: bare
 `trafilatura.extract`, trafilatura with `favor_precision`, readability-lxml, and
-loomwatch's `extract_article` (what the crawl and `loomwatch extract` store).
+loomwatch's `extract_article` (what the crawl and `loomwatch extract` store). On
+daniel-zh, also how often loomwatch's title is the gold text's first line (the headline).
 
 daniel-zh is also reported in two fixed halves: loomwatch's rules and weights were chosen
 on the "dev" half (pages whose id's SHA-1 begins with an even byte) and only checked on
@@ -124,6 +125,18 @@ def run(name: str, extractor: Callable[[str, str | None], str], pages: list[Page
     return per_page, cpu * 1000 / len(pages)
 
 
+def headlines(pages: list[Page]) -> tuple[float, float]:
+    """Shares of daniel-zh pages (dev half, held-out half) whose extracted title is the
+    gold text's first line, its headline (spaces ignored; a few gold files start otherwise)."""
+    right = {True: 0, False: 0}
+    for page_id, html, url, expected in pages:
+        found = extract_article(html, url)
+        if found and "".join(found.title.split()) == "".join(expected.splitlines()[0].split()):
+            right[dev_half(page_id)] += 1
+    halves = Counter(dev_half(page_id) for page_id, *_ in pages)
+    return right[True] / halves[True], right[False] / halves[False]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="the shared folder (holds eval/aeb and eval/daniel-zh)")
@@ -154,6 +167,9 @@ def main() -> int:
                 line += f"  (dev half F1 {dev[2]:.3f}, held-out half F1 {held[2]:.3f})"
             print(f"{line}  {ms:5.1f} ms per page", flush=True)
             per_page_rows += [(set_name, page_id, name, *row) for page_id, row in per_page.items()]
+        if set_name == "daniel-zh":
+            dev, held = headlines(pages)
+            print(f"  loomwatch's title is the gold headline on {dev:.0%} of the dev half, {held:.0%} of the held-out half")
     if args.pages:
         with args.pages.open("w", encoding="utf-8") as out:
             out.write("set\tpage\textractor\tmatched\textra\tmissing\n")

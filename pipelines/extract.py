@@ -320,10 +320,15 @@ MIN_HAN_CHARS = 50  # a page with fewer Han characters than this is not read as 
 MIN_HAN_SHARE = 0.3  # nor an article whose text is less than this share Han characters
 
 
+# In UTF-8 the common Han characters (U+4000-U+9FFF) start with one of these bytes, which
+# no other character's encoding contains: counting them (in C) rules out English pages
+# without a regex pass, curly quotes and dashes included.
+_HAN_LEAD_BYTES = [bytes([lead]) for lead in range(0xE4, 0xEA)]
+
+
 def _may_be_chinese(html: str) -> bool:
-    # A Han character takes three bytes in UTF-8, most other scripts' letters one or two:
-    # counting the extra bytes (fast, in C) rules out English pages without a regex pass.
-    return len(html.encode("utf-8", "surrogatepass")) - len(html) >= 2 * MIN_HAN_CHARS
+    raw = html.encode("utf-8", "surrogatepass")
+    return sum(raw.count(lead) for lead in _HAN_LEAD_BYTES) >= MIN_HAN_CHARS
 
 
 def _is_chinese(lines: list[str]) -> bool:
