@@ -35,6 +35,10 @@ _DECLARATION_BYTES = 65536
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 MIN_TEXT_CHARS = 100  # fewer non-space characters than this is navigation or a stub, not an article
 MIN_PARAGRAPH_CHARS = 40  # an article has at least one real paragraph; a link list has none
+# A Han character carries about as much as a short English word: a Chinese notice of two
+# sentences (公示, 通知) is an article at half those lengths.
+MIN_TEXT_HAN = 50
+MIN_PARAGRAPH_HAN = 20
 
 _LABELLED_DATE = re.compile(
     r"(?:发布日期|发布时间|发表日期|发表时间|日期|时间|更新时间|Updated|Published|Date|Posted|Release date)\s*[:：]?\s*"
@@ -316,7 +320,7 @@ def parse_html(html: str) -> lxml.html.HtmlElement | None:
 # the density pass scores F1 0.94-0.95 against trafilatura's 0.88-0.90, on the English
 # AEB pages 0.91 against 0.96 (benchmarks/eval_extraction.py).
 _HAN = re.compile(f"[{HAN_BMP}]")
-MIN_HAN_CHARS = 50  # a page with fewer Han characters than this is not read as Chinese
+MIN_HAN_CHARS = 20  # a page with fewer Han characters than this is not read as Chinese
 MIN_HAN_SHARE = 0.3  # nor an article whose text is less than this share Han characters
 
 
@@ -337,8 +341,10 @@ def _is_chinese(lines: list[str]) -> bool:
     return han >= MIN_HAN_CHARS and han >= MIN_HAN_SHARE * len(text)
 
 
-def _is_article(text: str) -> bool:
+def _is_article(text: str, chinese: bool = False) -> bool:
     lengths = [len("".join(line.split())) for line in text.splitlines()]
+    if chinese:
+        return bool(lengths) and sum(lengths) >= MIN_TEXT_HAN and max(lengths) >= MIN_PARAGRAPH_HAN
     return bool(lengths) and sum(lengths) >= MIN_TEXT_CHARS and max(lengths) >= MIN_PARAGRAPH_CHARS
 
 
@@ -350,7 +356,7 @@ def article_text(tree: lxml.html.HtmlElement, html: str, url: str | None = None)
         chinese = _is_chinese(lines)
         if chinese:
             text = "\n".join(furniture.clean_lines(lines))
-            if _is_article(text):
+            if _is_article(text, chinese=True):
                 return text, "density"
     # fast: without trafilatura's fallback extractors (readability, jusText), which cost
     # 40 % of its time and, on the public extraction benchmark, gain nothing
@@ -372,7 +378,7 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
     if tree is None:
         return None
     text, extractor = article_text(tree, html, url)
-    if not _is_article(text):
+    if not _is_article(text, chinese=extractor == "density"):
         return None
     meta = _metadata(tree, html, url, chinese=extractor == "density")
     return Extracted(title=meta.title, text=text, published=meta.published, author=meta.author, canonical=meta.canonical,

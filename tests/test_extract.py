@@ -278,3 +278,16 @@ def test_english_pages_still_go_to_trafilatura():
     body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
     found = extract_article(f"<html><head><title>Looms - Textile News</title></head><body><article>{body}</article></body></html>")
     assert found.extractor == "trafilatura" and "air-jet looms" in found.text
+
+
+def test_short_chinese_notice_is_an_article_and_a_column_page_is_not():
+    notice = ("<html><head><title>关于调整纺织企业用电补贴申报时间的通知_海门区人民政府</title></head><body>"
+              "<div class='nav'><a href='/'>首页</a> <a href='/tzgg/'>通知公告</a></div><div id='zoom'>"
+              "<p>各有关企业：原定于十一月底截止的用电补贴申报，延长至十二月十五日，逾期不再受理。</p><p>联系电话：0513-80000001。</p><p>特此通知。</p></div></body></html>")
+    found = extract_article(notice, "http://www.haimen.example/art/2026/11/20/art_13_567892.html")
+    assert found is not None and found.extractor == "density" and found.text.startswith("各有关企业：")
+    column = ("<html><head><title>通知公告_海门区人民政府</title></head><body><div class='nav'><a href='/'>首页</a></div><ul>"
+              + "".join(f"<li><a href='/art/2026/11/{d}/art_13_{d}.html'>关于开展第{d}批纺织企业技术改造项目申报工作的通知</a><span>2026-11-{d}</span></li>"
+                        for d in range(10, 28))
+              + "</ul><div class='footer'>主办单位：海门区人民政府办公室　苏ICP备05000000号</div></body></html>")
+    assert extract_article(column, "http://www.haimen.example/col/col13/index.html") is None
