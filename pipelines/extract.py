@@ -200,12 +200,11 @@ _HEADLINE_SEPARATORS = re.compile(rf"\s+[-|–—_·]\s+|\s*[_|｜―]+\s*|(?<=\
 _MIN_HEADLINE_CHARS = 6  # a shorter part of <title> is a site or section name
 
 
-def _headline(tree: lxml.html.HtmlElement, html: str, fallback: str) -> str:
+def _headline(tree: lxml.html.HtmlElement, fallback: str) -> str:
     """The headline of a Chinese page: the part of its <title> that a heading on the page
     repeats, else the first part long enough to be one (a site name is short and last)."""
-    raw = _TITLE.search(html[:16384])
-    parts = [p.strip() for p in _HEADLINE_SEPARATORS.split(_squeeze(raw.group(1)))] if raw else []
-    parts = [p for p in parts if p]
+    raw = " ".join((tree.findtext(".//title") or "").split())
+    parts = [p.strip() for p in _HEADLINE_SEPARATORS.split(raw) if p.strip()]
     headings = [" ".join(h.text_content().split()) for h in tree.iter("h1", "h2", "h3")]
     squeezed = {"".join(h.split()) for h in headings}
     for part in parts:
@@ -213,10 +212,6 @@ def _headline(tree: lxml.html.HtmlElement, html: str, fallback: str) -> str:
             return part
     long_enough = [p for p in parts + headings[:1] if len(p) >= _MIN_HEADLINE_CHARS]
     return long_enough[0] if long_enough else fallback
-
-
-def _squeeze(text: str) -> str:
-    return " ".join(lxml.html.fromstring(f"<p>{text}</p>").text_content().split()) if "&" in text else " ".join(text.split())
 
 
 # "Author: Zhou Yan", "作者：李明" printed on the page (bylines in meta tags come first).
@@ -265,7 +260,7 @@ def _metadata(tree: lxml.html.HtmlElement, html: str, url: str | None, chinese: 
     meta = examine_meta(tree)
     title = _title((meta.title or extract_title(tree) or "").strip(), html)
     if chinese:
-        title = _headline(tree, html, title)
+        title = _headline(tree, title)
     canonical = _canonical(tree)
     published = find_date(tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d") or url_date(url)
     author = (meta.author or "").strip() or None
@@ -348,8 +343,9 @@ def _is_article(text: str, chinese: bool = False) -> bool:
     return bool(lengths) and sum(lengths) >= MIN_TEXT_CHARS and max(lengths) >= MIN_PARAGRAPH_CHARS
 
 
-def article_text(tree: lxml.html.HtmlElement, html: str, url: str | None = None) -> tuple[str, str]:
-    """The article's text in a parsed page and the pass that found it ("" when none did)."""
+def article_text(tree: lxml.html.HtmlElement, html: str, url: str | None = None) -> tuple[str, str, bool]:
+    """The article's text in a parsed page ("" when none was found), the pass that found
+    it, and whether the page is Chinese."""
     chinese = False
     if _may_be_chinese(html):
         lines = density.article_lines(tree)
@@ -357,7 +353,7 @@ def article_text(tree: lxml.html.HtmlElement, html: str, url: str | None = None)
         if chinese:
             text = "\n".join(furniture.clean_lines(lines))
             if _is_article(text, chinese=True):
-                return text, "density"
+                return text, "density", True
     # fast: without trafilatura's fallback extractors (readability, jusText), which cost
     # 40 % of its time and, on the public extraction benchmark, gain nothing
     # (benchmarks/eval_extraction.py: F1 0.955 fast, 0.953 with them). On Chinese pages
@@ -365,10 +361,10 @@ def article_text(tree: lxml.html.HtmlElement, html: str, url: str | None = None)
     doc = trafilatura.bare_extraction(tree, url=url, fast=True, with_metadata=False, include_comments=False,
                                       include_tables=True, favor_precision=chinese)
     if doc is None or not doc.text:
-        return "", "trafilatura"
+        return "", "trafilatura", chinese
     lines = doc.text.strip().splitlines()
     text = "\n".join(furniture.clean_lines(lines) if chinese else furniture.cut_tail(lines)).strip()
-    return text, "trafilatura"
+    return text, "trafilatura", chinese
 
 
 def extract_article(html: str, url: str | None = None) -> Extracted | None:
@@ -377,9 +373,9 @@ def extract_article(html: str, url: str | None = None) -> Extracted | None:
     tree = parse_html(html)
     if tree is None:
         return None
-    text, extractor = article_text(tree, html, url)
-    if not _is_article(text, chinese=extractor == "density"):
+    text, extractor, chinese = article_text(tree, html, url)
+    if not _is_article(text, chinese=chinese):
         return None
-    meta = _metadata(tree, html, url, chinese=extractor == "density")
+    meta = _metadata(tree, html, url, chinese=chinese)
     return Extracted(title=meta.title, text=text, published=meta.published, author=meta.author, canonical=meta.canonical,
                      credit=meta.credit, extractor=extractor)

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 # A label followed by a colon, as information lines print them: 来源：新华社, 作者:李明.
 _COLON = r"\s*[:：]"
 
-# Labels of an information line. A line that starts with one of these and is short is
-# metadata, not text ("(记者 王明)" inside a paragraph is not a line of its own).
+# Labels of an information line (发布时间：… 来源：… 作者：… 浏览次数：…).
 _META_LABELS = (
     "来源|來源|稿源|信息来源|信息來源|文章来源|文章來源|新闻来源|新聞來源|消息来源|出处|出處|"
     "作者|撰稿人?|撰文|记者|記者|通讯员|通訊員|摄影|攝影|图片|圖片|"
@@ -46,6 +45,7 @@ _TOOLS = re.compile(
     r"打印本页|打印本文|打印此页|打印文章|打印|列印本頁|列印|关闭窗口|关闭本页|關閉視窗|關閉窗口|关闭|關閉|"
     r"返回顶部|返回頂部|返回首页|返回|顶部|收藏本页|加入收藏|收藏|推荐给朋友|推薦給朋友|我要纠错|纠错|糾錯|"
     r"我要评论|我要評論|发表评论|發表評論|评论|評論|转发|轉寄|转载|复制链接|複製連結|保存本页|保存|"
+    r"扫一扫在手机打开当前页|扫一扫在手机上查看当前页面|扫一扫|手机版|"
     r"字号|字號|字体|字體|大|中|小|默认|默認|T|Print|Close|Share|Email|Top|A\+|A-|A"
 )
 _TOOL_LEFTOVER = re.compile(r"[\s\[\]【】()（）|｜/:：,，、.·•>»\-_]+")
