@@ -108,6 +108,8 @@ def test_extract_command_decodes_saved_files_like_the_crawl(tmp_path):
     assert record["encoding"] == "gb18030"
     assert "王镕堃" in record["text"]
     assert record["lang"] == "zh-cn" and record["published"] == "2026-11-20"
+    # The information line is metadata: its source is the record's credit, not text.
+    assert record["credit"] == "区经信局" and "浏览次数" not in record["text"]
 
 
 def test_related_reading_and_next_article_are_cut():
