@@ -28,7 +28,7 @@ def plan(big: bool) -> dict[str, list[str]]:
         "archive": ["bench_archive.py", "--n", "1000000" if big else "100000"],
         "dedup": ["bench_dedup.py", "--n", "1000000" if big else "100000"],
         "schedule": ["bench_schedule_memory.py", "--crawls", "50"],
-        "extraction": ["eval_extraction.py"],  # quality and CPU on ../shared/eval/aeb
+        "extraction": ["eval_extraction.py"],  # quality and CPU on ../shared/eval/aeb and daniel-zh
         "language": ["eval_language.py"],
         "tagging": ["eval_tagging.py"],  # quality on our set and ../shared/eval, by half and language
     }

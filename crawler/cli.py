@@ -170,10 +170,10 @@ def extract(paths: tuple[Path, ...], url: str | None, content_type: str | None) 
         found = extract_article(html, url)
         record: dict[str, Any] = {"file": str(path), "encoding": encoding}
         if found is None:
-            record.update(title=None, text=None, published=None, author=None, lang=None, error="no article text found")
+            record.update(title=None, text=None, published=None, author=None, credit=None, lang=None, error="no article text found")
         else:
             record.update(title=found.title, text=found.text, published=found.published, author=found.author,
-                          lang=detect_language(found.text))
+                          credit=found.credit, lang=detect_language(found.text))
         click.echo(json.dumps(record, ensure_ascii=False))
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from loomwatch.crawler.cli import main
 from loomwatch.pipelines.analyse import is_html
-from loomwatch.pipelines.extract import decode_html, extract_article, visible_date
+from loomwatch.pipelines.extract import declared_charsets, decode_html, extract_article, url_date, visible_date
+from loomwatch.pipelines.furniture import byline, clean_lines
 from loomwatch.pipelines.language import detect_language
 
 # Our own text. 镕 and 堃 are in GBK but not in GB2312.
@@ -105,18 +108,20 @@ def test_extract_command_decodes_saved_files_like_the_crawl(tmp_path):
     assert record["encoding"] == "gb18030"
     assert "王镕堃" in record["text"]
     assert record["lang"] == "zh-cn" and record["published"] == "2026-11-20"
+    # The information line is metadata: its source is the record's credit, not text.
+    assert record["credit"] == "区经信局" and "浏览次数" not in record["text"]
 
 
 def test_related_reading_and_next_article_are_cut():
-    from loomwatch.pipelines.extract import cut_tail
+    from loomwatch.pipelines.furniture import cut_tail
 
-    story = "\n".join(f"Paragraph {i} of the Shengze story about silk bedding and the weaving mills of the town." for i in range(6))
-    tail = "\nRelated reading\n- Another story. Regional economy|2026/11/21\nRead the next article\nChangshu down jackets sell fast."
+    story = [f"Paragraph {i} of the Shengze story about silk bedding and the weaving mills of the town." for i in range(6)]
+    tail = ["Related reading", "- Another story. Regional economy|2026/11/21", "Read the next article", "Changshu down jackets sell fast."]
     assert cut_tail(story + tail) == story
-    chinese = "\n".join(["柯桥区印染企业完成节水改造，单位产品用水量下降百分之十五。"] * 5)
-    assert cut_tail(chinese + "\n相关阅读：\n中国轻纺城面料成交额增长") == chinese
+    chinese = ["柯桥区印染企业完成节水改造，单位产品用水量下降百分之十五。"] * 5
+    assert cut_tail(chinese + ["相关阅读：", "中国轻纺城面料成交额增长"]) == chinese
     # A marker at the very top (a site menu) does not cut the article away.
-    assert cut_tail("Related stories\n" + story) == "Related stories\n" + story
+    assert cut_tail(["Related stories", *story]) == ["Related stories", *story]
 
 
 def test_author_from_meta_or_byline():
@@ -125,3 +130,166 @@ def test_author_from_meta_or_byline():
     byline = f"<html><head><title>Looms</title></head><body><article>{body}</article><div class='meta'>Author: Zhou Yan</div></body></html>"
     assert extract_article(with_meta).author == "Lu Ming"
     assert extract_article(byline).author == "Zhou Yan"
+
+
+# --- golden pages: Chinese government and portal layouts (tests/golden/extract/) ----------
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("regen_extract_golden", ROOT / "scripts" / "regen_extract_golden.py")
+golden = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(golden)
+
+# Furniture that none of the golden pages' texts may contain.
+FURNITURE = ["当前位置", "您现在的位置", "您的位置", "来源：", "來源", "作者：", "記者：", "发布日期", "发布时间", "浏览次数", "阅读次数",
+             "字号", "字体", "打印", "关闭", "列印", "分享", "上一篇", "下一篇", "上一条", "下一条", "相关阅读", "相关新闻", "延伸閱讀",
+             "热点信息", "阅读排行", "熱門新聞", "责任编辑", "纠错", "主办单位", "ICP", "网站标识码", "版权所有", "版權所有", "Copyright",
+             ".png", ".jpg", ".JPG", "扫一扫", "\ufffd"]
+
+
+@pytest.mark.parametrize("name", sorted(golden.PAGES))
+def test_golden_pages(name):
+    expected = json.loads((golden.GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    assert golden.extract_record(name) == expected, f"run scripts/regen_extract_golden.py and review the diff of {name}.json"
+
+
+@pytest.mark.parametrize("name", sorted(golden.PAGES))
+def test_golden_pages_hold_no_furniture(name):
+    record = golden.extract_record(name)
+    text = "\n".join(record["text"])
+    assert record["extractor"] == "density" and record["encoding"] in ("gb18030", "utf-8")
+    assert [word for word in FURNITURE if word in text] == []
+    assert len(record["text"]) >= 3 and record["published"] and record["published"].startswith("2026-11-")
+    assert "_" not in record["title"] and "｜" not in record["title"] and " - " not in record["title"]
+
+
+def test_golden_bylines_are_metadata():
+    records = {name: golden.extract_record(name) for name in golden.PAGES}
+    assert (records["gov-hanweb-gbk"]["author"], records["gov-hanweb-gbk"]["credit"]) == ("陆海燕", "区商务局")
+    assert (records["portal-latemeta"]["author"], records["portal-latemeta"]["credit"]) == ("沈佳", "中国服饰报")
+    assert records["gov-trs-nocharset"]["credit"] == "区工信局"
+    assert records["portal-tw-utf8"]["author"] == "林雅婷"
+    # A notice keeps its labelled items and its signature date.
+    notice = records["gov-xml-notice"]["text"]
+    assert "二、活动地点：柯桥区人力资源市场一楼大厅" in notice and notice[-1] == "2026年11月16日"
+
+
+# --- decoding real pages' accidents -----------------------------------------------------
+
+SHORT_TEXTS = ["南通家纺城十一月成交额同比增长，床上用品出口订单增加。", "吴江盛泽丝绸企业开展节能改造，印染废水排放减少三成。" * 3]
+
+
+@pytest.mark.parametrize("stray", [b"\x80 ", b"\xa1\n", b"\xff", b"\xfe"])
+@pytest.mark.parametrize("text", SHORT_TEXTS)
+@pytest.mark.parametrize("where", [0.3, 0.6, 0.95])
+def test_gbk_page_with_a_stray_byte_is_read_as_gbk(stray, text, where):
+    # Charset detection took the short ones for Thai (cp874, iso8859-11) and lost the text.
+    body = f"<html><head><title>纺织新闻</title></head><body><div><p>{text}</p></div></body></html>".encode("gbk")
+    i = int(len(body) * where)
+    while body[i] >= 0x80:  # insert between characters
+        i += 1
+    html, encoding = decode_html(body[:i] + stray + body[i:])
+    assert encoding == "gb18030" and text[:12] in html
+
+
+def test_utf8_page_with_a_stray_byte_stays_utf8():
+    body = f"<html><body><p>{ZH_TEXT}</p><p>\xa9 2026</p></body></html>".encode("utf-8").replace(b"\xc2\xa9", b"\xa9")
+    html, encoding = decode_html(body, "text/html; charset=gbk")
+    assert encoding == "utf-8" and "王镕堃" in html
+
+
+def test_charset_declared_late_or_in_an_xml_header_is_found():
+    script = "<script>" + "var slot = {width: 300, height: 250};" * 60 + "</script>"
+    late = f'<html><head>{script}<meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>纺织</body></html>'
+    assert declared_charsets(late.encode("gbk")) == ["gb18030"]
+    xml = '<?xml version="1.0" encoding="gb2312"?>\n<html><head><title>通知</title></head><body>纺织</body></html>'
+    assert declared_charsets(xml.encode("gbk")) == ["gb18030"]
+    html, encoding = decode_html(late.encode("gbk") + "印染企业用工对接会".encode("gbk"))
+    assert encoding == "gb18030" and "印染企业" in html
+
+
+# --- metadata of Chinese pages ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://www.kq.example/art/2026/11/20/art_1229_567890.html", "2026-11-20"),
+        ("http://www.wj.example/zwgk/202611/t20261118_4567.html", "2026-11-18"),
+        ("http://www.cd.example/2026-11/19/c_123.htm", "2026-11-19"),
+        ("http://www.rm.example/n1/2026/1117/c1004-123.html", "2026-11-17"),
+        ("http://www.xw.example/news/20261116/123.shtml", "2026-11-16"),
+        ("http://www.xw.example/news/123456789.shtml", None),
+        ("http://www.xw.example/2026/13/45/a.html", None),
+    ],
+)
+def test_dates_in_urls(url, expected):
+    assert url_date(url) == expected
+
+
+def _portal(title: str, heading: str, info: str = "") -> str:
+    return (f"<html><head><title>{title}</title></head><body><div class='nav'><a href='/'>首页</a> <a href='/news'>新闻</a></div>"
+            f"<div class='main'><h1>{heading}</h1><div class='info'>{info}</div><div class='content'><p>{ZH_TEXT}</p></div></div></body></html>")
+
+
+@pytest.mark.parametrize(
+    "title, heading, expected",
+    [
+        ("柯桥区召开印染行业提升推进会_柯桥区人民政府", "", "柯桥区召开印染行业提升推进会"),
+        ("柯桥区召开印染行业提升推进会_部门动态_柯桥区人民政府", "柯桥区召开印染行业提升推进会", "柯桥区召开印染行业提升推进会"),
+        ("印染企业净利1900万-2900万-证券频道", "", "印染企业净利1900万-2900万"),
+        ("纺织网 - 行业动态 - 印染企业完成节水改造", "印染企业完成节水改造", "印染企业完成节水改造"),
+        ("機能布料外銷回溫｜產業新聞｜經貿快報", "", "機能布料外銷回溫"),
+        ("新闻中心", "柯桥区召开印染行业提升推进会", "柯桥区召开印染行业提升推进会"),
+    ],
+)
+def test_chinese_headlines(title, heading, expected):
+    found = extract_article(_portal(title, heading), "http://www.kq.example/art/2026/11/20/art_1_2.html")
+    assert found is not None and found.title == expected
+
+
+@pytest.mark.parametrize(
+    "info, credit, author, published",
+    [
+        ("发布时间：2026年11月20日 09:30　来源：区经信局", "区经信局", None, "2026-11-20"),
+        ("2026-11-19 08:15:00 来源：<a href='/'>柯桥日报</a> 作者：王明 责任编辑：张三", "柯桥日报", "王明", "2026-11-19"),
+        ("【字号 大 中 小】 信息来源： 市经信委 | 发布日期：2026/11/18", "市经信委", None, "2026-11-18"),
+    ],
+)
+def test_information_line_is_metadata_not_text(info, credit, author, published):
+    found = extract_article(_portal("印染企业完成节水改造_纺织网", "", info), "http://www.kq.example/col/col12/index.html")
+    assert (found.credit, found.author, found.published) == (credit, author, published)
+    assert found.text.splitlines()[0].startswith("十一月二十日上午")
+
+
+def test_byline_reads_labels_only_at_the_start_of_a_piece_of_text():
+    assert byline("项目资金来源：财政拨款 记者：王明") == (None, "王明")
+    assert byline("来源：新华社 作者：李明") == ("新华社", "李明")
+
+
+def test_furniture_lines_are_dropped_and_sentences_kept():
+    lines = ["当前位置：首页 > 新闻中心 > 正文", "2026年11月20日 09:30", "发布时间：2026-11-20 来源：区经信局 浏览次数：128",
+             "字号：[大 中 小]", "记者：这次评级下调对纺织出口有影响吗？", "王明：影响有限，订单已经排到明年。",
+             "图片5_副本.png", "如有疑问请联系我们，电话0575-80000000。", "(责任编辑：张三)", "【打印本页】【关闭窗口】",
+             "分享到：微信 微博", "主办单位：柯桥区人民政府办公室 浙ICP备00000000号"]
+    kept = ["记者：这次评级下调对纺织出口有影响吗？", "王明：影响有限，订单已经排到明年。", "如有疑问请联系我们，电话0575-80000000。"]
+    assert clean_lines(lines) == kept
+    # The neighbours' titles and whatever follows them end the article.
+    assert clean_lines([*lines, "上一篇：区市场监管局开展冬季抽检", "区市场监管局开展冬季产品质量抽检，共抽查样品一百批次。"]) == kept
+
+
+def test_english_pages_still_go_to_trafilatura():
+    body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
+    found = extract_article(f"<html><head><title>Looms - Textile News</title></head><body><article>{body}</article></body></html>")
+    assert found.extractor == "trafilatura" and "air-jet looms" in found.text
+
+
+def test_short_chinese_notice_is_an_article_and_a_column_page_is_not():
+    notice = ("<html><head><title>关于调整纺织企业用电补贴申报时间的通知_海门区人民政府</title></head><body>"
+              "<div class='nav'><a href='/'>首页</a> <a href='/tzgg/'>通知公告</a></div><div id='zoom'>"
+              "<p>各有关企业：原定于十一月底截止的用电补贴申报，延长至十二月十五日，逾期不再受理。</p><p>联系电话：0513-80000001。</p><p>特此通知。</p></div></body></html>")
+    found = extract_article(notice, "http://www.haimen.example/art/2026/11/20/art_13_567892.html")
+    assert found is not None and found.extractor == "density" and found.text.startswith("各有关企业：")
+    column = ("<html><head><title>通知公告_海门区人民政府</title></head><body><div class='nav'><a href='/'>首页</a></div><ul>"
+              + "".join(f"<li><a href='/art/2026/11/{d}/art_13_{d}.html'>关于开展第{d}批纺织企业技术改造项目申报工作的通知</a><span>2026-11-{d}</span></li>"
+                        for d in range(10, 28))
+              + "</ul><div class='footer'>主办单位：海门区人民政府办公室　苏ICP备05000000号</div></body></html>")
+    assert extract_article(column, "http://www.haimen.example/col/col13/index.html") is None
