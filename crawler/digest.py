@@ -652,7 +652,7 @@ def run_digest(config: Config, *, send: bool = False, out: Path | None = None, d
         subject_for(_empty_digest(config, now), config.email.subject)  # a bad template fails before anything is written
     except ConfigError as exc:
         raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
-    db = open_database(database)
+    db = open_database(database, busy_timeout=config.storage.busy_timeout)
     try:
         if not send:
             return _render_only(db, config, out, day, force, now)
