@@ -335,7 +335,7 @@ def test_a_backup_taken_while_a_crawl_writes_and_datasette_reads_is_consistent(t
     from loomwatch.crawler.sitefarm import SiteFarm
 
     make_mill_site(tmp_path / "sites", 80)
-    (tmp_path / "sites" / "mill" / "_site.toml").write_text('[[rule]]\nmatch = "^/news/"\ndelay = 0.1\n')
+    (tmp_path / "sites" / "mill" / "_site.toml").write_text('[[rule]]\nmatch = "^/news/"\ndelay = 0.2\n')
     path = tmp_path / "loomwatch.db"
     with SiteFarm(tmp_path / "sites") as farm:
         config = tmp_path / "loomwatch.toml"
@@ -343,14 +343,15 @@ def test_a_backup_taken_while_a_crawl_writes_and_datasette_reads_is_consistent(t
 concurrency_per_domain = 1\n[[sources]]\nname = "mill"\nstart_urls = ["{farm.url('mill', '/')}"]\narticle_urls = ['/news/']\n""")
         loomwatch = [sys.executable, "-m", "loomwatch.crawler"]
         crawl = subprocess.Popen([*loomwatch, "crawl", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        with socket_port() as port:
-            serve = subprocess.Popen([*loomwatch, "serve", "--config", str(config), "--port", str(port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        serve = None
         try:
             deadline = time.monotonic() + 60
             while not (path.exists() and count(path, "SELECT count(*) FROM sqlite_master") and count(path) >= 5):
                 assert time.monotonic() < deadline and crawl.poll() is None, "the crawl stored nothing"
                 time.sleep(0.2)
+            with socket_port() as port:
+                serve = subprocess.Popen([*loomwatch, "serve", "--config", str(config), "--port", str(port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             base = f"http://127.0.0.1:{port}/loomwatch/articles.json?_shape=array&_size=max"
             while True:  # Datasette answers while the crawl writes
                 try:
@@ -367,8 +368,9 @@ concurrency_per_domain = 1\n[[sources]]\nname = "mill"\nstart_urls = ["{farm.url
             assert crawl.wait(timeout=120) == 0, crawl.stderr.read()
         finally:
             crawl.kill()
-            serve.terminate()
-            serve.wait(timeout=20)
+            if serve is not None:
+                serve.terminate()
+                serve.wait(timeout=20)
     copy = next(tmp_path.glob("loomwatch-*.db"))
     assert backup.stdout.startswith(f"backed up {path} to {copy} (")
     assert [p.name for p in tmp_path.glob(".loomwatch-*")] == []  # no partial file left
