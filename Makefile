@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-next-year bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The suite with every Python process's clock a year ahead (tests/clock/sitecustomize.py):
+# nothing may depend on today's date.
+test-next-year: $(STAMP)
+	LOOMWATCH_TEST_DAYS_AHEAD=365 PYTHONPATH=$(CURDIR)/tests/clock $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -95,7 +95,7 @@ def run_alerts(config: Config, *, send: bool = False, now: dt.datetime | None = 
     except ConfigError as exc:
         raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
     directory = (out or config.digest.output_dir) / "alerts"
-    db = open_database(database)
+    db = open_database(database, busy_timeout=config.storage.busy_timeout)
     try:
         if not send:
             return [_alert(db, config, sub, now, directory, None, send=False) for sub in subs]

@@ -44,18 +44,67 @@ class Failure(Problem):
     exit_code = EXIT_SOURCE_FAILED
 
 
+def archive_problem(exc: Exception) -> Problem:
+    """An archive fault (loomwatch.storage.archive) as the CLI reports it: a full disk exits 1
+    (the next run completes once there is space), everything else 2 (fix the set-up)."""
+    from loomwatch.storage.archive import ArchiveFull
+
+    return Failure(str(exc)) if isinstance(exc, ArchiveFull) else ConfigProblem(str(exc))
+
+
+class Commands(click.Group):
+    """Every command that opens the archive reports its faults the same way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            # Only a command that opened the archive has imported the module of its errors.
+            archive = sys.modules.get("loomwatch.storage.archive")
+            if archive is not None and isinstance(exc, archive.ArchiveError):
+                raise archive_problem(exc) from None
+            raise
+
+
 # Libraries that are chatty at INFO: their warnings show, their INFO and DEBUG only with -vv.
 LIBRARY_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "charset_normalizer", "asyncio",
                    "datasette", "apscheduler", "py.warnings")
 
 
+# Scrapy's records of failures that loomwatch reports itself, one line naming the source
+# (the spider for a page that could not be fetched, spiders.middlewares for robots.txt):
+# shown with -v, where they come with their tracebacks.
+REPORTED_BY_LOOMWATCH = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 class _LibraryFilter(logging.Filter):
-    def __init__(self, minimum: int):
+    def __init__(self, minimum: int, verbose: int = 0):
         super().__init__()
         self.minimum = minimum
+        self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self.verbose and record.name.startswith(REPORTED_BY_LOOMWATCH):
+            return False
         return record.levelno >= self.minimum or not record.name.startswith(LIBRARY_LOGGERS)
+
+
+class OneLineFormatter(logging.Formatter):
+    """A record in one line: a traceback shrinks to its exception's type and message (the
+    whole traceback is logged with -v)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        exc = record.exc_info[1] if record.exc_info else None
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        if exc is not None and str(exc) not in line:
+            line += f" ({type(exc).__name__}: {exc})" if str(exc) else f" ({type(exc).__name__})"
+        return " | ".join(line.splitlines())
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -63,9 +112,9 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     # a crawl starts, and a handler-side filter survives that.
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter((logging.Formatter if verbose else OneLineFormatter)(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
     handler.setLevel(level)
-    handler.addFilter(_LibraryFilter(logging.DEBUG if verbose > 1 else max(level, logging.WARNING)))
+    handler.addFilter(_LibraryFilter(logging.DEBUG if verbose > 1 else max(level, logging.WARNING), verbose))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -90,7 +139,7 @@ def config_option(required: bool = True) -> Callable:
     return decorator
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv: also Scrapy's).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something failed (for cron).")
 @click.version_option(package_name="loomwatch")
@@ -153,6 +202,8 @@ def run_crawl(config: Config, sources: tuple[str, ...] = ()) -> Any:
         if r.status != "ok" or not quiet:
             click.echo(line + (f"  last error: {r.last_error}" if r.last_error and (r.status != "ok" or r.errors) else ""),
                        err=r.status != "ok" and quiet)
+    if report.archive_error:
+        raise archive_problem(report.archive_error)
     return report
 
 
@@ -371,11 +422,14 @@ def status(config: Config, as_json: bool) -> None:
     import sqlite_utils
 
     from loomwatch.storage import open_database
+    from loomwatch.storage.db import check_database
     from loomwatch.storage.health import UNHEALTHY, source_status
 
     database = config.storage.database
-    # Reading must not create an archive: a missing one shows every source as never run.
-    db = open_database(database) if database.exists() else sqlite_utils.Database(memory=True)
+    # Reading must not create an archive: a missing one shows every source as never run
+    # (a missing folder, though, is a fault: a disk not mounted, a typing error).
+    check_database(database, write=False, busy_timeout=config.storage.busy_timeout)
+    db = open_database(database, busy_timeout=config.storage.busy_timeout) if database.exists() else sqlite_utils.Database(memory=True)
     try:
         rows = source_status(db, config.health, [s.name for s in config.sources])
     finally:
@@ -522,6 +576,56 @@ def subscriptions_command(config: Config, as_json: bool) -> None:
                    f"  last mailed {mailed}")
         click.echo(f"{'':<4}to {', '.join(row['recipients']) or 'nobody (a feed only)'}")
         click.echo(f"{'':<4}{row['filters'] or 'every relevant story'}; feed {row['feed']}")
+
+
+# --- archive upkeep: backup, check (issue 15) -------------------------------------------------
+
+
+@main.command()
+@config_option()
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DEST if it is an existing file.")
+def backup(config: Config, dest: Path, force: bool) -> None:
+    """Write a consistent copy of the archive to DEST (a file, or a folder: a dated file in it).
+
+    Safe while crawls run and Datasette serves; restore as docs/operations.md says."""
+    from loomwatch.storage.maintenance import backup as backup_archive
+
+    written = backup_archive(config.storage.database, dest, replace=force, busy_timeout=config.storage.busy_timeout)
+    if not is_quiet():
+        click.echo(f"backed up {config.storage.database} to {written} ({written.stat().st_size / 1e6:.1f} MB)")
+
+
+@main.command()
+@config_option()
+def check(config: Config) -> None:
+    """Check the archive (PRAGMA integrity_check) and report its schema, counts and last run.
+
+    Reads only. Exit 2 when the archive is damaged (the message says how to restore it)."""
+    from loomwatch.storage.archive import RESTORE, ArchiveError
+    from loomwatch.storage.maintenance import check as check_archive
+
+    report = check_archive(config.storage.database, busy_timeout=config.storage.busy_timeout)
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+        raise ArchiveError(f"{report.path}: damaged: PRAGMA integrity_check found the problems above; keep a copy of the "
+                           f"file for diagnosis and {RESTORE}")
+    if is_quiet():
+        return
+    counts, run, sent = report.counts, report.last_run, report.last_digest
+    pending = f"{len(report.pending)} pending, applied by the next crawl: {', '.join(report.pending)}" if report.pending else "none pending"
+    click.echo(f"{report.path}: integrity ok ({report.size / 1e6:.1f} MB)")
+    click.echo(f"schema: {report.applied[-1] if report.applied else 'none'} ({len(report.applied)} updates applied; {pending})")
+    click.echo(f"articles: {counts['articles']} ({counts['relevant']} relevant, {counts['copies']} copies of other stories) "
+               f"from {counts['sources']} sources")
+    if run:
+        click.echo(f"last crawl: #{run['id']} started {_local_time(run['started'], config.timezone)}, "
+                   f"{run['status']}, {run['new_articles'] or 0} new articles ({counts['crawl_runs']} runs in all)"
+                   + (f"; {run['message']}" if run["message"] else ""))
+    else:
+        click.echo("last crawl: none yet")
+    click.echo(f"digests mailed: {counts['digests_sent']}" + (f", last {_local_time(sent['sent'], config.timezone)}" if sent else ""))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ def setting(default: Any, doc: str, **kw: Any) -> Any:
 @dataclass(frozen=True)
 class StorageSettings:
     database: Path = setting(Path("loomwatch.db"), "SQLite archive; relative paths are relative to the config file.", path=True)
+    busy_timeout: float = setting(30.0, "Seconds a command waits while another program (a sqlite3 shell, a backup tool) holds the archive's write lock, before it gives up with exit 2.", minimum=0)
 
 
 @dataclass(frozen=True)

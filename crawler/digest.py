@@ -828,7 +828,7 @@ def run_digests(config: Config, *, send: bool = False, out: Path | None = None, 
             subject_for(_empty_digest(config, now, sub), *subject_template(sub, config))
     except ConfigError as exc:
         raise ConfigError(f"{config.path or 'configuration'}: {exc}") from None
-    db = open_database(database)
+    db = open_database(database, busy_timeout=config.storage.busy_timeout)
     try:
         if not send:
             outcomes = [_render_only(db, config, sub, out, day, force, now) for sub in subs]
@@ -963,7 +963,7 @@ def overview(config: Config, now: dt.datetime | None = None) -> list[dict[str, A
     tz = zoneinfo.ZoneInfo(config.timezone)
     database = config.storage.database
     # Reading must not create an archive: a missing one has matched nothing yet.
-    db = open_database(database) if Path(database).exists() else None
+    db = open_database(database, busy_timeout=config.storage.busy_timeout) if Path(database).exists() else None
     gaz = gazetteer_of(config)
     rows = []
     try:

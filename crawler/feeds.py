@@ -149,7 +149,7 @@ def refresh_feeds(config: Config, now: dt.datetime | None = None) -> None:
         return
     directory = config.digest.output_dir / "feeds"
     try:
-        db = open_database(config.storage.database)
+        db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
         try:
             write_feeds(db, config, directory, now=now)
         finally:

@@ -28,7 +28,7 @@ def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = la
     """
     tagger = tagger_for(config)
     hints = {s.name: tuple(s.clusters) for s in config.sources}
-    db = open_database(config.storage.database)
+    db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
     sync_clusters(db, tagger.gazetteer.rows())
     total = changed = 0
     for rows in iter_articles(db, batch):

@@ -8,6 +8,7 @@ process for every run).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 from loomwatch.crawler.config import Config, ConfigError
 from loomwatch.crawler.gazetteer import load_gazetteer
 from loomwatch.crawler.settings import scrapy_settings
+from loomwatch.pipelines.store import ARCHIVE_ERROR
 from loomwatch.spiders.sources import SourcesSpider
-from loomwatch.storage import CrawlLock, open_database
+from loomwatch.storage import ArchiveError, CrawlLock, open_database
+from loomwatch.storage.archive import archive_error
+from loomwatch.storage.db import check_database
 from loomwatch.storage.articles import is_known_url, sync_clusters
 from loomwatch.storage.runs import SourceResult, close_abandoned_runs, finish_run, start_run
 
@@ -33,6 +37,7 @@ class CrawlReport:
     results: list[SourceResult] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     requests: int = 0
+    archive_error: ArchiveError | None = None  # the archive could not be written (a full disk): the crawl stopped
 
     @property
     def failed(self) -> list[SourceResult]:
@@ -50,12 +55,18 @@ def select_sources(config: Config, names: Sequence[str] = ()) -> list:
 def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     """Crawl the named sources (all when none are named). Raises LockedError if a crawl is running."""
     sources = select_sources(config, source_names)
-    with CrawlLock(config.storage.database):
-        db = open_database(config.storage.database)
-        if close_abandoned_runs(db):
-            log.warning("an earlier crawl was killed before it finished; this run picks up its work")
-        sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
-        run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
+    database, busy_timeout = config.storage.database, config.storage.busy_timeout
+    check_database(database, busy_timeout=busy_timeout)  # before the lock file is made beside it
+    with CrawlLock(database):
+        db = open_database(database, busy_timeout=busy_timeout)
+        try:
+            if close_abandoned_runs(db):
+                log.warning("an earlier crawl was killed before it finished; this run picks up its work")
+            sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
+            run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
+        except (sqlite3.Error, OSError) as exc:  # a full disk, say
+            db.close()
+            raise archive_error(database, exc, busy_timeout) from None
         process, crawler = _scrapy_process(scrapy_settings(config, run_id))
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
@@ -63,11 +74,16 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
         spider = crawler.spider
         results = [_result(s.name, stats, spider.entries.get(s.name, [0, 0]) if spider else [0, 0]) for s in sources]
         reason = stats.get("finish_reason", "")
-        message = "" if reason in ("finished", "") else f"crawl stopped early: {reason}"
-        status = finish_run(db, run_id, results, message, health=config.health)
+        stopped_by = stats.get(ARCHIVE_ERROR)  # set by the store pipeline
+        message = str(stopped_by) if stopped_by else "" if reason in ("finished", "") else f"crawl stopped early: {reason}"
+        try:
+            status = finish_run(db, run_id, results, message, health=config.health, stopped=stopped_by is not None)
+        except (sqlite3.Error, OSError) as exc:  # the disk is still full: the next crawl marks this run as ended
+            stopped_by = stopped_by or archive_error(database, exc, busy_timeout)
+            status = "failed"
         db.close()
     cpu = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("loomwatch/cpu/")}
-    return CrawlReport(run_id, status, results, cpu, stats.get("downloader/request_count", 0))
+    return CrawlReport(run_id, status, results, cpu, stats.get("downloader/request_count", 0), stopped_by)
 
 
 @dataclass

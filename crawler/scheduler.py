@@ -126,7 +126,7 @@ def plan_jobs(config: Config, now: dt.datetime | None = None) -> list[JobPlan]:
     """The crawl and digest jobs of `config`, with their catch-up decided from the archive."""
     now = now or dt.datetime.now(zoneinfo.ZoneInfo(config.timezone))
     where = str(config.path or "config")
-    db = open_database(config.storage.database)
+    db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
     try:
         last_crawl, last_digest = _utc(last_crawl_started(db)), _utc(last_digest_sent(db))
     finally:
@@ -272,7 +272,7 @@ class Daemon:
 
     def _record(self, write: Callable[[Any], Any]) -> None:
         try:
-            db = open_database(self.config.storage.database)
+            db = open_database(self.config.storage.database, busy_timeout=self.config.storage.busy_timeout)
             try:
                 write(db)
             finally:

@@ -27,8 +27,8 @@ from datasette.utils import parse_metadata
 from loomwatch.crawler import dashboard, datasette_plugin
 from loomwatch.crawler.datasette_plugin import ARCHIVE
 from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.storage import open_database
-from loomwatch.storage.db import migrations
+from loomwatch.storage import ArchiveError, open_database
+from loomwatch.storage.db import check_database, migrations
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,9 @@ def prepare_archive(path: Path) -> None:
     if not path.is_file():
         raise ServeError(f"{path}: no archive there yet; run `loomwatch crawl` (or `loomwatch demo`) first, "
                          f"or point [storage] database in the configuration at the archive")
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            db = sqlite_utils.Database(conn)
-            if not db["articles"].exists():
-                raise ServeError(f"{path}: not a loomwatch archive (it has no articles table); "
-                                 f"check [storage] database in the configuration")
-            pending = [m.name for m in migrations.pending(db)]
-    except sqlite3.DatabaseError as exc:
-        raise ServeError(f"{path}: cannot read it as an SQLite database ({exc}); check [storage] database in the configuration") from None
+    check_database(path, write=False)  # not an archive, or a newer one's: ArchiveError
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        pending = [m.name for m in migrations.pending(sqlite_utils.Database(conn))]
     if not pending:
         return  # the usual case: a crawl already brought the schema up to date, nothing is written
     log.info("%s: applying schema updates %s before serving", path, ", ".join(pending))
@@ -85,10 +79,9 @@ def prepare_archive(path: Path) -> None:
                 place_clusters(db)
         finally:
             db.close()
-    except sqlite3.OperationalError as exc:
-        fix = ("run `loomwatch crawl` or `loomwatch serve` once as a user who may write the archive" if "readonly" in str(exc)
-               else "keep a copy of the file and report this message")
-        raise ServeError(f"{path}: the schema updates {', '.join(pending)} could not be applied ({exc}); {fix}") from None
+    except ArchiveError as exc:
+        raise ArchiveError(f"{exc} (the schema updates {', '.join(pending)} must be applied before serving: "
+                           "run `loomwatch crawl` or `loomwatch serve` once as a user who may write the archive)") from None
 
 
 def place_clusters(db: sqlite_utils.Database) -> None:

@@ -49,6 +49,8 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
             "loomwatch.spiders.middlewares.BackoffRetryMiddleware": 550,
             "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
             "loomwatch.spiders.middlewares.QuickMetaRefreshMiddleware": 580,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "loomwatch.spiders.middlewares.QuietRobotsTxtMiddleware": 100,
         },
         # Sources are http(s) (the config refuses anything else): no FTP or S3 handlers to load.
         "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None},

@@ -52,6 +52,27 @@ The calendar generator answers any path its ``match`` regex accepts; the regex's
 first group is a ``YYYY-MM-DD`` date, and the page links to the same path with the
 previous and the next day: an endless chain a crawler must not follow forever.
 
+``_farm.toml`` (optional, in the root directory: the snapshot as a whole)
+---------------------------------------------------------------------------
+::
+
+    snapshot = 2026-11-22        # the day the sites were written as if it were today
+    timezone = "Asia/Shanghai"   # whose "today" the sites live in (default UTC)
+
+A dated snapshot is served as if it had been written today: every full date in a
+served text (a page, feed, sitemap, redirect or header) and in its URL paths moves
+forward by the days from ``snapshot`` to the farm's today, so the newest story is
+always as old as it was on the snapshot day, and a crawl, digest or status of the
+snapshot looks the same whatever the date. The files keep their names and texts;
+a request for a moved path is answered from the file with the snapshot's path, and
+`SiteFarm.url` takes snapshot paths. The shift is fixed when the farm starts (a crawl
+across midnight sees one site). The dates moved have a year, a month and a day:
+``2026-11-20`` and ``2026/11/20`` (also in paths and in times such as
+``2026-11-20T16:30:00+08:00``; ``2026/11/9``, as Hanweb writes it, stays unpadded),
+``2026-11/20`` (China Daily paths), ``2026/202611/t20261120`` (TRS paths),
+``November 2, 2026``, ``Sat, 21 Nov 2026`` and ``21 November 2026`` (the weekday
+follows). A year or a month alone (``© 2026``, ``October 2026``) stays.
+
 Instrumentation (thread-safe): `SiteFarm.requests` lists the requests a site
 received, `SiteFarm.max_concurrent` is the largest number of requests in flight
 at once as the server saw them (counted from arrival until the response was
@@ -70,7 +91,8 @@ import socket
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+import zoneinfo
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +105,7 @@ DEMO_SITES = DEMO_DIR / "sites"
 DEMO_CONFIG = DEMO_DIR / "demo.toml"
 
 SITE_FILE = "_site.toml"
+FARM_FILE = "_farm.toml"
 NOT_FOUND_FILE = "_404.html"
 INDEX_FILES = ("index.html", "index.htm", "index.xml", "index.rss", "index.atom")
 DEFAULT_LAST_MODIFIED = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)
@@ -122,6 +145,105 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
 class SiteFarmError(ValueError):
     """A site directory or its `_site.toml` is wrong; the message names the file and the fix."""
+
+
+# --- dated snapshots: every full date moves by a number of days (see "_farm.toml" above) -----
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_YEAR = rb"((?:19|20)\d\d)"
+_MONTH_NAME = "|".join(f"{m[:3]}(?:{m[3:]})?" for m in MONTHS).encode()
+
+
+def _moved(year: bytes, month: bytes | int, day: bytes, days: int) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day)) + dt.timedelta(days=days)
+    except ValueError:
+        return None  # not a date after all (2026-13-40): left as it is
+
+
+def _numeric(m: re.Match[bytes], days: int) -> str | None:  # 2026-11-20, 2026/11/9
+    year, sep, month, day = m.groups()
+    new = _moved(year, month, day, days)
+    width = 1 if len(month) == 1 or len(day) == 1 else 2  # 2026/11/9: a CMS that never pads (Hanweb)
+    return new and f"{new.year}{sep.decode()}{new.month:0{width}d}{sep.decode()}{new.day:0{width}d}"
+
+
+def _china_daily(m: re.Match[bytes], days: int) -> str | None:  # 2026-11/20
+    new = _moved(*m.groups(), days)
+    return new and f"{new:%Y-%m/%d}"
+
+
+def _trs(m: re.Match[bytes], days: int) -> str | None:  # 2026/202611/t20261120
+    *_, year, month, day = m.groups()
+    new = _moved(year, month, day, days)
+    return new and (f"{new.year}/" if m.group(1) else "") + f"{new:%Y%m/t%Y%m%d}"
+
+
+def _month_day_year(m: re.Match[bytes], days: int) -> str | None:  # November 2, 2026
+    name, day, year = m.groups()
+    new = _moved(year, MONTHS.index(name.decode()) + 1, day, days)
+    return new and f"{MONTHS[new.month - 1]} {new.day:0{2 if day.startswith(b'0') else 1}d}, {new.year}"
+
+
+def _day_month_year(m: re.Match[bytes], days: int) -> str | None:  # Sat, 21 Nov 2026; 21 November 2026
+    weekday, day, name, year = m.groups()
+    new = _moved(year, [n[:3] for n in MONTHS].index(name[:3].decode()) + 1, day, days)
+    if new is None:
+        return None
+    month = MONTHS[new.month - 1]
+    return (f"{WEEKDAYS[new.weekday()]}, " if weekday else "") + f"{new.day:0{len(day)}d} {month if len(name) > 3 else month[:3]} {new.year}"
+
+
+DATE_FORMATS: tuple[tuple[re.Pattern[bytes], Callable[[re.Match[bytes], int], str | None]], ...] = (
+    (re.compile(rb"(?<![\d.])" + _YEAR + rb"([-/])(\d{1,2})\2(\d{1,2})(?!\d)"), _numeric),
+    (re.compile(rb"(?<!\d)" + _YEAR + rb"-(\d\d)/(\d\d)(?!\d)"), _china_daily),
+    (re.compile(rb"(?<!\d)(" + _YEAR + rb"/)?" + _YEAR + rb"(\d\d)/t" + _YEAR + rb"(\d\d)(\d\d)(?!\d)"), _trs),
+    (re.compile(rb"\b(" + "|".join(MONTHS).encode() + rb") (\d{1,2}), " + _YEAR + rb"(?!\d)"), _month_day_year),
+    (re.compile(rb"(?:\b(" + "|".join(WEEKDAYS).encode() + rb"), )?(?<!\d)(\d{1,2}) (" + _MONTH_NAME + rb") " + _YEAR + rb"(?!\d)"),
+     _day_month_year),
+)
+
+
+def move_dates(data: bytes, days: int) -> bytes:
+    """`data` with every full date in it (formats: DATE_FORMATS) `days` later, written as before."""
+    if not days:
+        return data
+    for pattern, render in DATE_FORMATS:
+        data = pattern.sub(lambda m: (render(m, days) or m.group(0).decode("ascii")).encode("ascii"), data)
+    return data
+
+
+def move_path(path: str, days: int) -> str:
+    return move_dates(path.encode("utf-8"), days).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class FarmOptions:
+    snapshot: dt.date | None = None
+    timezone: str = "UTC"
+
+    def days_since_snapshot(self, today: dt.date | None) -> int:
+        if self.snapshot is None:
+            return 0
+        return ((today or dt.datetime.now(zoneinfo.ZoneInfo(self.timezone)).date()) - self.snapshot).days
+
+
+def load_farm_options(root: Path) -> FarmOptions:
+    """Read `root/_farm.toml`; no file: an undated farm."""
+    path = root / FARM_FILE
+    raw = _read_toml(path, {"snapshot", "timezone"})
+    if raw is None:
+        return FarmOptions()
+    snapshot, timezone = raw.get("snapshot"), raw.get("timezone", "UTC")
+    if snapshot is not None and (not isinstance(snapshot, dt.date) or isinstance(snapshot, dt.datetime)):
+        raise SiteFarmError(f"{path}: snapshot must be a TOML date such as 2026-11-22, not {snapshot!r}")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise SiteFarmError(f"{path}: timezone {timezone!r} is not an IANA time zone such as \"Asia/Shanghai\"") from None
+    return FarmOptions(snapshot, timezone)
 
 
 @dataclass(frozen=True)
@@ -218,18 +340,26 @@ def _parse_rule(raw: dict[str, Any], where: str) -> Rule:
     return rule
 
 
-def load_site_options(site_dir: Path) -> SiteOptions:
-    """Read `site_dir/_site.toml`; defaults when there is none."""
-    path = site_dir / SITE_FILE
+def _read_toml(path: Path, known: set[str], hint: str = "") -> dict[str, Any] | None:
+    """The table in `path`, checked for unknown keys; None when there is no such file."""
     if not path.exists():
-        return SiteOptions()
+        return None
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SiteFarmError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - SITE_KEYS
+    unknown = set(raw) - known
     if unknown:
-        raise SiteFarmError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(SITE_KEYS))} (rules go in [[rule]] tables)")
+        raise SiteFarmError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}{hint}")
+    return raw
+
+
+def load_site_options(site_dir: Path) -> SiteOptions:
+    """Read `site_dir/_site.toml`; defaults when there is none."""
+    path = site_dir / SITE_FILE
+    raw = _read_toml(path, SITE_KEYS, " (rules go in [[rule]] tables)")
+    if raw is None:
+        return SiteOptions()
     rules = tuple(_parse_rule(r, f"{path} [[rule]] #{i + 1}") for i, r in enumerate(raw.get("rule", [])))
     return SiteOptions(
         conditional=bool(raw.get("conditional", True)),
@@ -265,6 +395,23 @@ class _Site:
         self.in_flight = 0
         self.peak = 0
         self.fail_counts: dict[int, int] = {}
+        self.snapshot_paths: dict[str, str] = {}  # served path → the snapshot's, in a dated farm
+
+    def map_paths(self, days: int) -> None:
+        """Remember the snapshot path of every file and folder under its moved path: a moved
+        date cannot always be moved back as written (the unpadded day of /art/2026/11/9/)."""
+        self.snapshot_paths = {}
+        if days:
+            for item in self.directory.rglob("*"):
+                path = "/" + item.relative_to(self.directory).as_posix()
+                self.snapshot_paths[move_path(path, days)] = path
+                if item.is_dir():
+                    self.snapshot_paths[move_path(path, days) + "/"] = path + "/"
+
+    def snapshot_path(self, path: str) -> str:
+        if not self.farm.days:
+            return path
+        return self.snapshot_paths.get(path) or move_path(path, -self.farm.days)
 
     # -- instrumentation -------------------------------------------------
     def arrive(self, method: str, target: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -293,7 +440,7 @@ class _Site:
 
     # -- serving -----------------------------------------------------------
     def substitute(self, data: bytes) -> bytes:
-        return self.farm._substitute(data, self.base_url)
+        return move_dates(self.farm._substitute(data, self.base_url), self.farm.days)
 
     def resolve(self, path: str) -> Path | None:
         """The file for a URL path, or None. Never leaves the site directory."""
@@ -322,7 +469,9 @@ class _Site:
         return ctype
 
     def respond(self, target: str, request_headers: dict[str, str]) -> _Response:
-        path = urlsplit(target).path or "/"
+        parts = urlsplit(target)
+        path = self.snapshot_path(parts.path or "/")  # rules and files are written in the snapshot's dates
+        target = path + (f"?{parts.query}" if parts.query else "")
         index, rule, match = self.find_rule(path, target) or (-1, NO_RULE, None)
         headers = {k: self.substitute(v.encode()).decode() for k, v in {**self.options.headers, **rule.headers}.items()}
 
@@ -343,12 +492,13 @@ class _Site:
         if rule.generate == "oversize":
             return self.oversize(rule, headers)
 
-        last_modified = rule.last_modified or self.options.last_modified
+        last_modified = (rule.last_modified or self.options.last_modified) + dt.timedelta(days=self.farm.days)
         if rule.generate == "calendar":
             assert match is not None
             body = self.calendar(path, match)
             if body is None:
                 return self.error(404, headers)
+            body = self.substitute(body)
             response = _Response(rule.status or 200, {"Content-Type": self.content_type(".html"), **headers}, body)
         else:
             file = self.resolve(path)
@@ -551,10 +701,13 @@ class SiteFarm:
     by host name rather than by host and port.
     """
 
-    def __init__(self, root: Path | str, *, distinct_hosts: bool = False) -> None:
+    def __init__(self, root: Path | str, *, distinct_hosts: bool = False, today: dt.date | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise SiteFarmError(f"{self.root}: no such directory of example sites")
+        self.options = load_farm_options(self.root)
+        self.today = today  # the day a dated snapshot is served as of; None: the clock's, when the farm starts
+        self.days = 0  # how far a dated snapshot's dates move (set by start)
         names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
         if not names:
             raise SiteFarmError(f"{self.root}: holds no site directories")
@@ -572,7 +725,9 @@ class SiteFarm:
         if self._running:
             return self
         try:
+            self.days = self.options.days_since_snapshot(self.today)
             for site in self._sites.values():
+                site.map_paths(self.days)
                 site.server = _Server(site)
                 host, port = site.server.server_address[:2]
                 site.base_url = f"http://{host}:{port}"
@@ -619,7 +774,8 @@ class SiteFarm:
         return {name: site.base_url for name, site in self._sites.items()}
 
     def url(self, site: str, path: str = "/") -> str:
-        return self._site(site).base_url + (path if path.startswith("/") else "/" + path)
+        """The address of `path` (a path of the snapshot: its dates move in a dated farm)."""
+        return self._site(site).base_url + move_path(path if path.startswith("/") else "/" + path, self.days)
 
     def expand(self, text: str) -> str:
         """Replace ``{{site:NAME}}`` placeholders in `text` (a config file, say) by base URLs.

@@ -5,6 +5,11 @@ with its URL aliases, cluster tags, search entry and near-duplicate index entrie
 crash or kill loses at most the unwritten batch, whose URLs are not yet known and so are
 fetched again by the next run. Deduplication runs inside the same transaction, so it sees
 every article written before, including earlier ones of the same batch.
+
+A batch that cannot be written (the disk is full, another program holds the write lock
+past the busy timeout, an I/O error) is rolled back whole, and the crawl stops: its error
+goes into the stats under ARCHIVE_ERROR for the orchestrator to report, and every later
+item is dropped (its URL is not known, so the next run fetches it again).
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ from typing import Any
 from urllib.parse import urljoin
 
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 
 from loomwatch.pipelines import dedup
 from loomwatch.spiders.links import canonical_url, same_site, site_of
-from loomwatch.storage import open_database
+from loomwatch.storage import ArchiveError, open_database
+from loomwatch.storage.archive import archive_error
 from loomwatch.storage.articles import article_id_for_url, content_hash, exact_duplicate, insert_article, record_skipped
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50
 BATCH_SECONDS = 2.0
+ARCHIVE_ERROR = "loomwatch/archive_error"  # stats key: the ArchiveError that stopped the crawl
 
 
 class StorePipeline:
@@ -32,19 +40,23 @@ class StorePipeline:
         self.crawler = crawler
         config = crawler.settings["LOOMWATCH_CONFIG"]
         self.database = config.storage.database
+        self.busy_timeout = config.storage.busy_timeout
         self.threshold = config.dedup.threshold
         self.run_id = crawler.settings.getint("LOOMWATCH_RUN_ID") or None
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
+        self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current flush
         self.db = None
+        self.failed: ArchiveError | None = None
+        self.stopping: Any = None  # the Deferred of the engine's close, kept so that it is not collected
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.db = open_database(self.database)
+        self.db = open_database(self.database, busy_timeout=self.busy_timeout)
 
     def close_spider(self) -> None:
         self.flush()
@@ -63,16 +75,33 @@ class StorePipeline:
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         self.last_flush = time.monotonic()
-        if not batch or self.db is None:
+        if not batch or self.db is None or self.failed:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu = time.thread_time(), 0.0
-        with self.db.atomic():
-            for item in batch:
-                self._write(item)
+        started, self.dedup_cpu, self.stored = time.thread_time(), 0.0, []
+        try:
+            with self.db.atomic():
+                for item in batch:
+                    self._write(item)
+        except sqlite3.IntegrityError:
+            raise  # one article's problem is handled in _write: this is a bug
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._stop(archive_error(self.database, exc, self.busy_timeout), len(batch))
+            return
+        for source, duplicate in self.stored:  # counted once committed: a batch that could not be written stored nothing
+            self.count(source, "new_articles")
+            if duplicate:
+                self.count(source, "duplicates")
         stats = self.crawler.stats
         stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
+
+    def _stop(self, error: ArchiveError, lost: int) -> None:
+        self.failed = error
+        self.crawler.stats.set_value(ARCHIVE_ERROR, error)
+        log.warning("the archive cannot be written: the crawl stops; %d pages of the last batch were not stored "
+                    "(the next crawl fetches them again)", lost)
+        self.stopping = deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_unwritable"))
 
     def _write(self, item: dict[str, Any]) -> None:
         db, source = self.db, item["source"]
@@ -107,8 +136,6 @@ class StorePipeline:
         except sqlite3.IntegrityError as exc:
             log.warning("%s: not stored: %s", url, exc)
             return
-        self.count(source, "new_articles")
-        if duplicate_of:
-            self.count(source, "duplicates")
+        self.stored.append((source, bool(duplicate_of)))
 
 

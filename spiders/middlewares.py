@@ -1,5 +1,6 @@
 """Downloader middlewares: retries that back off (a site answering 503 or 429 is given
-time before it is asked again), and meta-refresh redirects without decoding every page."""
+time before it is asked again), meta-refresh redirects without decoding every page, and
+robots.txt failures reported in one line naming the source."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 log = logging.getLogger(__name__)
@@ -64,3 +67,17 @@ class QuickMetaRefreshMiddleware(MetaRefreshMiddleware):
         if b"\x00" not in head and b"refresh" not in head.lower():
             return response
         return super().process_response(request, response)
+
+
+class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt rules. When a site's robots.txt cannot be fetched (a timeout, a
+    refused connection), Scrapy crawls the site as if it allowed everything and logs the
+    error with a traceback, under the URL of the page that asked for it; this reports it in
+    one line naming the source and the robots.txt URL (Scrapy's record is shown with -v)."""
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if not isinstance(exc, IgnoreRequest):
+            names, robots = self.crawler.spider.sources_on(netloc)
+            log.warning("%s: %s: robots.txt could not be fetched (%s: %s); the site is crawled as if it allowed everything",
+                        ", ".join(names) or netloc, robots, type(exc).__name__, exc)
+        super()._robots_error(exc, netloc)

@@ -88,6 +88,19 @@ class SourcesSpider(scrapy.Spider):
     def count(self, source: str, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"loomwatch/{source}/{key}", n)
 
+    def sources_on(self, netloc: str) -> tuple[list[str], str]:
+        """The sources with an entry point on host `netloc`, and the address of its robots.txt."""
+        names, robots = [], f"//{netloc}/robots.txt"
+        for plan in self.plans.values():
+            src = plan.source
+            for url in (*src.start_urls, *src.feeds, *src.sitemaps):
+                parts = urlsplit(url)
+                if parts.netloc == netloc:
+                    names.append(plan.name)
+                    robots = f"{parts.scheme}://{netloc}/robots.txt"
+                    break
+        return names, robots
+
     def error(self, source: str, message: str) -> None:
         self.count(source, "errors")
         self.crawler.stats.set_value(f"loomwatch/{source}/last_error", message[:500])

@@ -9,12 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("loomwatch")
+from loomwatch.storage.archive import MIGRATION_SET, archive_error, check_archive
+
+migrations = Migrations(MIGRATION_SET)
+BUSY_TIMEOUT = 30.0  # seconds a command waits for another program's write lock ([storage] busy_timeout)
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how every time in the archive is written, in UTC
@@ -34,21 +38,45 @@ def utcnow() -> str:
     return db_time(dt.datetime.now(dt.timezone.utc))
 
 
-def open_database(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) an archive in WAL mode with the current schema."""
+def open_database(path: str | os.PathLike, *, migrate: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> sqlite_utils.Database:
+    """Open (creating if needed) an archive in WAL mode with the current schema.
+
+    Raises ArchiveError (storage.archive), having written nothing, when the file is not an
+    archive this version can open, or cannot be written, or another program holds its
+    write lock for longer than `busy_timeout` seconds; ArchiveFull when the disk is full."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if migrate and not path.exists():
-        _create(path)
-    db = _connect(path)
-    if migrate:
-        migrations.apply(db)
+    check_archive(path, known_migrations(), write=migrate, busy_timeout=busy_timeout)
+    db = None
+    try:
+        if migrate and not path.exists():
+            _create(path, busy_timeout)
+        db = _connect(path, busy_timeout)
+        if migrate:
+            db.execute("BEGIN IMMEDIATE").close()  # waits out, or reports, a writer of another program
+            db.execute("ROLLBACK").close()
+            migrations.apply(db)
+    except (sqlite3.Error, OSError) as exc:
+        if db is not None:
+            db.close()
+        raise archive_error(path, exc, busy_timeout) from None
     return db
 
 
-def _connect(path: Path) -> sqlite_utils.Database:
+def check_database(path: str | os.PathLike, *, write: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    """Raise the ArchiveError open_database would raise for `path` on what it can see without
+    writing (for a command that makes lock files beside the archive before opening it, or
+    one that only reads: `write=False`)."""
+    check_archive(Path(path), known_migrations(), write=write, busy_timeout=busy_timeout)
+
+
+def known_migrations() -> list[str]:
+    """The names of the schema updates this version knows (all are pending on an empty database)."""
+    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
+
+
+def _connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
-    db.conn.execute("PRAGMA busy_timeout = 30000")  # readers (Datasette, digest) and one writer share the file
+    db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # readers (Datasette, digest) and one writer share the file
     if db.journal_mode != "wal":
         db.enable_wal()
     db.conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses at most the last commits, never consistency
@@ -56,7 +84,7 @@ def _connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
     """Build a new archive under a temporary name and link it into place whole, so that a
     reader opening the path (Datasette, `loomwatch status`, a test polling for runs) never
     finds the file without its tables. If another process created the archive meanwhile,
@@ -67,7 +95,7 @@ def _create(path: Path) -> None:
     # another user).
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        db = _connect(temporary)
+        db = _connect(temporary, busy_timeout)
         try:
             migrations.apply(db)
         finally:

@@ -64,13 +64,15 @@ def start_run(db: sqlite_utils.Database, sources: Iterable[dict]) -> int:
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceResult], message: str = "",
-               health: Any = None) -> str:
+               health: Any = None, stopped: bool = False) -> str:
     """Store per-source results, update each source's running counters and health
-    (`health`: the `[health]` settings, defaults when None); returns the run status."""
+    (`health`: the `[health]` settings, defaults when None); returns the run status
+    (`failed` when the crawl was `stopped` because the archive could not be written)."""
     results = list(results)
     now = utcnow()
     failed = [r for r in results if r.status != "ok"]
     status = "ok" if not failed else ("failed" if len(failed) == len(results) else "partial")
+    status = "failed" if stopped else status
     with db.atomic():
         for r in results:
             row = asdict(r)

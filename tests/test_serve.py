@@ -460,7 +460,7 @@ def test_serve_explains_a_missing_archive_a_busy_port_and_a_foreign_file(archive
     foreign = tmp_path / "other.db"
     sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
     result = runner.invoke(main, ["serve", "--config", str(write_config(tmp_path, foreign))])
-    assert result.exit_code == 2 and "not a loomwatch archive (it has no articles table)" in result.output
+    assert result.exit_code == 2 and "an SQLite database of another program, not a loomwatch archive (its tables: t)" in result.output
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from loomwatch.crawler.sitefarm import DEMO_CONFIG, DEMO_SITES, SiteFarm, SiteFarmError
+from loomwatch.crawler.sitefarm import DEMO_CONFIG, DEMO_SITES, SiteFarm, SiteFarmError, move_dates
 
 GBK_TEXT = "柯桥印染企业王镕说，面料订单回暖。"
 
@@ -409,3 +411,73 @@ def test_pages_without_any_charset(page: Path) -> None:
     assert b"charset" not in raw.lower()
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
+
+
+# --- dated snapshots (_farm.toml) ------------------------------------------------------------
+
+SNAPSHOT_TOML = 'snapshot = 2026-11-22\ntimezone = "Asia/Shanghai"\n'
+
+
+@pytest.mark.parametrize(("written", "moved"), [
+    ("2026-11-20", "2027-02-27"),
+    ("2026-11-20T16:30:00+08:00", "2027-02-27T16:30:00+08:00"),
+    ("/art/2026/11/9/art_1229_1.html", "/art/2027/2/16/art_1229_1.html"),  # Hanweb: unpadded stays unpadded
+    ("/haimen/2026-11/02/c_561392.htm", "/haimen/2027-02/09/c_561392.htm"),  # China Daily
+    ("/news/2026/202611/t20261120_3956515.htm", "/news/2027/202702/t20270227_3956515.htm"),  # TRS
+    ("/news/202611/t20261130_5.htm", "/news/202703/t20270309_5.htm"),
+    ("Updated: November 2, 2026", "Updated: February 9, 2027"),
+    ("<pubDate>Sat, 21 Nov 2026 06:03:31 +0000</pubDate>", "<pubDate>Sun, 28 Feb 2027 06:03:31 +0000</pubDate>"),
+    ("Posted 21 November 2026", "Posted 28 February 2027"),
+    ("2026/11/21 10:12:00", "2027/02/28 10:12:00"),
+    # a year or a month alone, other numbers and impossible dates stay
+    ("Copyright 2005-2026, the October 2026 index, news-2026-11.xml, tel. 0575-8512-3456, v1.2026-11-20, 2026-13-45",
+     "Copyright 2005-2026, the October 2026 index, news-2026-11.xml, tel. 0575-8512-3456, v1.2026-11-20, 2026-13-45"),
+])
+def test_move_dates_moves_full_dates_as_written(written: str, moved: str) -> None:
+    assert move_dates(written.encode(), 99).decode() == moved
+
+
+def test_a_dated_snapshot_is_served_as_of_today(tmp_path: Path) -> None:
+    write(tmp_path / "_farm.toml", SNAPSHOT_TOML)
+    gov = tmp_path / "gov"
+    write(gov / "col" / "index.html", '<a href="/art/2026/11/9/art_1.html">Nov 9</a> <span>2026-11-09</span>')
+    write(gov / "art" / "2026" / "11" / "9" / "art_1.html", ('<meta charset="gb2312"><p>发布日期：2026-11-09 柯桥</p>').encode("gbk"))
+    write(gov / "_site.toml", '[[rule]]\npath = "/art/2026/11/9/art_1.html"\nheaders = { "X-Rule" = "applied" }\n'
+                              '[[rule]]\npath = "/old/2026-11/09/a.htm"\nredirect = "/art/2026/11/9/art_1.html"\n')
+    today = dt.date(2027, 3, 1)  # 99 days after the snapshot
+    with SiteFarm(tmp_path, today=today) as farm:
+        assert farm.url("gov", "/art/2026/11/9/art_1.html") == farm.sites["gov"] + "/art/2027/2/16/art_1.html"
+        status, _, body = fetch(farm.url("gov", "/col/index.html"))
+        assert body.decode() == '<a href="/art/2027/2/16/art_1.html">Nov 9</a> <span>2027-02-16</span>'
+        status, headers, body = fetch(farm.sites["gov"] + "/art/2027/2/16/art_1.html")
+        assert status == 200 and headers["X-Rule"] == "applied"  # rules and files keep the snapshot's paths
+        assert "发布日期：2027-02-16 柯桥" in body.decode("gbk")  # GBK bytes around the date untouched
+        assert headers["Last-Modified"] == "Sat, 27 Feb 2027 00:00:00 GMT"  # 2026-11-20 moved as well
+        status, headers, _ = fetch(farm.sites["gov"] + "/old/2027-02/16/a.htm", follow=False)
+        assert (status, headers["Location"]) == (301, "/art/2027/2/16/art_1.html")
+        assert fetch(farm.sites["gov"] + "/art/2026/11/9/art_1.html")[0] == 404  # the snapshot's own path is not served
+    with SiteFarm(tmp_path, today=dt.date(2026, 11, 22)) as farm:  # on the snapshot day nothing moves
+        assert fetch(farm.url("gov", "/col/index.html"))[2].decode().endswith("<span>2026-11-09</span>")
+    (tmp_path / "_farm.toml").unlink()
+    with SiteFarm(tmp_path, today=today) as farm:  # an undated farm is served as written
+        assert fetch(farm.url("gov", "/col/index.html"))[2].decode().endswith("<span>2026-11-09</span>")
+
+
+def test_the_demo_snapshot_moves_to_the_day_it_is_served_in_china() -> None:
+    with SiteFarm(DEMO_SITES) as farm:
+        china_today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        assert farm.days == (china_today - dt.date(2026, 11, 22)).days
+        newest = fetch(farm.url("nantong-portal", "/haimendearshiqiao/2026-11/20/c_1187342.htm"))
+        assert newest[0] == 200 and f"Updated: {china_today - dt.timedelta(days=2):%B} " in newest[2].decode()
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("snapshot = 2026-11-22T08:00:00\n", "snapshot must be a TOML date such as 2026-11-22"),
+    ('snapshot = 2026-11-22\ntimezone = "Mars/Olympus"\n', "'Mars/Olympus' is not an IANA time zone"),
+    ("snapshots = 2026-11-22\n", "unknown key(s) snapshots; known: snapshot, timezone"),
+])
+def test_bad_farm_toml_is_reported(tmp_path: Path, toml: str, message: str) -> None:
+    write(tmp_path / "_farm.toml", toml)
+    write(tmp_path / "site" / "index.html", "<p>x</p>")
+    with pytest.raises(SiteFarmError, match=re.escape(message)):
+        SiteFarm(tmp_path)
