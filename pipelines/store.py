@@ -12,15 +12,21 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from scrapy.crawler import Crawler
+import sqlite_utils
 
 from loomwatch.pipelines import dedup
 from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import article_id_for_url, content_hash, exact_duplicate, insert_article, record_skipped
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from loomwatch.crawler.config import Config
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50
@@ -28,12 +34,16 @@ BATCH_SECONDS = 2.0
 
 
 class StorePipeline:
-    def __init__(self, crawler: Crawler):
-        self.crawler = crawler
-        config = crawler.settings["LOOMWATCH_CONFIG"]
+    """The one way pages become archive rows: a local crawl runs it as Scrapy's item
+    pipeline, `crawl --fleet` (crawler/fleet/writer.py) calls `write` with the pages its
+    workers analysed. `stats` is Scrapy's stats collector or anything with its
+    `inc_value` and `set_value`."""
+
+    def __init__(self, config: Config, run_id: int | None, stats: Any):
+        self.stats = stats
         self.database = config.storage.database
         self.threshold = config.dedup.threshold
-        self.run_id = crawler.settings.getint("LOOMWATCH_RUN_ID") or None
+        self.run_id = run_id
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
@@ -41,7 +51,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
-        return cls(crawler)
+        return cls(crawler.settings["LOOMWATCH_CONFIG"], crawler.settings.getint("LOOMWATCH_RUN_ID") or None, crawler.stats)
 
     def open_spider(self) -> None:
         self.db = open_database(self.database)
@@ -52,7 +62,7 @@ class StorePipeline:
             self.db.close()
 
     def count(self, source: str, key: str) -> None:
-        self.crawler.stats.inc_value(f"loomwatch/{source}/{key}")
+        self.stats.inc_value(f"loomwatch/{source}/{key}")
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         self.batch.append(item)
@@ -63,6 +73,10 @@ class StorePipeline:
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         self.last_flush = time.monotonic()
+        self.write(batch)
+
+    def write(self, batch: list[dict[str, Any]], also: Callable[[sqlite_utils.Database], None] | None = None) -> None:
+        """Store a batch of pages in one transaction, together with whatever `also` writes."""
         if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
@@ -70,7 +84,9 @@ class StorePipeline:
         with self.db.atomic():
             for item in batch:
                 self._write(item)
-        stats = self.crawler.stats
+            if also is not None:
+                also(self.db)
+        stats = self.stats
         stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
 
@@ -81,7 +97,7 @@ class StorePipeline:
             if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
                 self.count(source, "errors")
                 self.count(source, failure["reason"])
-                self.crawler.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
+                self.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
             record_skipped(db, item["url"], source, failure["reason"], failure["detail"])
             return
         article = item["article"]

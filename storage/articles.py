@@ -38,16 +38,26 @@ def content_hash(text: str) -> str:
 NO_TEXT_ATTEMPTS = 3
 
 
+_FINAL_SKIP = ("(reason IN ('not_html', 'too_large') OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
+               "OR (reason = 'no_text' AND attempts >= ?))")
+
+
 def is_known_url(db: sqlite_utils.Database, url: str) -> bool:
     """True when the URL led to a stored article, or to a page that will not become one."""
     row = db.execute(
-        "SELECT 1 FROM article_urls WHERE url = ? UNION ALL "
-        "SELECT 1 FROM skipped_pages WHERE url = ? AND (reason IN ('not_html', 'too_large') "
-        "OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
-        "OR (reason = 'no_text' AND attempts >= ?)) LIMIT 1",
+        f"SELECT 1 FROM article_urls WHERE url = ? UNION ALL SELECT 1 FROM skipped_pages WHERE url = ? AND {_FINAL_SKIP} LIMIT 1",
         [url, url, NO_TEXT_ATTEMPTS],
     ).fetchone()
     return row is not None
+
+
+def known_urls(db: sqlite_utils.Database, after_article: int = 0, seen_since: str = "") -> Iterator[str]:
+    """The URLs `is_known_url` holds true for: those of articles after `after_article`, and
+    those of skipped pages last seen at or after `seen_since` (a fleet's writer publishes them)."""
+    for (url,) in db.execute("SELECT url FROM article_urls WHERE article_id > ?", [after_article]):
+        yield url
+    for (url,) in db.execute(f"SELECT url FROM skipped_pages WHERE last_seen >= ? AND {_FINAL_SKIP}", [seen_since, NO_TEXT_ATTEMPTS]):
+        yield url
 
 
 def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:

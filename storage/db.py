@@ -439,3 +439,10 @@ def _contentless_fts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content = '', tokenize = 'unicode61 remove_diacritics 2')")
     for rows in iter_articles(db, batch=2000, columns="id, title, text"):
         index_for_search(db, [(row["id"], row["title"], row["text"]) for row in rows])
+
+
+@migrations(name="0013_fleet_cursor")
+def _fleet_cursor(db: sqlite_utils.Database) -> None:
+    # How far a fleet's writer has stored its Redis results stream, written in the same
+    # transaction as the results: a writer killed at any moment stores none of them twice.
+    db.execute("CREATE TABLE fleet_cursor (prefix TEXT PRIMARY KEY, last_entry TEXT NOT NULL, updated TEXT NOT NULL)")
