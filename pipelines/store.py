@@ -21,7 +21,14 @@ import sqlite_utils
 from loomwatch.pipelines import dedup
 from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import open_database
-from loomwatch.storage.articles import article_id_for_url, content_hash, exact_duplicate, insert_article, record_skipped
+from loomwatch.storage.articles import (
+    article_id_for_url,
+    content_hash,
+    exact_duplicate,
+    index_for_search,
+    insert_article,
+    record_skipped,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -47,6 +54,7 @@ class StorePipeline:
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
+        self.search: list[tuple[int, str, str]] = []  # search-index entries of the current batch
         self.db = None
 
     @classmethod
@@ -80,10 +88,11 @@ class StorePipeline:
         if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu = time.thread_time(), 0.0
+        started, self.dedup_cpu, self.search = time.thread_time(), 0.0, []
         with self.db.atomic():
             for item in batch:
                 self._write(item)
+            index_for_search(self.db, self.search, indexed=True)  # one search-index segment per batch (see insert_article)
             if also is not None:
                 also(self.db)
         stats = self.stats
@@ -111,16 +120,18 @@ class StorePipeline:
                 url = canonical
         if any(article_id_for_url(db, u) for u in (url, *urls)):
             return  # reached under another URL in this run (a redirect or rel=canonical to a stored article)
-        digest = content_hash(article["text"])
+        digest = article.get("content_hash") or content_hash(article["text"])
         lookup = time.thread_time()
         duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
         self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
+        indexed = len(self.search)
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch
-                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"])  # none when off-topic: see Tagger.tag
+                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"])
         except sqlite3.IntegrityError as exc:
+            del self.search[indexed:]
             log.warning("%s: not stored: %s", url, exc)
             return
         self.count(source, "new_articles")

@@ -79,10 +79,15 @@ def insert_article(
     *,
     urls: Iterable[str] = (),
     clusters: Sequence[tuple[str, float]] = (),
+    search: list[tuple[int, str, str]] | None = None,
 ) -> int:
     """Store one article with its URL aliases, cluster tags and search index entry. Returns its id.
 
     Must run inside `db.atomic()`; raises sqlite3.IntegrityError if its URL is stored already.
+    With `search`, the search index entry is appended to that list instead, for the caller to
+    add with `index_for_search(..., indexed=True)` before the transaction commits: FTS5 writes
+    its pending entries out as a new segment whenever a statement opens a savepoint, so
+    entries added one by one between savepoints cost a segment (and its merging) each.
     """
     row = {key: article.get(key) for key in ARTICLE_COLUMNS}
     row["first_seen"] = article.get("first_seen") or utcnow()
@@ -97,16 +102,22 @@ def insert_article(
     )
     db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
     set_clusters(db, article_id, clusters)
-    index_for_search(db, [(article_id, row["title"], row["text"])])
+    # the title and text in their index form (see fts_text): computed by the extraction workers
+    title, text = article.get("search_forms") or (fts_text(row["title"]), fts_text(row["text"]))
+    if search is None:
+        index_for_search(db, [(article_id, title, text)], indexed=True)
+    else:
+        search.append((article_id, title, text))
     return article_id
 
 
-def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]]) -> None:
+def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]], *, indexed: bool = False) -> None:
     """Add articles, given as (id, title, text), to the full-text index, in its bigram form
-    (see loomwatch.storage.search). The index keeps no copy of the texts: add each article once."""
+    (see loomwatch.storage.search; `indexed`: title and text are in that form already).
+    The index keeps no copy of the texts: add each article once."""
     db.conn.executemany(
         "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-        [(article_id, fts_text(title), fts_text(text)) for article_id, title, text in articles],
+        [(article_id, title, text) if indexed else (article_id, fts_text(title), fts_text(text)) for article_id, title, text in articles],
     )
 
 
