@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_archive import SOURCES, _pool, build, make_text  # noqa: E402
 from loomwatch.crawler.config import Config, FleetSettings, StorageSettings  # noqa: E402
 from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
-from loomwatch.crawler.fleet.writer import WRITER_CACHE_KIB, FleetRun  # noqa: E402
+from loomwatch.crawler.fleet.writer import FleetRun, tune_writer  # noqa: E402
 from loomwatch.crawler.run import begin_run  # noqa: E402
 from loomwatch.pipelines import dedup  # noqa: E402
 from loomwatch.pipelines.analyse import search_keys  # noqa: E402
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             run_id = begin_run(db, config, [])
             run = FleetRun(config, client, db, run_id, [], "bench")
             run.store.open_spider()
-            run.store.db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # as FleetRun.crawl sets it
+            tune_writer(run.store.db)  # as FleetRun.crawl does
             batches: list[tuple[int, float]] = []
             store = run._store_results
 

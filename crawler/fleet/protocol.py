@@ -416,6 +416,17 @@ return back
 """
 
 
+# ARGV: prefix, then known_key() pairs written out one after another (4 + 16 hex digits
+# each): one argument for many URLs, which redis-py packs many times faster than commands.
+PUBLISH_KNOWN = """
+local p, packed = ARGV[1], ARGV[2]
+for i = 1, #packed, 20 do
+  redis.call('HSET', p .. ':known:' .. string.sub(packed, i, i + 3), string.sub(packed, i + 4, i + 19), 1)
+end
+return #packed / 20
+"""
+
+
 class Keys:
     """Key names under one prefix."""
 
@@ -450,5 +461,5 @@ class Scripts:
     """The scripts above, registered with one client (sync or asyncio)."""
 
     def __init__(self, client: Any):
-        for name in ("START", "END", "COMMIT", "LEASE", "TAKE", "RENEW", "RELEASE", "GIVE_BACK"):
+        for name in ("START", "END", "COMMIT", "LEASE", "TAKE", "RENEW", "RELEASE", "GIVE_BACK", "PUBLISH_KNOWN"):
             setattr(self, name.lower(), client.register_script(globals()[name]))
