@@ -399,17 +399,23 @@ def test_the_next_writer_stores_what_the_fleet_produced_for_a_killed_writer(tmp_
         assert not [r for r in busy_farm.requests(site) if r.path.startswith("/2026-11/")]
 
 
-def test_a_redis_restart_with_appendonly_is_survived(tmp_path, busy_farm, redis_server, workers_to_stop):
-    busy_farm.reset_log()
-    config = busy_config(tmp_path, busy_farm, redis_server.url, download_delay=0.2)
-    start_workers(workers_to_stop, config, 2)
+def crawl_through_a_redis_restart(tmp_path: Path, farm: SiteFarm, server: RedisServer, started: list[Workers]) -> tuple[Path, int, str]:
+    """A fleet crawl during which Redis is shut down and started again (as a `systemctl
+    restart redis-server` does); returns the configuration, the crawl's exit code and stderr."""
+    farm.reset_log()
+    config = busy_config(tmp_path, farm, server.url, download_delay=0.2)
+    start_workers(started, config, 2)
     crawl = start_crawl(config)
     wait_for(lambda: holder_of_work(config) is not None, what="pages in flight")
-    redis_server.stop()
-    time.sleep(1)
-    redis_server.start()
-    out, err = crawl.communicate(timeout=180)
-    assert crawl.returncode == 0, err
+    server.stop()
+    server.start()
+    _, err = crawl.communicate(timeout=180)
+    return config, crawl.returncode, err
+
+
+def test_a_redis_restart_with_appendonly_is_survived(tmp_path, busy_farm, redis_server, workers_to_stop):
+    _, returncode, err = crawl_through_a_redis_restart(tmp_path, busy_farm, redis_server, workers_to_stop)
+    assert returncode == 0, err
     db = tmp_path / "archive.db"
     assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
     assert_each_article_once(db)
@@ -418,15 +424,8 @@ def test_a_redis_restart_with_appendonly_is_survived(tmp_path, busy_farm, redis_
 def test_without_appendonly_a_redis_restart_fails_the_run_clearly_and_the_next_completes(tmp_path, busy_farm, workers_to_stop):
     server = RedisServer(tmp_path / "redis", appendonly=False).start()
     try:
-        busy_farm.reset_log()
-        config = busy_config(tmp_path, busy_farm, server.url, download_delay=0.2)
-        start_workers(workers_to_stop, config, 2)
-        crawl = start_crawl(config)
-        wait_for(lambda: holder_of_work(config) is not None, what="pages in flight")
-        server.stop()
-        server.start()
-        out, err = crawl.communicate(timeout=180)
-        assert crawl.returncode == 1
+        config, returncode, err = crawl_through_a_redis_restart(tmp_path, busy_farm, server, workers_to_stop)
+        assert returncode == 1
         assert "lost this run's work (restarted without 'appendonly yes'?)" in err
         db = tmp_path / "archive.db"
         assert rows(db, "SELECT status FROM crawl_runs") == [("failed",)]
