@@ -499,7 +499,8 @@ def fleet_status(config: Config, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(state), ensure_ascii=False))
         return
-    run = f"run {state.run['id']} (started by {state.run.get('writer', '?')})" if state.run else "no run"
+    writer = json.loads(state.run.get("writer") or "{}") if state.run else {}
+    run = f"run {state.run['id']} of {writer.get('archive')} (host {writer.get('host')}, pid {writer.get('pid')})" if state.run else "no run"
     click.echo(f"{state.redis}, prefix {state.prefix}: {run}; {state.pending} pages queued or in flight, "
                f"{state.results_waiting} results waiting to be stored")
     click.echo(f"\n{'worker host':<24} {'pid':>8} {'last heartbeat':<20} {'hosts':>5} {'pages':>7}")

@@ -214,6 +214,9 @@ class FleetScheduler(BaseScheduler):
         # Only downloader middlewares get here (a redirect's target, a retry): the new request
         # replaces the page it came from, in one script. Pages found by the spider are
         # queued when their page is settled.
+        if "fleet" not in request.meta:  # not derived from a page taken from Redis: nothing to replace
+            log.warning("%s: a request from outside the fleet's queue is not fetched", request.url)
+            return False
         host, page, run = request.meta.pop("fleet")
         settlement = Settlement(run, (host, page), requests=[candidate(request, charge=False, link=None)])
         asyncio.ensure_future(self.worker.settle(settlement))

@@ -103,11 +103,13 @@ def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
     holder = json.dumps({**me, "pid": os.getpid()})
     while not client.set(keys.writer, holder, nx=True, px=WRITER_LEASE_MS):
         found = client.get(keys.writer)
+        if found is None:  # it expired meanwhile
+            continue
         try:
-            other = json.loads(found) if found else {}
+            other = json.loads(found)
         except ValueError:
             other = {}
-        if found and {k: other.get(k) for k in me} != me:
+        if {k: other.get(k) for k in me} != me:
             raise LockedError(f"another `loomwatch crawl --fleet` is running with Redis at {display_url(config.fleet.redis_url)}, "
                               f"prefix {keys.prefix!r} (host {other.get('host')}, pid {other.get('pid')}, archive "
                               f"{other.get('archive')}); wait for it to finish, or give this archive its own 'fleet.prefix'")
