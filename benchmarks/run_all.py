@@ -27,6 +27,7 @@ def plan(big: bool) -> dict[str, list[str]]:
         "crawl": ["bench_crawl.py", "--n", "20000", "--no-recrawl"] if big else ["bench_crawl.py", "--n", "2000"],
         "archive": ["bench_archive.py", "--n", "1000000" if big else "100000"],
         "dedup": ["bench_dedup.py", "--n", "1000000" if big else "100000"],
+        "fleet": ["bench_fleet.py", "--n", "1000000" if big else "100000", "--results", "10000"],
         "schedule": ["bench_schedule_memory.py", "--crawls", "50"],
         "extraction": ["eval_extraction.py"],  # quality and CPU on ../shared/eval/aeb and daniel-zh
         "language": ["eval_language.py"],
@@ -37,7 +38,7 @@ def plan(big: bool) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--big", action="store_true", help="the target sizes: 20,000 pages, 1,000,000 articles")
-    parser.add_argument("--only", default="", help="comma-separated subset of: crawl, archive, dedup, schedule, extraction, language, tagging")
+    parser.add_argument("--only", default="", help="comma-separated subset of: crawl, archive, dedup, fleet, schedule, extraction, language, tagging")
     args = parser.parse_args(argv)
     runs = plan(args.big)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(runs)

@@ -175,21 +175,31 @@ def init(path: Path | None, force: bool) -> None:
 @main.command()
 @config_option()
 @click.option("--source", "-s", "sources", multiple=True, metavar="NAME", help="Crawl only this source (repeatable).")
-def crawl(config: Config, sources: tuple[str, ...]) -> None:
+@click.option("--fleet", is_flag=True, help="Let the fleet's workers fetch (see `loomwatch worker`); store here.")
+def crawl(config: Config, sources: tuple[str, ...], fleet: bool) -> None:
     """Crawl all (or the named) sources once and store new articles; then refresh the
     feeds and mail the immediate subscriptions' alerts."""
-    report = run_crawl(config, sources)
+    report = run_crawl(config, sources, fleet=fleet)
     alerts_failed = after_crawl(config, sum(r.new_articles for r in report.results))
-    if report.failed or alerts_failed:
+    if report.failed or report.problem or alerts_failed:
         sys.exit(EXIT_SOURCE_FAILED)
 
 
-def run_crawl(config: Config, sources: tuple[str, ...] = ()) -> Any:
+def run_crawl(config: Config, sources: tuple[str, ...] = (), *, fleet: bool = False) -> Any:
     from loomwatch.crawler import run
     from loomwatch.storage import LockedError
 
     try:
-        report = run.crawl(config, sources)
+        if fleet:
+            from loomwatch.crawler.fleet.protocol import FleetError
+            from loomwatch.crawler.fleet.writer import crawl_fleet
+
+            try:
+                report = crawl_fleet(config, sources)
+            except FleetError as exc:
+                raise Failure(str(exc)) from None
+        else:
+            report = run.crawl(config, sources)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except LockedError as exc:
@@ -202,6 +212,8 @@ def run_crawl(config: Config, sources: tuple[str, ...] = ()) -> Any:
         if r.status != "ok" or not quiet:
             click.echo(line + (f"  last error: {r.last_error}" if r.last_error and (r.status != "ok" or r.errors) else ""),
                        err=r.status != "ok" and quiet)
+    if report.problem:
+        click.echo(f"loomwatch: {report.problem}", err=True)
     if report.archive_error:
         raise archive_problem(report.archive_error)
     return report
@@ -626,6 +638,69 @@ def check(config: Config) -> None:
     else:
         click.echo("last crawl: none yet")
     click.echo(f"digests mailed: {counts['digests_sent']}" + (f", last {_local_time(sent['sent'], config.timezone)}" if sent else ""))
+
+
+# --- fleet: worker, fleet status (issue 16) -----------------------------------------------
+
+
+@main.command()
+@config_option()
+@click.option("--until-idle", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Exit 0 after this many seconds without work (default: run until SIGTERM).")
+def worker(config: Config, until_idle: float | None) -> None:
+    """Fetch, extract and tag pages for the fleet's `crawl --fleet` runs, taken from Redis.
+
+    Needs the same configuration file as the archive's machine ([fleet] redis_url); never
+    opens the archive. SIGTERM stops it cleanly: its unfinished pages go back to the queue."""
+    from loomwatch.crawler.fleet.protocol import FleetError
+    from loomwatch.crawler.fleet.worker import run_worker
+
+    try:
+        run_worker(config, until_idle)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except FleetError as exc:
+        raise Failure(str(exc)) from None
+
+
+@main.group()
+def fleet() -> None:
+    """Inspect the fleet of `loomwatch worker` machines."""
+
+
+@fleet.command("status")
+@config_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
+def fleet_status(config: Config, as_json: bool) -> None:
+    """Workers seen, pages waiting per host, pages in flight, results waiting to be stored."""
+    import dataclasses
+
+    from loomwatch.crawler.fleet.protocol import FleetError
+    from loomwatch.crawler.fleet.writer import fleet_status as read_status
+
+    try:
+        state = read_status(config)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except FleetError as exc:
+        raise Failure(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(state), ensure_ascii=False))
+        return
+    writer = json.loads(state.run.get("writer") or "{}") if state.run else {}
+    run = f"run {state.run['id']} of {writer.get('archive')} (host {writer.get('host')}, pid {writer.get('pid')})" if state.run else "no run"
+    click.echo(f"{state.redis}, prefix {state.prefix}: {run}; {state.pending} pages queued or in flight, "
+               f"{state.results_waiting} results waiting to be stored")
+    click.echo(f"\n{'worker host':<24} {'pid':>8} {'last heartbeat':<20} {'hosts':>5} {'pages':>7}")
+    for w in state.workers:
+        seen = datetime.datetime.fromtimestamp(w["seen"]).strftime("%Y-%m-%d %H:%M:%S")
+        note = "  REFUSES this run: its configuration differs" if w.get("refused") else ""
+        click.echo(f"{w['host']:<24} {w['pid']:>8} {seen:<20} {len(w['hosts']):>5} {w['settled']:>7}{note}")
+    if not state.workers:
+        click.echo("(none: start `loomwatch worker` on a machine with this configuration)")
+    click.echo(f"\n{'host':<36} {'queued':>7} {'in flight':>9}  worker")
+    for h in state.hosts:
+        click.echo(f"{h['host']:<36} {h['queued']:>7} {h['in_flight']:>9}  {h['holder'] or '-'}")
 
 
 if __name__ == "__main__":

@@ -105,6 +105,17 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    redis_url: str = setting("", "Redis server of a fleet (`loomwatch worker`, `crawl --fleet`), e.g. \"redis://host:6379/0\"; empty = no fleet. No password here: see password_env.")
+    password_env: str = setting("", "Name of the environment variable that holds the Redis password (never the password itself); empty = no password.")
+    prefix: str = setting("loomwatch", "Prefix of every Redis key: archives that share one Redis server need different prefixes.")
+    timeout: float = setting(60.0, "Seconds `crawl --fleet` waits for a worker to take its work (or, later, for any progress) before it fails.", minimum=1)
+    lease_timeout: float = setting(30.0, "Seconds after which the hosts (and unfinished pages) of a worker that stopped answering go to another worker.", minimum=1)
+    hosts_per_worker: int = setting(16, "Hosts one worker crawls at once at most; each host is crawled by one worker at a time.", minimum=1)
+    scheduled: bool = setting(False, "`loomwatch schedule` runs its crawls as `crawl --fleet`.")
+
+
+@dataclass(frozen=True)
 class Source:
     name: str = setting("", "Unique slug; stored in the `source` column.", required=True)
     start_urls: tuple[str, ...] = setting([], "Listing pages to start from.")
@@ -152,6 +163,7 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
     sources: tuple[Source, ...] = ()
     clusters: tuple[dict, ...] = ()  # validated by loomwatch.crawler.gazetteer
     subscriptions: tuple[Subscription, ...] = ()
@@ -176,6 +188,7 @@ SECTIONS: dict[str, type] = {
     "email": EmailSettings,
     "schedule": ScheduleSettings,
     "health": HealthSettings,
+    "fleet": FleetSettings,
 }
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -246,6 +259,7 @@ def parse_config(data: dict, path: Path) -> Config:
         raise ConfigError(f"{where}: key 'clusters' must be a list of [[clusters]] tables")
     values["clusters"] = tuple(clusters)
     values["subscriptions"] = _subscriptions(data.get("subscriptions", []), where, path.parent)
+    _check_fleet(values["fleet"], where)
     config = _apply_environment(Config(**values))
     _check_clusters(config)
     return config
@@ -292,6 +306,19 @@ def _check_clusters(config: Config) -> None:
 
     for sub in config.subscriptions:
         check_places(sub, gaz, f"{config.path}: [[subscriptions]] {sub.name}")
+
+
+def _check_fleet(fleet: FleetSettings, where: str) -> None:
+    from urllib.parse import urlsplit
+
+    if not fleet.redis_url:
+        return
+    parts = urlsplit(fleet.redis_url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{where}: key 'fleet.redis_url': {fleet.redis_url!r} is not a Redis URL; write it as \"redis://host:6379/0\"")
+    if parts.password is not None:
+        raise ConfigError(f"{where}: key 'fleet.redis_url' holds a password; remove it from the URL, put it in an environment "
+                          "variable and name that variable in 'fleet.password_env'")
 
 
 def _apply_environment(config: Config) -> Config:

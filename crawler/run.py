@@ -38,6 +38,7 @@ class CrawlReport:
     cpu: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     archive_error: ArchiveError | None = None  # the archive could not be written (a full disk): the crawl stopped
+    problem: str = ""  # a fleet run that could not finish its work (no worker, Redis lost it): exit 1
 
     @property
     def failed(self) -> list[SourceResult]:
@@ -59,20 +60,13 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     check_database(database, busy_timeout=busy_timeout)  # before the lock file is made beside it
     with CrawlLock(database):
         db = open_database(database, busy_timeout=busy_timeout)
-        try:
-            if close_abandoned_runs(db):
-                log.warning("an earlier crawl was killed before it finished; this run picks up its work")
-            sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
-            run_id = start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
-        except (sqlite3.Error, OSError) as exc:  # a full disk, say
-            db.close()
-            raise archive_error(database, exc, busy_timeout) from None
+        run_id = begin_run(db, config, sources)
         process, crawler = _scrapy_process(scrapy_settings(config, run_id))
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
         spider = crawler.spider
-        results = [_result(s.name, stats, spider.entries.get(s.name, [0, 0]) if spider else [0, 0]) for s in sources]
+        results = [source_result(s.name, stats, spider.entries.get(s.name, [0, 0]) if spider else [0, 0]) for s in sources]
         reason = stats.get("finish_reason", "")
         stopped_by = stats.get(ARCHIVE_ERROR)  # set by the store pipeline
         message = str(stopped_by) if stopped_by else "" if reason in ("finished", "") else f"crawl stopped early: {reason}"
@@ -84,6 +78,19 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
         db.close()
     cpu = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("loomwatch/cpu/")}
     return CrawlReport(run_id, status, results, cpu, stats.get("downloader/request_count", 0), stopped_by)
+
+
+def begin_run(db: Any, config: Config, sources: Sequence[Any]) -> int:
+    """Record the start of a crawl (local or fleet) once the lock is held; returns the run id.
+    Raises ArchiveError (and closes `db`) when the archive cannot be written."""
+    try:
+        if close_abandoned_runs(db):
+            log.warning("an earlier crawl was killed before it finished; this run picks up its work")
+        sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
+        return start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
+    except (sqlite3.Error, OSError) as exc:  # a full disk, say
+        db.close()
+        raise archive_error(config.storage.database, exc, config.storage.busy_timeout) from None
 
 
 @dataclass
@@ -103,8 +110,9 @@ class SourceCheck:
         return self.read > 0 and self.article_links > 0
 
 
-def _scrapy_process(settings: dict[str, Any]) -> tuple[AsyncCrawlerProcess, Crawler]:
-    """A Scrapy process and the crawler of loomwatch's spider, as `crawl` and `check_sources` run them."""
+def _scrapy_process(settings: dict[str, Any], spider: type = SourcesSpider) -> tuple[AsyncCrawlerProcess, Crawler]:
+    """A Scrapy process and the crawler of loomwatch's spider, as `crawl`, `check_sources`
+    and a fleet's `loomwatch worker` run them."""
     # Imported before the reactor starts: its deprecation shims call inspect.stack(), whose
     # cost grows with the depth of the stack, and inside the running reactor it took 0.15 s.
     import scrapy.core.downloader.handlers.http11  # noqa: F401
@@ -114,7 +122,7 @@ def _scrapy_process(settings: dict[str, Any]) -> tuple[AsyncCrawlerProcess, Craw
     # Scrapy sets its logger to DEBUG; unless the root logger wants DEBUG too (`-v`), that
     # only builds a record for every page fetched for the handler to drop.
     logging.getLogger("scrapy").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.DEBUG))
-    return process, process.create_crawler(SourcesSpider)
+    return process, process.create_crawler(spider)
 
 
 def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[SourceCheck]:
@@ -136,7 +144,9 @@ def check_sources(config: Config, source_names: Sequence[str] = ()) -> list[Sour
     return checks
 
 
-def _result(name: str, stats: dict, entries: list[int]) -> SourceResult:
+def source_result(name: str, stats: dict, entries: Sequence[int]) -> SourceResult:
+    """What a run did for one source, from the `loomwatch/<source>/<key>` counters and the
+    number of its entry points read and failed."""
     def get(key: str) -> int:
         return int(stats.get(f"loomwatch/{name}/{key}", 0))
 

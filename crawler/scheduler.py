@@ -188,7 +188,8 @@ class Daemon:
         return [sys.executable, "-m", "loomwatch.crawler", *self.child_flags, *args, *config]
 
     def crawl_job(self) -> JobOutcome:
-        return self.run_child("crawl", self.command("crawl"), self.config.schedule.crawl_timeout)
+        crawl = ["crawl", "--fleet"] if self.config.fleet.scheduled else ["crawl"]
+        return self.run_child("crawl", self.command(*crawl), self.config.schedule.crawl_timeout)
 
     def digest_job(self) -> JobOutcome:
         return self.run_child("digest", self.command("digest", "--send"), DIGEST_TIMEOUT)

@@ -90,8 +90,11 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     lap("tagging")
     signature = dedup.signature(found.text)
     lap("dedup")
+    title = found.title or feed.get("title") or ""
+    keys = search_keys(title, found.text)
+    lap("store")  # the store stage's share of the work, done here
     return {
-        "title": found.title or feed.get("title") or "",
+        "title": title,
         "text": found.text,
         "published": found.published or _feed_date(feed.get("published")),
         "author": found.author,
@@ -102,8 +105,18 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
         "relevant": int(tagging.relevant),
         "clusters": [(c.id, c.score) for c in tagging.clusters],
         "signature": signature,
+        **keys,
         "cpu": cpu,
     }
+
+
+def search_keys(title: str, text: str) -> dict[str, Any]:
+    """What the store stage would compute from the text to look it up and index it: computed
+    here, in the worker processes (a fleet's writer has no CPU to spare for it)."""
+    from loomwatch.storage.articles import content_hash
+    from loomwatch.storage.search import fts_text
+
+    return {"content_hash": content_hash(text), "search_forms": [fts_text(title), fts_text(text)]}
 
 
 def is_html(content_type: str | None, body: bytes) -> bool:

@@ -7,9 +7,10 @@ fetched again by the next run. Deduplication runs inside the same transaction, s
 every article written before, including earlier ones of the same batch.
 
 A batch that cannot be written (the disk is full, another program holds the write lock
-past the busy timeout, an I/O error) is rolled back whole, and the crawl stops: its error
-goes into the stats under ARCHIVE_ERROR for the orchestrator to report, and every later
-item is dropped (its URL is not known, so the next run fetches it again).
+past the busy timeout, an I/O error) is rolled back whole and `write` raises ArchiveError.
+A local crawl then stops: its error goes into the stats under ARCHIVE_ERROR for the
+orchestrator to report, and every later item is dropped (its URL is not known, so the next
+run fetches it again).
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from scrapy.crawler import Crawler
-from scrapy.utils.defer import deferred_from_coro
+import sqlite_utils
 
 from loomwatch.pipelines import dedup
 from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.archive import archive_error
-from loomwatch.storage.articles import article_id_for_url, content_hash, exact_duplicate, insert_article, record_skipped
+from loomwatch.storage.articles import (
+    article_id_for_url,
+    content_hash,
+    exact_duplicate,
+    index_for_search,
+    insert_article,
+    record_skipped,
+)
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from loomwatch.crawler.config import Config
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50
@@ -36,24 +49,30 @@ ARCHIVE_ERROR = "loomwatch/archive_error"  # stats key: the ArchiveError that st
 
 
 class StorePipeline:
-    def __init__(self, crawler: Crawler):
+    """The one way pages become archive rows: a local crawl runs it as Scrapy's item
+    pipeline, `crawl --fleet` (crawler/fleet/writer.py) calls `write` with the pages its
+    workers analysed. `stats` is Scrapy's stats collector or anything with its
+    `inc_value` and `set_value`; `crawler`, when given, is stopped when a batch cannot be written."""
+
+    def __init__(self, config: Config, run_id: int | None, stats: Any, crawler: Crawler | None = None):
+        self.stats = stats
         self.crawler = crawler
-        config = crawler.settings["LOOMWATCH_CONFIG"]
         self.database = config.storage.database
         self.busy_timeout = config.storage.busy_timeout
         self.threshold = config.dedup.threshold
-        self.run_id = crawler.settings.getint("LOOMWATCH_RUN_ID") or None
+        self.run_id = run_id
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
-        self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current flush
+        self.search: list[tuple[int, str, str]] = []  # search-index entries of the current batch
+        self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current batch
         self.db = None
         self.failed: ArchiveError | None = None
         self.stopping: Any = None  # the Deferred of the engine's close, kept so that it is not collected
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
-        return cls(crawler)
+        return cls(crawler.settings["LOOMWATCH_CONFIG"], crawler.settings.getint("LOOMWATCH_RUN_ID") or None, crawler.stats, crawler)
 
     def open_spider(self) -> None:
         self.db = open_database(self.database, busy_timeout=self.busy_timeout)
@@ -64,7 +83,7 @@ class StorePipeline:
             self.db.close()
 
     def count(self, source: str, key: str) -> None:
-        self.crawler.stats.inc_value(f"loomwatch/{source}/{key}")
+        self.stats.inc_value(f"loomwatch/{source}/{key}")
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         self.batch.append(item)
@@ -75,33 +94,48 @@ class StorePipeline:
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         self.last_flush = time.monotonic()
-        if not batch or self.db is None or self.failed:
+        if self.failed:
+            return
+        try:
+            self.write(batch)
+        except ArchiveError as error:
+            self._stop(error, len(batch))
+
+    def write(self, batch: list[dict[str, Any]], also: Callable[[sqlite_utils.Database], None] | None = None) -> None:
+        """Store a batch of pages in one transaction, together with whatever `also` writes.
+        Raises ArchiveError, with nothing of the batch stored, when the archive cannot be written."""
+        if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu, self.stored = time.thread_time(), 0.0, []
+        started, self.dedup_cpu, self.search, self.stored = time.thread_time(), 0.0, [], []
         try:
             with self.db.atomic():
                 for item in batch:
                     self._write(item)
+                index_for_search(self.db, self.search, indexed=True)  # one search-index segment per batch (see insert_article)
+                if also is not None:
+                    also(self.db)
         except sqlite3.IntegrityError:
             raise  # one article's problem is handled in _write: this is a bug
         except (sqlite3.DatabaseError, OSError) as exc:
-            self._stop(archive_error(self.database, exc, self.busy_timeout), len(batch))
-            return
+            raise archive_error(self.database, exc, self.busy_timeout) from None
         for source, duplicate in self.stored:  # counted once committed: a batch that could not be written stored nothing
             self.count(source, "new_articles")
             if duplicate:
                 self.count(source, "duplicates")
-        stats = self.crawler.stats
+        stats = self.stats
         stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
 
     def _stop(self, error: ArchiveError, lost: int) -> None:
+        from scrapy.utils.defer import deferred_from_coro
+
         self.failed = error
-        self.crawler.stats.set_value(ARCHIVE_ERROR, error)
+        self.stats.set_value(ARCHIVE_ERROR, error)
         log.warning("the archive cannot be written: the crawl stops; %d pages of the last batch were not stored "
                     "(the next crawl fetches them again)", lost)
-        self.stopping = deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_unwritable"))
+        if self.crawler is not None:
+            self.stopping = deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_unwritable"))
 
     def _write(self, item: dict[str, Any]) -> None:
         db, source = self.db, item["source"]
@@ -110,7 +144,7 @@ class StorePipeline:
             if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
                 self.count(source, "errors")
                 self.count(source, failure["reason"])
-                self.crawler.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
+                self.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
             record_skipped(db, item["url"], source, failure["reason"], failure["detail"])
             return
         article = item["article"]
@@ -124,16 +158,18 @@ class StorePipeline:
                 url = canonical
         if any(article_id_for_url(db, u) for u in (url, *urls)):
             return  # reached under another URL in this run (a redirect or rel=canonical to a stored article)
-        digest = content_hash(article["text"])
+        digest = article.get("content_hash") or content_hash(article["text"])
         lookup = time.thread_time()
         duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
         self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
+        indexed = len(self.search)
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch
-                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"])  # none when off-topic: see Tagger.tag
+                article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"])
         except sqlite3.IntegrityError as exc:
+            del self.search[indexed:]
             log.warning("%s: not stored: %s", url, exc)
             return
         self.stored.append((source, bool(duplicate_of)))

@@ -39,16 +39,26 @@ def content_hash(text: str) -> str:
 NO_TEXT_ATTEMPTS = 3
 
 
+_FINAL_SKIP = ("(reason IN ('not_html', 'too_large') OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
+               "OR (reason = 'no_text' AND attempts >= ?))")
+
+
 def is_known_url(db: sqlite_utils.Database, url: str) -> bool:
     """True when the URL led to a stored article, or to a page that will not become one."""
     row = db.execute(
-        "SELECT 1 FROM article_urls WHERE url = ? UNION ALL "
-        "SELECT 1 FROM skipped_pages WHERE url = ? AND (reason IN ('not_html', 'too_large') "
-        "OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
-        "OR (reason = 'no_text' AND attempts >= ?)) LIMIT 1",
+        f"SELECT 1 FROM article_urls WHERE url = ? UNION ALL SELECT 1 FROM skipped_pages WHERE url = ? AND {_FINAL_SKIP} LIMIT 1",
         [url, url, NO_TEXT_ATTEMPTS],
     ).fetchone()
     return row is not None
+
+
+def known_urls(db: sqlite_utils.Database, after_article: int = 0, seen_since: str = "") -> Iterator[str]:
+    """The URLs `is_known_url` holds true for: those of articles after `after_article`, and
+    those of skipped pages last seen at or after `seen_since` (a fleet's writer publishes them)."""
+    for (url,) in db.execute("SELECT url FROM article_urls WHERE article_id > ?", [after_article]):
+        yield url
+    for (url,) in db.execute(f"SELECT url FROM skipped_pages WHERE last_seen >= ? AND {_FINAL_SKIP}", [seen_since, NO_TEXT_ATTEMPTS]):
+        yield url
 
 
 def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
@@ -70,12 +80,17 @@ def insert_article(
     *,
     urls: Iterable[str] = (),
     clusters: Sequence[tuple[str, float]] = (),
+    search: list[tuple[int, str, str]] | None = None,
 ) -> int:
     """Store one article with its URL aliases, story, cluster tags and search index entry. Returns its id.
 
     The story is `article["story_id"]` when the caller decided it, else the default
     (`storage.stories.default_story`: its original's story, or its own when relevant).
     Must run inside `db.atomic()`; raises sqlite3.IntegrityError if its URL is stored already.
+    With `search`, the search index entry is appended to that list instead, for the caller to
+    add with `index_for_search(..., indexed=True)` before the transaction commits: FTS5 writes
+    its pending entries out as a new segment whenever a statement opens a savepoint, so
+    entries added one by one between savepoints cost a segment (and its merging) each.
     """
     row = {key: article.get(key) for key in ARTICLE_COLUMNS}
     row["first_seen"] = article.get("first_seen") or utcnow()
@@ -92,16 +107,22 @@ def insert_article(
     story_id = article.get("story_id") or default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
     set_story(db, article_id, story_id)  # before the tags: the weekly coverage counts stories
     set_clusters(db, article_id, clusters)
-    index_for_search(db, [(article_id, row["title"], row["text"])])
+    # the title and text in their index form (see fts_text): computed by the extraction workers
+    title, text = article.get("search_forms") or (fts_text(row["title"]), fts_text(row["text"]))
+    if search is None:
+        index_for_search(db, [(article_id, title, text)], indexed=True)
+    else:
+        search.append((article_id, title, text))
     return article_id
 
 
-def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]]) -> None:
+def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]], *, indexed: bool = False) -> None:
     """Add articles, given as (id, title, text), to the full-text index, in its bigram form
-    (see loomwatch.storage.search). The index keeps no copy of the texts: add each article once."""
+    (see loomwatch.storage.search; `indexed`: title and text are in that form already).
+    The index keeps no copy of the texts: add each article once."""
     db.conn.executemany(
         "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-        [(article_id, fts_text(title), fts_text(text)) for article_id, title, text in articles],
+        [(article_id, title, text) if indexed else (article_id, fts_text(title), fts_text(text)) for article_id, title, text in articles],
     )
 
 

@@ -555,3 +555,10 @@ def _dashboard(db: sqlite_utils.Database) -> None:
            WHERE story_id IS NOT NULL""",
     ):
         db.execute(statement)
+
+
+@migrations(name="0013_fleet_cursor")
+def _fleet_cursor(db: sqlite_utils.Database) -> None:
+    # How far a fleet's writer has stored its Redis results stream, written in the same
+    # transaction as the results: a writer killed at any moment stores none of them twice.
+    db.execute("CREATE TABLE fleet_cursor (prefix TEXT PRIMARY KEY, last_entry TEXT NOT NULL, updated TEXT NOT NULL)")

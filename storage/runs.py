@@ -103,6 +103,13 @@ def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceR
     return status
 
 
+def mark_run_failed(db: sqlite_utils.Database, run_id: int, message: str) -> None:
+    """A run that could not finish its work whatever its sources did (a fleet run no worker
+    took, or whose state Redis lost)."""
+    with db.atomic():
+        db.conn.execute("UPDATE crawl_runs SET status = 'failed', message = ? WHERE id = ?", [message, run_id])
+
+
 def _default_health() -> Any:
     from loomwatch.crawler.config import HealthSettings  # the documented defaults live there
 

@@ -1,0 +1,173 @@
+"""A fleet's writer: how many articles a second does `crawl --fleet` store from Redis?
+
+    python benchmarks/bench_fleet.py --db PATH [--results 20000]   # PATH: an archive of bench_archive.py
+    python benchmarks/bench_fleet.py --n 100000                     # builds a temporary archive first
+
+1. A redis-server of its own (Debian's package, append-only file on, as README's fleet
+   set-up has it) on a free local port.
+2. `--results` analysed article pages, as workers stream them: texts made like
+   bench_archive.py's (English and Chinese, 1-5 kB), each with what the worker computes
+   (`dedup.signature`, `analyse.search_keys`, 1-3 cluster tags), 8 % of them near-copies
+   of earlier ones (so the near-duplicate check finds some), encoded by `protocol.encode_page`
+   and added to the results stream before the clock starts.
+3. The writer's own loop (`FleetRun._drain`: read a batch, `StorePipeline.write` with the
+   stream position, trim) stores them all into the archive. Printed: articles per second
+   over all, over the last 80 % (the first batches warm SQLite's page cache), and CPU ms
+   per article of the writer process.
+
+The stored articles stay in the archive (a run id of their own): run it on a copy, or
+accept an archive that grows by `--results` articles per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_archive import SOURCES, _pool, build, make_text  # noqa: E402
+from loomwatch.crawler.config import Config, FleetSettings, StorageSettings  # noqa: E402
+from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
+from loomwatch.crawler.fleet.writer import FleetRun, tune_writer  # noqa: E402
+from loomwatch.crawler.run import begin_run  # noqa: E402
+from loomwatch.pipelines import dedup  # noqa: E402
+from loomwatch.pipelines.analyse import search_keys  # noqa: E402
+from loomwatch.storage import open_database  # noqa: E402
+from loomwatch.storage.runs import finish_run  # noqa: E402
+
+CLUSTERS = ["keqiao", "nantong", "shengze", "humen", "zhili", "changshu", "jiangyin", "xiaoshan"]
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, int]:
+    server = shutil.which("redis-server")
+    if server is None:
+        sys.exit("redis-server is not installed: apt-get install redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+                             "--appendonly", "yes"], stdout=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            return proc, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    sys.exit("redis-server did not start")
+
+
+def pages(n: int, seed: int) -> list[str]:
+    """Analysed pages as workers stream them (protocol.encode_page)."""
+    rng = random.Random(seed)
+    en, zh = _pool(rng, 5000)
+    out, texts = [], []
+    for i in range(n):
+        if texts and rng.random() < 0.08:  # a near-copy: an earlier text with its first paragraph cut
+            text = texts[rng.randrange(len(texts))].split("\n\n", 1)[-1] + "\n\nReprinted."
+            chinese = False
+        else:
+            chinese = rng.random() < 0.55
+            text = make_text(rng, zh, rng.randint(400, 1800), "") if chinese else make_text(rng, en, rng.randint(1000, 5000), " ")
+        texts.append(text)
+        title = text[: rng.randint(14, 30)] if chinese else text[: rng.randint(50, 110)].rsplit(" ", 1)[0]
+        url = f"https://fleet-{seed}.example.invalid/{i // 1000}/t_{i}.html"
+        clusters = [(c, round(rng.uniform(0.5, 5), 2)) for c in rng.sample(CLUSTERS, rng.choice((0, 1, 1, 2, 3)))]
+        article = {"title": title, "text": text, "published": "2026-11-20", "author": None, "canonical": None,
+                   "encoding": "utf-8", "lang": "zh-cn" if chinese else "en", "relevance": 0.7 if clusters else 0.1,
+                   "relevant": int(bool(clusters)), "clusters": clusters, "signature": dedup.signature(text),
+                   **search_keys(title, text)}
+        out.append(encode_page({"source": rng.choice(SOURCES), "url": url, "urls": [url], "failure": None, "article": article}))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, help="an archive to store into (default: a temporary one of --n articles)")
+    parser.add_argument("--n", type=int, default=100_000, help="articles of the temporary archive (default 100,000)")
+    parser.add_argument("--results", type=int, default=20_000, help="results to store (default 20,000)")
+    parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the results' texts and URLs")
+    parser.add_argument("--profile", type=Path, help="write a cProfile (CPU time) of the writer's loop to this file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="loomwatch-fleet-") as tmp:
+        workdir = Path(tmp)
+        path = args.db or workdir / "archive.db"
+        db = open_database(path)
+        have = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        if not have:
+            print(f"building an archive of {args.n:,} articles ...", file=sys.stderr)
+            build(db, args.n)
+            have = args.n
+        print(f"archive: {path}, {have:,} articles")
+        proc, port = start_redis(workdir)
+        try:
+            import redis
+
+            client = redis.Redis(port=port)
+            config = dataclasses.replace(Config(), storage=StorageSettings(database=path),
+                                         fleet=FleetSettings(redis_url=f"redis://127.0.0.1:{port}/0", prefix="bench"))
+            started = time.perf_counter()
+            encoded = pages(args.results, args.seed)
+            keys = Keys("bench")
+            for first in range(0, len(encoded), 1000):
+                pipe = client.pipeline(transaction=False)
+                for page in encoded[first : first + 1000]:
+                    pipe.xadd(keys.results, {"run": "0", "page": page})
+                pipe.execute()
+            print(f"{len(encoded):,} results queued in {time.perf_counter() - started:.0f} s "
+                  f"({client.memory_usage(keys.results) / len(encoded) / 1000:.1f} kB each in Redis)")
+
+            run_id = begin_run(db, config, [])
+            run = FleetRun(config, client, db, run_id, [], "bench")
+            run.store.open_spider()
+            tune_writer(run.store.db)  # as FleetRun.crawl does
+            batches: list[tuple[int, float]] = []
+            store = run._store_results
+
+            def timed(block_ms: int | None = None) -> int:
+                clock = time.perf_counter()
+                n = store(block_ms)
+                if n:
+                    batches.append((n, time.perf_counter() - clock))
+                return n
+
+            run._store_results = timed  # type: ignore[method-assign]
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            cpu, clock = time.process_time(), time.perf_counter()
+            if profile:
+                profile.enable()
+            stored = run._drain()
+            wall, cpu = time.perf_counter() - clock, time.process_time() - cpu
+            if profile:
+                profile.disable()
+                profile.dump_stats(args.profile)
+            run.store.close_spider()
+            finish_run(db, run_id, [])
+            db.close()
+        finally:
+            proc.terminate()
+            proc.wait()
+    warm = batches[len(batches) // 5 :]
+    rates = [n / s for n, s in warm]
+    print(f"stored {stored:,} articles in {wall:.1f} s: {stored / wall:,.0f} articles/s; after the first fifth "
+          f"{sum(n for n, _ in warm) / sum(s for _, s in warm):,.0f} articles/s (batches of {batches[0][0]}: median "
+          f"{statistics.median(rates):,.0f}, slowest {min(rates):,.0f}); writer CPU {cpu * 1000 / stored:.2f} ms per article")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
