@@ -14,7 +14,9 @@ A cluster mention counts more in the title, in the lead and with textile words n
 and less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", 宁波某某有限公司). Ambiguous names ("Datang") count only with textile
 words or other cluster names nearby; excluded phrases ("Jinjiang Inn"), government
-bodies ("Ningbo city hall", 宁波市经信局), datelines and credit lines never count. A
+bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
+datelines and credit lines never count. A body's name reaches over no conjunction,
+list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
@@ -249,6 +251,13 @@ COMPANY_WORDS = (
     "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.",
 )
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
+_JOINS = _words("的", "和", "与", "、", "及", "在")
+# A character of a place's name: not a conjunction or CJK punctuation (、。), so that a
+# body's name does not reach back over a list: in 石狮和晋江市政府 only 晋江 is the body's.
+_NAME_HAN = "(?:(?!" + _JOINS + "|\xe3\x80)" + _HAN + ")"
+# A word in an English body's name: not a verb or function word, so that "Keqiao said the
+# statistics bureau" keeps Keqiao.
+_NAME_WORD = r"(?!(?:the|a|an|said|says|told|to|in|at|on|with|by|from|for|is|was|are|were|has|had|that|which)\s)[a-z&,'-]+"
 _ADMIN_EN = r"(?:\s(?:city|municipal|district|county|town|township|provincial|people's|communist))*"
 # A name may end with its admin level ("Ningbo City", 宁波市): then the body's first word
 # is already behind ("Ningbo City hall", 宁波市委).
@@ -257,15 +266,21 @@ _BEHIND = "|".join(
 ) + r"|(?<=city)\shall\b"
 BODY_OR_COMPANY = re.compile(
     "(?P<government>"
-    + _ADMIN_ZH + "?(?:" + _HAN + "{1,4}?" + _ADMIN_ZH + "){0,2}"
+    + _ADMIN_ZH + "?(?:" + _NAME_HAN + "{1,4}?" + _ADMIN_ZH + "){0,2}"
     + _words(*(w for w in GOVERNMENT_WORDS if not w.isascii()))
     + "|" + _ADMIN_EN + r"\s(?:" + _words(*(w for w in GOVERNMENT_WORDS if w.isascii() and w != "bureau"))
-    + r"|(?:[a-z&,'-]+\s){0,5}?bureau)\b|" + _BEHIND
-    + ")|(?:(?!" + _words("的", "和", "与", "、", "及", "在") + ")" + _HAN + "){0,8}"
+    + "|(?:" + _NAME_WORD + r"\s){0,5}?bureau)\b|" + _BEHIND
+    + ")|(?:(?!" + _JOINS + ")" + _HAN + "){0,8}"
     + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
     + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
 )
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
+# A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
+# secretary") names a person of the place, like "石狮市长": the place counts.
+LEADER = re.compile(
+    r"\s?(?:" + _words("书记", "副书记", "常委", "市长", "副市长", "县长", "副县长", "区长", "副区长", "镇长", "副镇长")
+    + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)"
+)
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
@@ -449,6 +464,8 @@ class Tagger:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)
             after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "government" or None (a company)
+            if after and after.lastgroup and LEADER.match(doc, after.end()):
+                after = None  # a leader of the place, not its office
             if (
                 after and after.lastgroup
                 or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)

@@ -512,3 +512,23 @@ def test_labels_meet_tags_in_the_shared_sets_terms(gazetteer: Gazetteer) -> None
     assert name("shaxi") == "Zhongshan" and name("zhongda-market") == "Guangzhou" and name("dieshiqiao") == "Nantong"
     assert name("datang") == "Datang" and name("dongba") == "Gaochun" and name("humen") == "Humen"
     assert _benchmark().label_name("Others: Jiapu (Changxing)") == "Jiapu"
+
+
+# ---------------------------------------------------------------- government bodies: leaders and the body's own place
+
+
+@pytest.mark.parametrize(
+    ("text", "cluster_id"),
+    [
+        # A leader of the place is no office: 石狮市委书记 names Shishi as 石狮市长 does.
+        ("石狮市委书记带队走访休闲服装企业，了解面料采购和服装出口情况。", "shishi"),
+        ("晋江市委副书记、市长到鞋服企业调研，察看面料仓库和生产线。", "jinjiang"),
+        ("The Jinjiang Municipal Party Committee secretary visited sportswear makers and fabric mills.", "jinjiang"),
+        # An office takes only its own place: not over a conjunction, a list comma or a verb.
+        ("石狮和晋江市政府联合举办休闲服装面料展，纺织企业踊跃参展。", "shishi"),
+        ("石狮、晋江市政府联合举办休闲服装面料展，纺织企业踊跃参展。", "shishi"),
+        ("Garment makers in Keqiao said the statistics bureau undercounted their fabric exports.", "keqiao"),
+    ],
+)
+def test_offices_take_only_their_own_place_and_leaders_name_theirs(tagger: Tagger, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag("Garment makers visited", text)) == [cluster_id]
