@@ -1,10 +1,10 @@
-"""Stages 4–5: deduplicate against the archive and store.
+"""Stages 4–5: deduplicate against the archive, decide the story, and store.
 
 Articles are written in small batches, one transaction per batch, each article complete
 with its URL aliases, cluster tags, search entry and near-duplicate index entries; a
 crash or kill loses at most the unwritten batch, whose URLs are not yet known and so are
-fetched again by the next run. Deduplication runs inside the same transaction, so it sees
-every article written before, including earlier ones of the same batch.
+fetched again by the next run. Deduplication and the story decision run inside the same
+transaction, so they see every article written before, including earlier ones of the batch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 from scrapy.crawler import Crawler
 
-from loomwatch.pipelines import dedup
+from loomwatch.pipelines import dedup, stories
 from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import article_id_for_url, content_hash, exact_duplicate, insert_article, record_skipped
@@ -37,6 +37,8 @@ class StorePipeline:
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
+        self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
+        self.story_rules = config.stories
         self.db = None
 
     @classmethod
@@ -66,13 +68,14 @@ class StorePipeline:
         if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu = time.thread_time(), 0.0
+        started, self.dedup_cpu, self.story_cpu = time.thread_time(), 0.0, 0.0
         with self.db.atomic():
             for item in batch:
                 self._write(item)
         stats = self.crawler.stats
-        stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
+        stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu - self.story_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
+        stats.inc_value("loomwatch/cpu/story_lookup", self.story_cpu)
 
     def _write(self, item: dict[str, Any]) -> None:
         db, source = self.db, item["source"]
@@ -100,15 +103,29 @@ class StorePipeline:
         duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
         self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
+        lookup = time.thread_time()
+        day = stories.article_day(article.get("published"))
+        row["story_id"] = self._story(article, duplicate_of, day)
+        self.story_cpu += time.thread_time() - lookup
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"])  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"])
+                if db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0] is not None:
+                    stories.record(db, article_id, article.get("facts", ()), day)
         except sqlite3.IntegrityError as exc:
             log.warning("%s: not stored: %s", url, exc)
             return
         self.count(source, "new_articles")
         if duplicate_of:
             self.count(source, "duplicates")
+
+    def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int) -> int | None:
+        """The story decision (loomwatch.pipelines.stories): the story a relevant article
+        that copies nothing joins, or None for the default (its original's story, or one
+        of its own). Reads the archive inside the batch's transaction."""
+        if duplicate_of is not None or not article.get("relevant"):
+            return None
+        return stories.decide_story(self.db, article.get("facts", ()), article["signature"], day, self.story_rules)
 
 

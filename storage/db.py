@@ -490,3 +490,35 @@ def _stories(db: sqlite_utils.Database) -> None:
     rebuild(db)
     # As in 0006, with the story taken from story_id: insert_article sets it before the tags.
     db.execute(_coverage_tag_added("coalesce(a.story_id, a.id)"))
+
+
+@migrations(name="0009_story_facts")
+def _story_facts(db: sqlite_utils.Database) -> None:
+    # What the story decision (loomwatch.pipelines.stories) compares, per article in a
+    # story: its facts (figures, dates, names; loomwatch.pipelines.facts) and the day
+    # they are dated by, and a blocking index of its weightiest facts by day, so that a
+    # new article meets only articles of its time window that share a fact with it:
+    # a few index range reads whatever the size of the archive. An existing archive's
+    # articles get theirs from `loomwatch restory`, which also refolds their stories;
+    # story_restory holds its progress (one row while a restory is under way).
+    for statement in (
+        """CREATE TABLE story_facts (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            day INTEGER NOT NULL,           -- days since 1970-01-01 of its publication date (else first stored)
+            facts TEXT NOT NULL             -- JSON list of fact strings
+        )""",
+        """CREATE TABLE story_keys (
+            key INTEGER NOT NULL,           -- 64-bit hash of a fact
+            day INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, day, article_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE story_restory (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            rules TEXT NOT NULL,            -- the [stories] settings it runs with, as JSON
+            last_article_id INTEGER NOT NULL,
+            started TEXT NOT NULL,
+            moved INTEGER NOT NULL DEFAULT 0
+        )""",
+    ):
+        db.execute(statement)

@@ -1,0 +1,387 @@
+"""The facts of a report that survive rewriting and translation (run in the worker processes).
+
+A rewrite or a translation of a press release keeps its facts and changes its words:
+221.1亿元 becomes "22.11 billion yuan", 11月20—22日 "November 20 to 22", 中国纺织工业联合会
+"China National Textile and Apparel Council". `extract_facts` reads a report's title and
+story lines (page furniture and junk link lists left out, as for near-duplicate
+signatures) and returns its facts as short language-independent strings:
+
+- `cny:2.21e+10`, `usd:…`, `eur:…` money, `pct:7.3` percentages, `n:4e+04` other figures
+  (counts, areas, tonnes), each normalised (万, 亿, thousand, million, billion; "8,000",
+  "8000余") and rounded to three significant digits;
+- `md:11-20` a month and day (English, German, Danish, French and Chinese forms, ranges
+  give both ends), `y:2024` a year, `ord:27` an edition (第27届, "27th ... fair", 首届);
+- `e:cntac` an organisation, place, event or medium of the glossary, `c:humen` a cluster
+  of the gazetteer (both languages), `p:zhang fangjie` a person named in Latin script
+  with a Chinese surname.
+
+`weight` says how much sharing a fact says about two reports being one story: a
+four-digit yuan figure much, a round count or a country little. The story decision
+(loomwatch.pipelines.stories) compares facts; nothing here depends on other articles.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+
+import ahocorasick
+
+from loomwatch.crawler.gazetteer import Gazetteer, load_gazetteer
+from loomwatch.pipelines.dedup import BOILERPLATE, MIN_LINE_WEIGHT, normalise
+
+# How much one shared fact of a kind counts (see `weight`).
+KIND_WEIGHT = {"org": 1.0, "event": 1.0, "cluster": 0.8, "person": 1.5, "place": 0.4, "media": 0.3, "country": 0.3}
+DATE_WEIGHT = 1.5
+YEAR_WEIGHT = 0.3
+EDITION_WEIGHT = 1.0
+# Figures by significant digits (1, 2, 3 or more): "8,000" says less than "8,315".
+MONEY_WEIGHT = (1.0, 1.5, 2.5)
+PERCENT_WEIGHT = (0.7, 1.0, 2.0)
+COUNT_WEIGHT = (0.5, 1.0, 2.0)
+SMALL_COUNT_WEIGHT = 0.2  # counts below 10: "three forums", "5 projects"
+FIGURE_KINDS = ("cny", "usd", "eur", "pct", "n")
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan", "januar", "janvier"),
+            ("february", "feb", "februar", "février", "fevrier"),
+            ("march", "mar", "märz", "marz", "marts", "mars"),
+            ("april", "apr", "avril"),
+            ("may", "mai", "maj"),
+            ("june", "jun", "juni", "juin"),
+            ("july", "jul", "juli", "juillet"),
+            ("august", "aug", "août", "aout"),
+            ("september", "sep", "sept", "septembre"),
+            ("october", "oct", "oktober", "octobre"),
+            ("november", "nov", "novembre"),
+            ("december", "dec", "dezember", "décembre", "decembre"),
+        ),
+        1,
+    )
+    for name in names
+}
+_MONTH = "(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")\.?"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th|\.)?"
+_RANGE = r"(?:\s*(?:-|–|—|~|to|and|bis|til)\s*" + _DAY + ")?"
+_YEAR_AFTER = r"(?:,?\s*((?:19|20)\d\d))?"
+_CN_NUM = "零〇一二两三四五六七八九十百千"
+_ZH_DATE = re.compile(
+    r"(?:((?:19|20)\d\d)\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*(?:日|号)?"
+    r"(?:\s*(?:-|–|—|~|至|到)\s*(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*(?:日|号))?"
+)
+_EN_DATE = re.compile(r"(?<![a-z])" + _MONTH + r"\s+" + _DAY + _RANGE + _YEAR_AFTER + r"(?![a-z0-9])")
+_EU_DATE = re.compile(r"(?<![a-z0-9])" + _DAY + _RANGE + r"\s+(?:of\s+)?" + _MONTH + _YEAR_AFTER + r"(?![a-z])")
+_ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d\d(?::\d\d)?)?")  # page furniture: dropped
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d\d(?::\d\d)?(?!\d)")
+
+_ORDINAL_WORDS = {
+    w: n
+    for n, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+        "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split(),
+        1,
+    )
+}
+_EVENT_NOUNS = r"(?:session|edition|congress|conference|convention|fair|expo|exhibition|festival|forum|summit|show|week|games|meeting|contest|competition|awards?)"
+_EN_EDITION = re.compile(
+    r"(?<![a-z0-9])(\d{1,3}(?:st|nd|rd|th)|" + "|".join(_ORDINAL_WORDS) + r")\s+(?:[\w()'&-]+\s+){0,5}?" + _EVENT_NOUNS + r"\b"
+)
+_ZH_EDITION = re.compile(f"(?:第\\s*(\\d{{1,3}}|[{_CN_NUM}]+)|(首))\\s*届")
+
+_SCALE = {
+    "万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "thousand": 1e3, "million": 1e6, "mln": 1e6, "billion": 1e9, "bn": 1e9,
+    "trillion": 1e12, "milliarden": 1e9, "milliarde": 1e9, "milliarder": 1e9, "milliard": 1e9, "mrd": 1e9, "mia": 1e9,
+    "millionen": 1e6, "millioner": 1e6, "mio": 1e6,
+}
+_NUMBER = re.compile(
+    r"(?<![a-z0-9.,])(us\$|\$|¥|€|rmb\s*|usd\s*|cny\s*)?"
+    r"(\d{1,3}(?:,\d{3})+(?!\d)|\d+)([.,]\d{1,2}(?!\d)|\.\d+)?"
+    r"(?!\d)(?:\s*(?:余|多|几|\+))?"
+    r"(?:\s*(万亿|亿|万|千|thousand|million|mln|billion|bn|trillion|milliarde[nr]?|milliard|mrd|millionen|millioner|mio|mia)(?![a-z]))?"
+    r"(?:\s*(?:余|多))?"
+    r"(\s*(?:%|percent|per cent|pct\b|个百分点|percentage points?|美元|欧元|元|u\.?s\.? dollars|dollars|usd\b|euros?\b|yuan\b|rmb\b))?"
+    r"(?![a-z])"
+)
+_CN_AMOUNT = re.compile(f"(?<![{_CN_NUM}])([{_CN_NUM}]+)\\s*(万亿|亿|万)?\\s*(?:余|多)?\\s*(元|美元|欧元|家|个|人|名|件|吨|台|套|项|场|亩|平方米|倍)")
+# A Japanese figure written 30億1000万: hundreds of millions and ten-thousands together.
+_CN_COMPOUND = re.compile(r"(?<!\d)(\d+)\s*亿\s*(\d{1,4})\s*万\s*(元|美元)?")
+
+# Pinyin glosses that some scraped copies put after characters: 產(chan) 業(ye).
+_GLOSS = re.compile("(?<=[\u3400-\u9fff])\\s?\\([a-z]{1,6}\\)")
+_SURNAMES = frozenset(
+    "wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang xie song tang "
+    "han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao jin "
+    "fu zhong cui tan fan shi qiu qin jia xue lei hou long duan hao kong shao mao wan gu lai qian qi yi chang niu "
+    "bai hong mo fang xiang ni wen kang yin ge zou ruan shang".split()
+)
+_PERSON = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{0,5})[ \u00a0]([A-Z][a-z]{1,5}(?:-?[a-z]{1,6})?)(?![A-Za-z])")
+
+
+def extract_facts(title: str, text: str, gazetteer: Gazetteer | None = None) -> list[str]:
+    """The sorted, distinct facts of a report (see the module docstring)."""
+    raw_lines = story_lines(_GLOSS.sub("", f"{title or ''}\n{text or ''}"))
+    lines = "\n".join(normalise(line) for line in raw_lines)
+    facts: set[str] = set()
+    lines = _take_dates(lines, facts)
+    lines = _ISO_DATE.sub(" ", lines)
+    lines = _TIME.sub(" ", lines)
+    lines = _take_editions(lines, facts)
+    _take_figures(lines, facts)
+    facts.update(_entities(gazetteer)(lines))
+    for line in raw_lines:
+        for surname, given in _PERSON.findall(line):
+            if surname.lower() in _SURNAMES and given.lower() not in _SURNAMES | _NOT_GIVEN:
+                facts.add(f"p:{surname.lower()} {given.lower().replace('-', '')}")
+    return sorted(facts)
+
+
+# Capitalised words that follow a surname-like word without being a given name.
+_NOT_GIVEN = frozenset("city town county district province street road park group news daily the and of in".split())
+
+
+def story_lines(text: str) -> list[str]:
+    """The lines of a text that can be story (the line filter of the near-duplicate
+    signature): at least MIN_LINE_WEIGHT words, a Han character counting half, and no
+    disclaimer or footer wording; the whole text when that keeps under 30 % of it."""
+    lines = text.split("\n")
+    kept = [line for line in lines if _line_weight(line) >= MIN_LINE_WEIGHT and not BOILERPLATE.search(line.lower())]
+    if sum(map(len, kept)) < 0.3 * len(text):
+        return lines
+    # The title is short but it is the story: keep it whatever its length.
+    return kept if not lines or not lines[0] or lines[0] in kept else [lines[0], *kept]
+
+
+_WORDS = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|\d+")
+_HAN = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _line_weight(line: str) -> float:
+    return len(_WORDS.findall(line)) + len(_HAN.findall(line)) / 2
+
+
+def _take_dates(text: str, facts: set[str]) -> str:
+    """Add the dates of `text` to `facts`; return the text with them blanked out."""
+
+    def zh(m: re.Match[str]) -> str:
+        year, month, day, month2, day2 = m.groups()
+        _add_date(facts, year, month, day)
+        if day2:
+            _add_date(facts, year, month2 or month, day2)
+        return " "
+
+    def en(m: re.Match[str]) -> str:
+        month, day, day2, year = m.groups()
+        _add_date(facts, year, str(_MONTHS[month]), day)
+        if day2:
+            _add_date(facts, year, str(_MONTHS[month]), day2)
+        return " "
+
+    def eu(m: re.Match[str]) -> str:
+        day, day2, month, year = m.groups()
+        _add_date(facts, year, str(_MONTHS[month]), day)
+        if day2:
+            _add_date(facts, year, str(_MONTHS[month]), day2)
+        return " "
+
+    text = _ZH_DATE.sub(zh, text)
+    text = _EN_DATE.sub(en, text)
+    return _EU_DATE.sub(eu, text)
+
+
+def _add_date(facts: set[str], year: str | None, month: str, day: str) -> None:
+    m, d = int(month), int(day)
+    if 1 <= m <= 12 and 1 <= d <= 31:
+        facts.add(f"md:{m:02d}-{d:02d}")
+    if year:
+        facts.add(f"y:{year}")
+
+
+def _take_editions(text: str, facts: set[str]) -> str:
+    """Add the editions of `text` (第27届, "27th ... fair") to `facts`; return the text
+    without the Chinese ones (their number is no count)."""
+    for number, first in _ZH_EDITION.findall(text):
+        value = 1 if first else (int(number) if number.isdigit() else chinese_number(number))
+        if value:
+            facts.add(f"ord:{value}")
+    for word in _EN_EDITION.findall(text):
+        value = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word) or 0)
+        if value:
+            facts.add(f"ord:{value}")
+    return _ZH_EDITION.sub(" ", text)
+
+
+def _take_figures(text: str, facts: set[str]) -> None:
+    for m in _CN_COMPOUND.finditer(text):
+        value = int(m.group(1)) * 1e8 + int(m.group(2)) * 1e4
+        facts.add(_figure({"元": "cny", "美元": "usd"}.get(m.group(3) or "", "n"), value))
+    text = _CN_COMPOUND.sub(" ", text)
+    for currency, integer, decimals, scale, unit in _NUMBER.findall(text):
+        digits = integer.replace(",", "") + decimals[1:]
+        if len(digits) > 12:  # a phone, ID or registration number
+            continue
+        value = float(integer.replace(",", "") + decimals.replace(",", "."))  # 3,01 Milliarden: a decimal comma
+        unit = unit.strip()
+        if not scale and not unit and not currency and not decimals and "," not in integer and 1900 <= value <= 2099:
+            facts.add(f"y:{int(value)}")
+            continue
+        value *= _SCALE.get(scale, 1)
+        kind = _unit_kind(currency.strip(), unit)
+        if value == 0 or (kind == "n" and not scale and value < 2):
+            continue
+        facts.add(_figure(kind, value))
+    for number, scale, unit in _CN_AMOUNT.findall(text):
+        value = chinese_number(number) * _SCALE.get(scale, 1)
+        if value >= 10 or scale:
+            kind = {"元": "cny", "美元": "usd", "欧元": "eur"}.get(unit, "n")
+            facts.add(_figure(kind, value))
+
+
+def _unit_kind(currency: str, unit: str) -> str:
+    if unit in ("%", "percent", "per cent", "pct", "个百分点") or unit.startswith("percentage point"):
+        return "pct"
+    if unit in ("元", "yuan", "rmb") or currency in ("¥", "rmb", "cny"):
+        return "cny"
+    if unit in ("美元", "dollars", "usd") or "dollars" in unit or currency in ("$", "us$", "usd"):
+        return "usd"
+    if unit in ("欧元", "euro", "euros") or currency == "€":
+        return "eur"
+    return "n"
+
+
+def _figure(kind: str, value: float) -> str:
+    return f"{kind}:{value:.3g}"
+
+
+def _significant(shown: str) -> int:
+    """Significant digits of a figure as the facts show it: 8e+03 one, 8.32e+03 three."""
+    mantissa = shown.partition("e")[0].replace(".", "").replace("-", "").strip("0")
+    return max(1, min(3, len(mantissa)))
+
+
+def chinese_number(text: str) -> int:
+    """A Chinese numeral below 10,000: 三 3, 十五 15, 二十 20, 一百二十 120, 千 1000."""
+    digits = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+    units = {"十": 10, "百": 100, "千": 1000}
+    total, digit = 0, None
+    for char in text:
+        if char in digits:
+            digit = digits[char]
+        elif char in units:
+            total += (1 if digit is None else digit) * units[char]
+            digit = None
+    return total + (digit or 0)
+
+
+def weight(fact: str) -> float:
+    """How much two reports sharing this fact says that they are one story."""
+    kind, _, rest = fact.partition(":")
+    if kind in FIGURE_KINDS:
+        significant = _significant(rest)
+        if kind == "n":
+            return SMALL_COUNT_WEIGHT if float(rest) < 10 else COUNT_WEIGHT[significant - 1]
+        return (PERCENT_WEIGHT if kind == "pct" else MONEY_WEIGHT)[significant - 1]
+    if kind == "md":
+        return DATE_WEIGHT
+    if kind == "y":
+        return YEAR_WEIGHT
+    if kind == "ord":
+        return EDITION_WEIGHT if rest != "1" else EDITION_WEIGHT / 2
+    if kind == "c":
+        return KIND_WEIGHT["cluster"]
+    if kind == "p":
+        return KIND_WEIGHT["person"]
+    if kind == "e":
+        return KIND_WEIGHT[_entity_kinds().get(rest, "place")]
+    return 0.0
+
+
+def figure_kind(fact: str) -> str | None:
+    """The kind of figure a fact is (cny, usd, eur, pct, n), or None."""
+    kind = fact.partition(":")[0]
+    return kind if kind in FIGURE_KINDS else None
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _glossary() -> tuple[dict, ...]:
+    data = tomllib.loads(resources.files("loomwatch.crawler.data").joinpath("glossary.toml").read_text(encoding="utf-8"))
+    return tuple(data["entity"])
+
+
+@functools.lru_cache(maxsize=1)
+def _entity_kinds() -> dict[str, str]:
+    return {entry["id"]: entry["kind"] for entry in _glossary()}
+
+
+_NOT_HAN_NAME = re.compile("[^\u3400-\u9fff\uf900-\ufaff]+")
+
+
+class _Names:
+    """Aho-Corasick automata over the normalised names of the glossary and the gazetteer:
+    Latin names on word bounds, Han names in the text without its punctuation and spaces
+    (中国（虎门）国际服装交易会 holds 虎门国际服装交易会)."""
+
+    def __init__(self, gazetteer: Gazetteer):
+        names: dict[str, str] = {}
+        for entry in _glossary():
+            for name in (*entry.get("en", ()), *entry.get("zh", ())):
+                names[normalise(name)] = f"e:{entry['id']}"
+        for cluster in gazetteer:
+            for name in cluster.names():
+                names[normalise(name)] = f"c:{cluster.id}"  # a cluster's name wins over the glossary's
+        self.latin, self.han = ahocorasick.Automaton(), ahocorasick.Automaton()
+        for name, fact in names.items():
+            if name.isascii():
+                self.latin.add_word(name, (len(name), fact))
+            elif _NOT_HAN_NAME.sub("", name) == name:
+                self.han.add_word(name, (len(name), fact))
+        self.latin.make_automaton()
+        self.han.make_automaton()
+
+    def __call__(self, text: str) -> set[str]:
+        found: set[str] = set()
+        for end, (length, fact) in self.latin.iter_long(text):
+            start = end - length + 1
+            if (start > 0 and _latin_letter(text[start - 1])) or (end + 1 < len(text) and _latin_letter(text[end + 1])):
+                continue
+            found.add(fact)
+        squeezed = _NOT_HAN_NAME.sub("", text)
+        found.update(fact for _, (_, fact) in self.han.iter_long(squeezed))
+        return found
+
+
+def _latin_letter(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+_names: tuple[Gazetteer | None, _Names] | None = None
+
+
+def load_names(gazetteer: Gazetteer | None) -> None:
+    """Build the name automaton of a gazetteer ahead of the first article (worker start-up)."""
+    _entities(gazetteer)
+
+
+def _entities(gazetteer: Gazetteer | None) -> _Names:
+    """The name automaton of a gazetteer (the packaged one when None), built once."""
+    global _names
+    if _names is None or _names[0] is not gazetteer:
+        _names = (gazetteer, _Names(gazetteer if gazetteer is not None else load_gazetteer()))
+    return _names[1]
+
+
+def blocking_keys(facts: Iterable[str], limit: int) -> list[str]:
+    """The facts worth looking a report up by: the `limit` weightiest that say something
+    on their own (weight at least 1), and its clusters."""
+    ranked = sorted((f for f in facts if weight(f) >= 1.0 or f.startswith("c:")), key=lambda f: (-weight(f), f))
+    return ranked[:limit]
+
+

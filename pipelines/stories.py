@@ -1,0 +1,177 @@
+"""Deciding which story a new article joins: rewrites, translations and reposts of one report.
+
+Runs in the store step, inside the article's transaction, after near-duplicate detection
+(a copy simply joins its original's story). Everything expensive was done per article in
+the worker processes: its facts (loomwatch.pipelines.facts) and its near-duplicate
+signature. The decision reads only a bounded slice of the archive:
+
+1. **Candidates by blocking.** The new article's weightiest facts (`facts.blocking_keys`:
+   precise figures, dates, editions, people, organisations, its clusters) are looked up
+   in `story_keys` within `[stories] window_days` of its date; each lookup reads at most
+   `storage.stories.BUCKET_LIMIT` articles. The `MAX_CANDIDATES` articles that share the
+   most keys are compared. Never a scan of the archive.
+2. **Comparing two reports** (`compare`): the weight of the *specific* facts they share
+   (figures, dates, editions, people: what a rewrite or translation keeps and another
+   event does not), the share of the smaller side's specific facts that the other has,
+   and, within one language, the estimated Jaccard similarity of their shingles (the
+   near-duplicate signature). Names of organisations, places and clusters are shared by
+   every report about one cluster: they help find candidates but prove nothing.
+   - A **match** needs shared specific facts ≥ `min_shared_facts` with a share ≥
+     `min_fact_share`, or text similarity ≥ `min_text_similarity` with at least one
+     shared specific fact.
+   - A **veto** overrides any score: a kind of figure (yuan, dollars, euros,
+     percentages, precise counts, the edition of an event) that both reports give with
+     no value in common, where they agree on fewer kinds than they disagree on. That keeps
+     apart this week's price report from last week's, the 25th fair from the 27th.
+     Different years (2023 in one, 2024 in the other, none in both) weigh against a match
+     (`YEAR_CONFLICT`) without vetoing it: texts mention past years freely.
+3. **Joining a story**: the article joins the story of its best match only if it is also
+   *compatible* (no veto, at least half of the match thresholds) with the story's lead
+   and with at least `member_share` of the story's other reports examined (its latest
+   `MAX_MEMBERS`). A story therefore grows by matches to its lead and most members, never
+   by a chain of pairwise matches. Otherwise the article leads a story of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+import sqlite_utils
+
+from loomwatch.crawler.config import StorySettings
+from loomwatch.pipelines import dedup
+from loomwatch.pipelines.facts import blocking_keys, figure_kind, weight
+from loomwatch.storage import stories
+
+MAX_KEYS = 16  # facts an article is indexed and looked up by
+MAX_CANDIDATES = 30  # candidates compared, those sharing the most keys first
+MAX_MEMBERS = 12  # reports of a story a newcomer is checked against (its lead and the latest)
+YEAR_CONFLICT = 1.5  # taken from the shared specific facts when the two give different years
+COMPATIBLE = 0.5  # share of the match thresholds that counts as compatible
+# Facts that pin down one report: figures, dates, editions, people.
+SPECIFIC = ("cny", "usd", "eur", "pct", "n", "md", "ord", "p")
+# Kinds of figure that identify a report when both give them (counts need three digits).
+VETO_KINDS = ("cny", "usd", "eur", "pct", "n3", "ord")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    shared: float  # weight of the specific facts both give
+    share: float  # shared / the specific-fact weight of the side that has less
+    text: float  # estimated shingle similarity (0 across languages)
+    veto: str | None  # the kinds of figure that disagree, when they veto a match
+    score: float  # for ranking matches: shared + 10 × text
+
+    def matches(self, rules: StorySettings, factor: float = 1.0) -> bool:
+        if self.veto:
+            return False
+        by_facts = self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
+        by_text = self.text >= factor * rules.min_text_similarity and self.shared > 0
+        return by_facts or by_text
+
+
+def compare(a: frozenset[str], b: frozenset[str], sig_a: bytes | None, sig_b: bytes | None) -> Comparison:
+    """Compare two reports by their facts and near-duplicate signatures."""
+    specific_a, specific_b = _specific(a), _specific(b)
+    shared = sum(weight(f) for f in specific_a & specific_b)
+    smaller = min(sum(map(weight, specific_a)), sum(map(weight, specific_b)))
+    years_a, years_b = {f for f in a if f.startswith("y:")}, {f for f in b if f.startswith("y:")}
+    if years_a and years_b and not years_a & years_b:
+        shared = max(0.0, shared - YEAR_CONFLICT)
+    share = shared / smaller if smaller else 0.0
+    text = dedup.similarity(sig_a, sig_b) if sig_a and sig_b else 0.0
+    return Comparison(shared, share, text, _veto(a, b), shared + 10 * text)
+
+
+def _specific(facts: Iterable[str]) -> frozenset[str]:
+    return frozenset(f for f in facts if f.partition(":")[0] in SPECIFIC)
+
+
+def _figure_kinds(facts: Iterable[str]) -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    for fact in facts:
+        kind = figure_kind(fact) or ("ord" if fact.startswith("ord:") else None)
+        if kind == "n":
+            kind = "n3" if weight(fact) >= 2 else None
+        if kind:
+            kinds.setdefault(kind, set()).add(fact)
+    return kinds
+
+
+def _veto(a: Iterable[str], b: Iterable[str]) -> str | None:
+    kinds_a, kinds_b = _figure_kinds(a), _figure_kinds(b)
+    both = [k for k in VETO_KINDS if k in kinds_a and k in kinds_b]
+    disagree = [k for k in both if not kinds_a[k] & kinds_b[k]]
+    if disagree and len(disagree) > len(both) - len(disagree):
+        return ", ".join(disagree)
+    return None
+
+
+def article_day(published: str | None, first_seen: str | None = None) -> int:
+    """The day an article is dated by, in days since 1970-01-01: its publication date,
+    else the day it was first stored (today for a new article)."""
+    for value in (published, first_seen):
+        try:
+            return dt.date.fromisoformat((value or "")[:10]).toordinal() - _EPOCH
+        except ValueError:
+            continue
+    return dt.datetime.now(dt.timezone.utc).date().toordinal() - _EPOCH
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def decide_story(
+    db: sqlite_utils.Database,
+    facts: Iterable[str],
+    signature: bytes | None,
+    day: int,
+    rules: StorySettings,
+    before_id: int | None = None,
+) -> int | None:
+    """The story a new relevant article (not a copy) joins, or None when it leads a new one.
+
+    Considers only articles stored before `before_id` (restory re-decides the archive in
+    order); run inside the transaction that stores the article.
+    """
+    facts = frozenset(facts)
+    found = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id)
+    if not found:
+        return None
+    ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
+    matches: dict[int, float] = {}  # story -> best score of a match in it
+    for report in stories.reports(db, ranked):
+        if report["story_id"] is None:
+            continue
+        comparison = compare(facts, report["facts"], signature, report["signature"])
+        if comparison.matches(rules):
+            matches[report["story_id"]] = max(matches.get(report["story_id"], 0.0), comparison.score)
+    for story_id in sorted(matches, key=lambda s: -matches[s]):
+        if _agrees_with_story(db, facts, signature, story_id, rules, before_id):
+            return story_id
+    return None
+
+
+def _agrees_with_story(
+    db: sqlite_utils.Database, facts: frozenset[str], signature: bytes | None, story_id: int, rules: StorySettings, before_id: int | None
+) -> bool:
+    ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS)
+    if not ids:
+        return False
+    found = {r["id"]: r for r in stories.reports(db, ids)}
+    verdicts = []
+    for article_id in ids:
+        report = found.get(article_id)
+        # A member without recorded facts (stored before stories were decided) is no evidence either way.
+        verdicts.append(None if report is None else compare(facts, report["facts"], signature, report["signature"]).matches(rules, COMPATIBLE))
+    lead, others = verdicts[0], [v for v in verdicts[1:] if v is not None]
+    if lead is False:
+        return False
+    return not others or sum(others) >= rules.member_share * len(others)
+
+
+def record(db: sqlite_utils.Database, article_id: int, facts: Iterable[str], day: int) -> None:
+    """Keep a story member's facts and index it for the decisions to come."""
+    facts = sorted(set(facts))
+    stories.record_facts(db, article_id, day, facts, blocking_keys(facts, MAX_KEYS))
