@@ -522,3 +522,56 @@ def _story_facts(db: sqlite_utils.Database) -> None:
         )""",
     ):
         db.execute(statement)
+
+
+@migrations(name="0009_story_views")
+def _story_views(db: sqlite_utils.Database) -> None:
+    # For analysts (Datasette; docs/archive.md): stories_view has one row per story, read
+    # newest first through stories_first_seen, or most reported first through
+    # stories_reports; articles_view gains each article's story and its number of reports.
+    for statement in (
+        "CREATE INDEX stories_reports ON stories(reports, first_seen)",
+        """CREATE VIEW stories_view AS
+        SELECT
+            s.id AS story_id,
+            coalesce(date(a.published), date(a.first_seen)) AS date,
+            a.title,
+            s.reports,
+            (SELECT group_concat(value, ', ') FROM json_each(s.languages)) AS languages,
+            (SELECT group_concat(value, ', ') FROM json_each(s.sources)) AS sources,
+            (SELECT group_concat(name, ', ') FROM (
+                SELECT DISTINCT coalesce(c.name, ac.cluster_id) AS name
+                FROM articles m INDEXED BY articles_story
+                JOIN article_clusters ac ON ac.article_id = m.id
+                LEFT JOIN clusters c ON c.id = ac.cluster_id
+                WHERE m.story_id = s.id ORDER BY name
+            )) AS clusters,
+            s.first_seen,
+            s.last_seen,
+            a.url,
+            s.lead_article_id AS article_id
+        FROM stories s JOIN articles a ON a.id = s.lead_article_id""",
+        "DROP VIEW articles_view",
+        """CREATE VIEW articles_view AS
+        SELECT
+            a.id,
+            coalesce(date(a.published), date(a.first_seen)) AS date,
+            a.title,
+            a.url,
+            a.source,
+            a.lang,
+            (SELECT group_concat(name, ', ') FROM (
+                SELECT coalesce(c.name, ac.cluster_id) AS name FROM article_clusters ac
+                LEFT JOIN clusters c ON c.id = ac.cluster_id
+                WHERE ac.article_id = a.id ORDER BY ac.score DESC
+            )) AS clusters,
+            a.relevance,
+            a.relevant,
+            a.duplicate_of,
+            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,
+            a.story_id,
+            (SELECT reports FROM stories s WHERE s.id = a.story_id) AS story_reports,
+            a.first_seen
+        FROM articles a""",
+    ):
+        db.execute(statement)
