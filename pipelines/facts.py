@@ -6,9 +6,9 @@ A rewrite or a translation of a press release keeps its facts and changes its wo
 story lines (page furniture and junk link lists left out, as for near-duplicate
 signatures) and returns its facts as short language-independent strings:
 
-- `cny:2.21e+10`, `usd:…`, `eur:…` money, `pct:7.3` percentages, `n:4e+04` other figures
+- `cny:2.211e+10`, `usd:…`, `eur:…` money, `pct:7.3` percentages, `n:4e+04` other figures
   (counts, areas, tonnes), each normalised (万, 亿, thousand, million, billion; "8,000",
-  "8000余") and rounded to three significant digits;
+  "8000余");
 - `md:11-20` a month and day (English, German, Danish, French and Chinese forms, ranges
   give both ends), `y:2024` a year, `ord:27` an edition (第27届, "27th ... fair", 首届);
 - `e:cntac` an organisation, place, event or medium of the glossary, `c:humen` a cluster
@@ -255,7 +255,9 @@ def _unit_kind(currency: str, unit: str) -> str:
 
 
 def _figure(kind: str, value: float) -> str:
-    return f"{kind}:{value:.3g}"
+    # Exact as written (six significant digits absorb float noise): 221.1亿 and 22.11
+    # billion agree, this week's 105.36 points and last week's 105.41 do not.
+    return f"{kind}:{value:.6g}"
 
 
 def _significant(shown: str) -> int:

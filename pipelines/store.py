@@ -121,11 +121,9 @@ class StorePipeline:
             self.count(source, "duplicates")
 
     def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int) -> int | None:
-        """The story decision (loomwatch.pipelines.stories): the story a relevant article
-        that copies nothing joins, or None for the default (its original's story, or one
-        of its own). Reads the archive inside the batch's transaction."""
-        if duplicate_of is not None or not article.get("relevant"):
-            return None
-        return stories.decide_story(self.db, article.get("facts", ()), article["signature"], day, self.story_rules)
+        """The story decision (loomwatch.pipelines.stories.story_for), inside the batch's
+        transaction: a story to join, NEW_STORY, or None for the default (a copy's
+        original's story; none when off-topic)."""
+        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules)
 
 

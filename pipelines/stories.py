@@ -1,7 +1,7 @@
 """Deciding which story a new article joins: rewrites, translations and reposts of one report.
 
 Runs in the store step, inside the article's transaction, after near-duplicate detection
-(a copy simply joins its original's story). Everything expensive was done per article in
+(`story_for`: a copy joins its original's story, unless their figures conflict). Everything expensive was done per article in
 the worker processes: its facts (loomwatch.pipelines.facts) and its near-duplicate
 signature. The decision reads only a bounded slice of the archive:
 
@@ -122,6 +122,33 @@ def article_day(published: str | None, first_seen: str | None = None) -> int:
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
+def story_for(
+    db: sqlite_utils.Database,
+    article: dict,
+    duplicate_of: int | None,
+    day: int,
+    rules: StorySettings,
+    before_id: int | None = None,
+) -> int | None:
+    """The story decision for a new article (with its "relevant", "facts" and "signature"):
+    the id of the story it joins, `NEW_STORY` when it leads one of its own, or None for
+    the default (a copy joins its original's story; an off-topic article none).
+
+    A near copy whose figures conflict with its original's (a weekly report made from
+    last week's template) is decided like any other article. Considers only articles
+    stored before `before_id` (restory re-decides the archive in order); run inside the
+    transaction that stores the article.
+    """
+    facts = frozenset(article.get("facts") or ())
+    if duplicate_of is not None:
+        original = stories.reports(db, [duplicate_of])
+        if not original or not _veto(facts, original[0]["facts"]):
+            return None
+    if not article.get("relevant"):
+        return None
+    return decide_story(db, facts, article.get("signature"), day, rules, before_id)
+
+
 def decide_story(
     db: sqlite_utils.Database,
     facts: Iterable[str],
@@ -129,16 +156,12 @@ def decide_story(
     day: int,
     rules: StorySettings,
     before_id: int | None = None,
-) -> int | None:
-    """The story a new relevant article (not a copy) joins, or None when it leads a new one.
-
-    Considers only articles stored before `before_id` (restory re-decides the archive in
-    order); run inside the transaction that stores the article.
-    """
+) -> int:
+    """The story a new relevant article joins, or `NEW_STORY` when it leads a new one."""
     facts = frozenset(facts)
     found = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id)
     if not found:
-        return None
+        return stories.NEW_STORY
     ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
     matches: dict[int, float] = {}  # story -> best score of a match in it
     for report in stories.reports(db, ranked):
@@ -150,7 +173,7 @@ def decide_story(
     for story_id in sorted(matches, key=lambda s: -matches[s]):
         if _agrees_with_story(db, facts, signature, story_id, rules, before_id):
             return story_id
-    return None
+    return stories.NEW_STORY
 
 
 def _agrees_with_story(

@@ -26,6 +26,7 @@ from typing import Any
 import sqlite_utils
 
 BUCKET_LIMIT = 40  # articles read per fact and window at most: a hot fact costs no more
+NEW_STORY = 0  # as a decided story_id: the article leads a story of its own
 
 
 def story_of(db: sqlite_utils.Database, article_id: int) -> int | None:
