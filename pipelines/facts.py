@@ -280,6 +280,7 @@ def chinese_number(text: str) -> int:
     return total + (digit or 0)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def weight(fact: str) -> float:
     """How much two reports sharing this fact says that they are one story."""
     kind, _, rest = fact.partition(":")

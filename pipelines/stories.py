@@ -19,12 +19,12 @@ signature. The decision reads only a bounded slice of the archive:
    - A **match** needs shared specific facts ≥ `min_shared_facts` with a share ≥
      `min_fact_share`, or text similarity ≥ `min_text_similarity` with at least one
      shared specific fact.
-   - A **veto** overrides any score: a kind of figure (yuan, dollars, euros,
-     percentages, precise counts, the edition of an event) that both reports give with
-     no value in common, where they agree on fewer kinds than they disagree on. That keeps
-     apart this week's price report from last week's, the 25th fair from the 27th.
-     Different years (2023 in one, 2024 in the other, none in both) weigh against a match
-     (`YEAR_CONFLICT`) without vetoing it: texts mention past years freely.
+   - A **veto** overrides any score: amounts (yuan, dollars, euros), percentages or the
+     edition of an event that both reports give with no value in common; or precise
+     counts and dates likewise, where more kinds of fact disagree than agree. That keeps
+     apart this week's price report from last week's, the 25th fair from the 27th, an
+     expo's opening from its closing report. Years are no such kind: texts mention past
+     years freely.
 3. **Joining a story**: the article joins the story of its best match only if it is also
    *compatible* (no veto, at least half of the match thresholds) with the story's lead
    and with at least `member_share` of the story's other reports examined (its latest
@@ -35,31 +35,36 @@ signature. The decision reads only a bounded slice of the archive:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 import sqlite_utils
 
 from loomwatch.crawler.config import StorySettings
 from loomwatch.pipelines import dedup
-from loomwatch.pipelines.facts import blocking_keys, figure_kind, weight
+from loomwatch.pipelines.facts import blocking_keys, weight
 from loomwatch.storage import stories
 
 MAX_KEYS = 16  # facts an article is indexed and looked up by
 MAX_CANDIDATES = 30  # candidates compared, those sharing the most keys first
 MAX_MEMBERS = 12  # reports of a story a newcomer is checked against (its lead and the latest)
-YEAR_CONFLICT = 1.5  # taken from the shared specific facts when the two give different years
 COMPATIBLE = 0.5  # share of the match thresholds that counts as compatible
 # Facts that pin down one report: figures, dates, editions, people.
 SPECIFIC = ("cny", "usd", "eur", "pct", "n", "md", "ord", "p")
-# Kinds of figure that identify a report when both give them (counts need three digits).
-VETO_KINDS = ("cny", "usd", "eur", "pct", "n3", "ord")
+# Kinds of fact that identify a report when both give them: figures (counts need three
+# significant digits), the edition of an event, and dates. Two reports that give amounts
+# of money, percentages or editions with none in common are different stories; counts and
+# dates veto only where more kinds disagree than agree (a rewrite may cite another count).
+VETO_KINDS = ("cny", "usd", "eur", "pct", "ord", "n3", "md")
+HEADLINE_KINDS = ("cny", "usd", "eur", "pct", "ord")
 
 
 @dataclass(frozen=True)
 class Comparison:
     shared: float  # weight of the specific facts both give
     share: float  # shared / the specific-fact weight of the side that has less
-    text: float  # estimated shingle similarity (0 across languages)
+    text: float  # estimated shingle similarity (0 across languages; not computed without shared facts)
     veto: str | None  # the kinds of figure that disagree, when they veto a match
     score: float  # for ranking matches: shared + 10 × text
 
@@ -71,39 +76,58 @@ class Comparison:
         return by_facts or by_text
 
 
-def compare(a: frozenset[str], b: frozenset[str], sig_a: bytes | None, sig_b: bytes | None) -> Comparison:
+@dataclass(frozen=True)
+class Report:
+    """What a comparison needs of one report, worked out once from its facts."""
+
+    specific: frozenset[str]
+    specific_weight: float
+    figures: dict[str, frozenset[str]]  # VETO_KINDS present -> their facts
+    signature: bytes | None
+
+    @classmethod
+    def of(cls, facts: Iterable[str], signature: bytes | None) -> "Report":
+        specific, figures, total = [], {}, 0.0
+        for fact in facts:
+            group, fact_weight = _role(fact)
+            if fact_weight:
+                specific.append(fact)
+                total += fact_weight
+                if group:
+                    figures.setdefault(group, []).append(fact)
+        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, signature)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _role(fact: str) -> tuple[str | None, float]:
+    """(its veto kind or None, its weight when specific, else 0) of a fact."""
+    kind = fact.partition(":")[0]
+    if kind not in SPECIFIC:
+        return None, 0.0
+    if kind == "n":
+        return ("n3" if weight(fact) >= 2 else None), weight(fact)
+    return (kind if kind in VETO_KINDS else None), weight(fact)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_report(facts: str, signature: bytes | None) -> Report:
+    """The Report of a stored article (facts as stored, JSON): recent articles are candidates again and again."""
+    return Report.of(json.loads(facts), signature)
+
+
+def compare(a: Report, b: Report) -> Comparison:
     """Compare two reports by their facts and near-duplicate signatures."""
-    specific_a, specific_b = _specific(a), _specific(b)
-    shared = sum(weight(f) for f in specific_a & specific_b)
-    smaller = min(sum(map(weight, specific_a)), sum(map(weight, specific_b)))
-    years_a, years_b = {f for f in a if f.startswith("y:")}, {f for f in b if f.startswith("y:")}
-    if years_a and years_b and not years_a & years_b:
-        shared = max(0.0, shared - YEAR_CONFLICT)
+    shared = sum(weight(f) for f in a.specific & b.specific)
+    smaller = min(a.specific_weight, b.specific_weight)
     share = shared / smaller if smaller else 0.0
-    text = dedup.similarity(sig_a, sig_b) if sig_a and sig_b else 0.0
-    return Comparison(shared, share, text, _veto(a, b), shared + 10 * text)
+    text = dedup.similarity(a.signature, b.signature) if shared and a.signature and b.signature else 0.0
+    return Comparison(shared, share, text, _veto(a.figures, b.figures), shared + 10 * text)
 
 
-def _specific(facts: Iterable[str]) -> frozenset[str]:
-    return frozenset(f for f in facts if f.partition(":")[0] in SPECIFIC)
-
-
-def _figure_kinds(facts: Iterable[str]) -> dict[str, set[str]]:
-    kinds: dict[str, set[str]] = {}
-    for fact in facts:
-        kind = figure_kind(fact) or ("ord" if fact.startswith("ord:") else None)
-        if kind == "n":
-            kind = "n3" if weight(fact) >= 2 else None
-        if kind:
-            kinds.setdefault(kind, set()).add(fact)
-    return kinds
-
-
-def _veto(a: Iterable[str], b: Iterable[str]) -> str | None:
-    kinds_a, kinds_b = _figure_kinds(a), _figure_kinds(b)
-    both = [k for k in VETO_KINDS if k in kinds_a and k in kinds_b]
-    disagree = [k for k in both if not kinds_a[k] & kinds_b[k]]
-    if disagree and len(disagree) > len(both) - len(disagree):
+def _veto(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
+    both = [k for k in VETO_KINDS if k in a and k in b]
+    disagree = [k for k in both if not a[k] & b[k]]
+    if any(k in HEADLINE_KINDS for k in disagree) or len(disagree) > len(both) - len(disagree):
         return ", ".join(disagree)
     return None
 
@@ -142,7 +166,7 @@ def story_for(
     facts = frozenset(article.get("facts") or ())
     if duplicate_of is not None:
         original = stories.reports(db, [duplicate_of])
-        if not original or not _veto(facts, original[0]["facts"]):
+        if not original or not _veto(Report.of(facts, None).figures, _stored_report(original[0]["facts"], None).figures):
             return None
     if not article.get("relevant"):
         return None
@@ -163,22 +187,21 @@ def decide_story(
     if not found:
         return stories.NEW_STORY
     ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
+    new = Report.of(facts, signature)
     matches: dict[int, float] = {}  # story -> best score of a match in it
     for report in stories.reports(db, ranked):
         if report["story_id"] is None:
             continue
-        comparison = compare(facts, report["facts"], signature, report["signature"])
+        comparison = compare(new, _stored_report(report["facts"], report["signature"]))
         if comparison.matches(rules):
             matches[report["story_id"]] = max(matches.get(report["story_id"], 0.0), comparison.score)
     for story_id in sorted(matches, key=lambda s: -matches[s]):
-        if _agrees_with_story(db, facts, signature, story_id, rules, before_id):
+        if _agrees_with_story(db, new, story_id, rules, before_id):
             return story_id
     return stories.NEW_STORY
 
 
-def _agrees_with_story(
-    db: sqlite_utils.Database, facts: frozenset[str], signature: bytes | None, story_id: int, rules: StorySettings, before_id: int | None
-) -> bool:
+def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, rules: StorySettings, before_id: int | None) -> bool:
     ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS)
     if not ids:
         return False
@@ -187,7 +210,7 @@ def _agrees_with_story(
     for article_id in ids:
         report = found.get(article_id)
         # A member without recorded facts (stored before stories were decided) is no evidence either way.
-        verdicts.append(None if report is None else compare(facts, report["facts"], signature, report["signature"]).matches(rules, COMPATIBLE))
+        verdicts.append(None if report is None else compare(new, _stored_report(report["facts"], report["signature"])).matches(rules, COMPATIBLE))
     lead, others = verdicts[0], [v for v in verdicts[1:] if v is not None]
     if lead is False:
         return False

@@ -155,8 +155,9 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
 
 
 def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """What the story decision compares of stored articles: id, story_id, facts and the
-    near-duplicate signature (None when the text was too short to sign)."""
+    """What the story decision compares of stored articles: id, story_id, facts (the
+    stored JSON list) and the near-duplicate signature (None when the text was too short
+    to sign)."""
     rows = db.execute(
         """SELECT a.id, a.story_id, f.facts, s.signature FROM story_facts f
            JOIN articles a ON a.id = f.article_id
@@ -164,7 +165,7 @@ def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[
            WHERE f.article_id IN (SELECT value FROM json_each(?))""",
         [json.dumps(list(article_ids))],
     ).fetchall()
-    return [{"id": r[0], "story_id": r[1], "facts": frozenset(json.loads(r[2])), "signature": r[3]} for r in rows]
+    return [{"id": r[0], "story_id": r[1], "facts": r[2], "signature": r[3]} for r in rows]
 
 
 def members(db: sqlite_utils.Database, story_id: int, before_id: int, limit: int) -> list[int]:
