@@ -17,7 +17,6 @@ from loomwatch.crawler.config import Config
 from loomwatch.pipelines import stories
 from loomwatch.pipelines.facts import extract_facts
 from loomwatch.storage import CrawlLock, open_database, utcnow
-from loomwatch.storage.stories import NEW_STORY, default_story, forget_facts, set_story
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +72,8 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
                 for article_id, title, text, published, first_seen, relevant, duplicate_of, old, signature, stored in rows:
                     facts = json.loads(stored) if keep_facts and stored is not None else extract_facts(title, text, gazetteer)
                     day = stories.article_day(published, first_seen)
-                    decided = stories.story_for(db, {"facts": facts, "signature": signature, "relevant": relevant},
-                                                duplicate_of, day, rules, before_id=article_id)
-                    if decided is None:
-                        story_id = default_story(db, article_id, duplicate_of, bool(relevant))
-                    else:
-                        story_id = article_id if decided == NEW_STORY else decided
-                    moved += story_id != old
-                    set_story(db, article_id, story_id)
-                    if story_id is None:
-                        forget_facts(db, article_id)
-                    else:
-                        stories.record(db, article_id, facts, day)
+                    article = {"facts": facts, "signature": signature, "relevant": relevant}
+                    moved += stories.reassign(db, article_id, article, duplicate_of, day, rules) != old
                 last = rows[-1][0]
                 db.execute("UPDATE story_restory SET last_article_id = ?, moved = ? WHERE id = 1", [last, moved])
             done += len(rows)

@@ -217,6 +217,24 @@ def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, ru
     return not others or sum(others) >= rules.member_share * len(others)
 
 
+def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicate_of: int | None, day: int,
+             rules: StorySettings) -> int | None:
+    """Decide the story of a stored article again, as if it arrived now after every
+    article stored before it, and move it there (restory; retag of a newly relevant
+    article). Returns its story, or None when it has none."""
+    decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id)
+    if decided is None:
+        story_id = stories.default_story(db, article_id, duplicate_of, bool(article.get("relevant")))
+    else:
+        story_id = article_id if decided == stories.NEW_STORY else decided
+    stories.set_story(db, article_id, story_id)
+    if story_id is None:
+        stories.forget_facts(db, article_id)
+    else:
+        record(db, article_id, article.get("facts") or (), day)
+    return story_id
+
+
 def record(db: sqlite_utils.Database, article_id: int, facts: Iterable[str], day: int) -> None:
     """Keep a story member's facts and index it for the decisions to come."""
     facts = sorted(set(facts))

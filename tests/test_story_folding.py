@@ -280,3 +280,24 @@ def test_restory_command_reports_and_waits_for_no_crawl(tmp_path: Path) -> None:
     with CrawlLock(path):
         locked = CliRunner().invoke(main, ["restory", "--config", str(config)])
     assert locked.exit_code == 3 and "another loomwatch crawl is running" in locked.output
+
+
+def test_retag_decides_the_story_of_a_newly_relevant_article(tmp_path: Path) -> None:
+    from loomwatch.crawler.retag import retag
+    from loomwatch.storage.stories import forget_facts, set_story
+
+    path = tmp_path / "archive.db"
+    first, second = write_archive(path, [EXPO_ZH, EXPO_EN])
+    config = Config(storage=Config().storage.__class__(database=path))
+    restory(config)
+    db = open_database(path)
+    with db.atomic():  # as if an older gazetteer had found the English version off-topic
+        db.execute("UPDATE articles SET relevant = 0, relevance = 0.1 WHERE id = ?", [second])
+        set_story(db, second, None)
+        forget_facts(db, second)
+    db.close()
+    assert story_ids(path) == [first, None]
+    retag(config)
+    assert story_ids(path) == [first, first]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM story_facts WHERE article_id = ?", [second]).fetchone() == (1,)
