@@ -12,8 +12,9 @@ signatures) and returns its facts as short language-independent strings:
 - `md:11-20` a month and day (English, German, Danish, French and Chinese forms, ranges
   give both ends), `y:2024` a year, `ord:27` an edition (第27届, "27th ... fair", 首届);
 - `e:cntac` an organisation, place, event or medium of the glossary, `c:humen` a cluster
-  of the gazetteer (both languages), `p:zhang fangjie` a person named in Latin script
-  with a Chinese surname.
+  of the gazetteer (both languages), `p:sun ruizhe` a person: named in Latin script with
+  a Chinese surname ("Sun Ruizhe"), or in Chinese after a title (会长孙瑞哲), written in
+  pinyin from a table of the GB 2312 characters (`crawler/data/pinyin.txt`).
 
 `weight` says how much sharing a fact says about two reports being one story: a
 four-digit yuan figure much, a round count or a country little. The story decision
@@ -114,13 +115,27 @@ _CN_COMPOUND = re.compile(r"(?<!\d)(\d+)\s*亿\s*(\d{1,4})\s*万\s*(元|美元)?
 
 # Pinyin glosses that some scraped copies put after characters: 產(chan) 業(ye).
 _GLOSS = re.compile("(?<=[\u3400-\u9fff])\\s?\\([a-z]{1,6}\\)")
-_SURNAMES = frozenset(
-    "wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang xie song tang "
-    "han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao jin "
-    "fu zhong cui tan fan shi qiu qin jia xue lei hou long duan hao kong shao mao wan gu lai qian qi yi chang niu "
-    "bai hong mo fang xiang ni wen kang yin ge zou ruan shang".split()
+# Common Chinese surnames, and the readings they take as surnames where that is not
+# their first reading (曾 Zeng, not Ceng).
+_HAN_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟"
+    "谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢"
+    "安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游"
+    "辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应"
+    "臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝洪"
 )
-_PERSON = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{0,5})[ \u00a0]([A-Z][a-z]{1,5}(?:-?[a-z]{1,6})?)(?![A-Za-z])")
+_SURNAME_READING = {"曾": "zeng", "单": "shan", "解": "xie", "查": "zha", "仇": "qiu", "覃": "qin", "翟": "zhai", "缪": "miao",
+                    "乐": "yue", "盖": "ge", "朴": "piao", "华": "hua", "葛": "ge", "卜": "bu", "车": "che", "牟": "mou",
+                    "沈": "shen", "柏": "bai", "任": "ren", "石": "shi", "宁": "ning", "万": "wan", "贾": "jia", "长": "chang",
+                    "重": "chong", "尉": "yu", "区": "ou", "种": "chong", "秘": "bi", "员": "yun", "冼": "xian", "繁": "po"}
+# Titles a Chinese report puts before a person's name (会长孙瑞哲, 市长王明元), and what may follow the name.
+_TITLES = ("名誉会长|执行会长|副会长|会长|秘书长|理事长|董事长|总经理|副总裁|总裁|副市长|市长|副区长|区长|副县长|县长|副镇长|镇长|"
+           "副书记|书记|副主任|主任|副局长|局长|厅长|部长|省长|副主席|主席|院长|所长|处长|总监|经理|教授|专家|记者|负责人|"
+           "创始人|发言人|主持人|设计师")
+_AFTER_NAME = r"(?=[\s\d,.;:()、，。；：（）“”\"]|表示|介绍|说|指出|称|认为|强调|透露|提出|出席|主持|致辞|在|等|和|与|发布|参加|一行|$)"
+_CN_PERSON = re.compile(f"(?:{_TITLES})([{_HAN_SURNAMES}][\u4e00-\u9fff]{{1,2}}){_AFTER_NAME}")
+# Two capitalised words (overlapping matches: "Mayor Wang Mingyuan" holds "Wang Mingyuan").
+_PERSON = re.compile(r"(?<![A-Za-z])(?=([A-Z][a-z]{0,5})[ \u00a0]([A-Z][a-z]{1,5}(?:-?[a-z]{1,6})?)(?![A-Za-z]))")
 
 
 def extract_facts(title: str, text: str, gazetteer: Gazetteer | None = None) -> list[str]:
@@ -134,11 +149,36 @@ def extract_facts(title: str, text: str, gazetteer: Gazetteer | None = None) -> 
     lines = _take_editions(lines, facts)
     _take_figures(lines, facts)
     facts.update(_entities(gazetteer)(lines))
+    facts.update(_people(raw_lines, lines))
+    return sorted(facts)
+
+
+def _people(raw_lines: list[str], normalised: str) -> set[str]:
+    """People as `p:surname given` in pinyin: Latin names with a Chinese surname, and
+    Chinese names after a title."""
+    readings, surnames = _pinyin()
+    found = set()
     for line in raw_lines:
         for surname, given in _PERSON.findall(line):
-            if surname.lower() in _SURNAMES and given.lower() not in _SURNAMES | _NOT_GIVEN:
-                facts.add(f"p:{surname.lower()} {given.lower().replace('-', '')}")
-    return sorted(facts)
+            if surname.lower() in surnames and given.lower() not in surnames | _NOT_GIVEN:
+                found.add(f"p:{surname.lower()} {given.lower().replace('-', '')}")
+    for name in _CN_PERSON.findall(normalised):
+        given = [readings.get(char) for char in name[1:]]
+        if all(given):
+            found.add(f"p:{_SURNAME_READING.get(name[0]) or readings[name[0]]} {''.join(given)}")  # type: ignore[arg-type]
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin() -> tuple[dict[str, str], frozenset[str]]:
+    """The toneless reading of each GB 2312 character, and the surnames' readings."""
+    readings: dict[str, str] = {}
+    text = resources.files("loomwatch.crawler.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            reading, chars = line.split(" ", 1)
+            readings.update(dict.fromkeys(chars, reading))
+    return readings, frozenset(_SURNAME_READING.get(c) or readings[c] for c in _HAN_SURNAMES)
 
 
 # Capitalised words that follow a surname-like word without being a given name.
@@ -369,8 +409,10 @@ _names: tuple[Gazetteer | None, _Names] | None = None
 
 
 def load_names(gazetteer: Gazetteer | None) -> None:
-    """Build the name automaton of a gazetteer ahead of the first article (worker start-up)."""
+    """Build the name automaton of a gazetteer and read the pinyin table ahead of the
+    first article (worker start-up)."""
     _entities(gazetteer)
+    _pinyin()
 
 
 def _entities(gazetteer: Gazetteer | None) -> _Names:

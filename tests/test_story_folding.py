@@ -93,6 +93,9 @@ def fold(*texts: tuple[str, str], rules: StorySettings | None = None) -> list[ob
     ("hosted by the China National Textile and Apparel Council", "e:cntac"),
     ("在中國輕紡城", "c:keqiao"),
     ("Zhang Weiming, who runs a dye house, said", "p:zhang weiming"),
+    ("Mayor Wang Lihua opened the fair", "p:wang lihua"),
+    ("绍兴市副市长王丽华致辞", "p:wang lihua"),      # a Chinese name after a title, in pinyin
+    ("協會會長曾曉東表示", "p:zeng xiaodong"),         # Traditional script; 曾 read as a surname
 ])
 def test_facts_are_normalised_across_units_scripts_and_languages(text: str, fact: str) -> None:
     assert fact in facts("", text)
