@@ -60,7 +60,7 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
         while True:
             rows = db.execute(
                 """SELECT a.id, a.title, a.text, a.published, a.first_seen, a.relevant, a.duplicate_of, a.story_id,
-                          s.signature, f.facts
+                          s.signature, f.facts, a.lang
                    FROM articles a LEFT JOIN dedup_signatures s ON s.article_id = a.id
                    LEFT JOIN story_facts f ON f.article_id = a.id
                    WHERE a.id > ? ORDER BY a.id LIMIT ?""",
@@ -69,10 +69,10 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
             if not rows:
                 break
             with db.atomic():
-                for article_id, title, text, published, first_seen, relevant, duplicate_of, old, signature, stored in rows:
+                for article_id, title, text, published, first_seen, relevant, duplicate_of, old, signature, stored, lang in rows:
                     facts = json.loads(stored) if keep_facts and stored is not None else extract_facts(title, text, gazetteer)
                     day = stories.article_day(published, first_seen)
-                    article = {"facts": facts, "signature": signature, "relevant": relevant}
+                    article = {"facts": facts, "signature": signature, "relevant": relevant, "lang": lang}
                     moved += stories.reassign(db, article_id, article, duplicate_of, day, rules) != old
                 last = rows[-1][0]
                 db.execute("UPDATE story_restory SET last_article_id = ?, moved = ? WHERE id = 1", [last, moved])

@@ -70,10 +70,10 @@ _MONTHS = {
 _MONTH = "(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")\.?"
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|\.)?"
 _RANGE = r"(?:\s*(?:-|–|—|~|to|and|bis|til)\s*" + _DAY + ")?"
-_YEAR_AFTER = r"(?:,?\s*((?:19|20)\d\d))?"
+_YEAR_AFTER = r"(?:,?\s*((?:1\d|20)\d\d))?"
 _CN_NUM = "零〇一二两三四五六七八九十百千"
 _ZH_DATE = re.compile(
-    r"(?:((?:19|20)\d\d)\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*(?:日|号)?"
+    r"(?:((?:1\d|20)\d\d)\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*(?:日|号)?"
     r"(?:\s*(?:-|–|—|~|至|到)\s*(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*(?:日|号))?"
 )
 _EN_DATE = re.compile(r"(?<![a-z])" + _MONTH + r"\s+" + _DAY + _RANGE + _YEAR_AFTER + r"(?![a-z0-9])")
@@ -261,13 +261,14 @@ def _take_figures(text: str, facts: set[str]) -> None:
         value = int(m.group(1)) * 1e8 + int(m.group(2)) * 1e4
         facts.add(_figure({"元": "cny", "美元": "usd"}.get(m.group(3) or "", "n"), value))
     text = _CN_COMPOUND.sub(" ", text)
-    for currency, integer, decimals, scale, unit in _NUMBER.findall(text):
+    for m in _NUMBER.finditer(text):
+        currency, integer, decimals, scale, unit = m.groups(default="")
         digits = integer.replace(",", "") + decimals[1:]
         if len(digits) > 12:  # a phone, ID or registration number
             continue
         value = float(integer.replace(",", "") + decimals.replace(",", "."))  # 3,01 Milliarden: a decimal comma
         unit = unit.strip()
-        if not scale and not unit and not currency and not decimals and "," not in integer and 1900 <= value <= 2099:
+        if not scale and not unit and not currency and not decimals and "," not in integer and _is_year(text, m, value):
             facts.add(f"y:{int(value)}")
             continue
         value *= _SCALE.get(scale, 1)
@@ -280,6 +281,24 @@ def _take_figures(text: str, facts: set[str]) -> None:
         if value >= 10 or scale:
             kind = {"元": "cny", "美元": "usd", "欧元": "eur"}.get(unit, "n")
             facts.add(_figure(kind, value))
+
+
+_MEASURE = re.compile("\\s*[家个人名件吨台套项场次条倍户多余万亿千]")
+_YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|to|by|until|of|year|before|after)|[在于自从到至])\s*$")
+
+
+def _is_year(text: str, m: re.Match[str], value: float) -> bool:
+    """A bare four-digit number is a year when 年 follows it, when it lies in 1900-2099
+    and no Chinese measure word follows (2024家 is a count), or after "in", "since"...
+    (in 1839)."""
+    if not 1000 <= value <= 2099 or len(m.group(2)) != 4:
+        return False
+    after = text[m.end(): m.end() + 3]
+    if after.lstrip().startswith("年"):
+        return True
+    if _MEASURE.match(after):
+        return False
+    return value >= 1900 or bool(_YEAR_BEFORE.search(text[max(0, m.start() - 8): m.start()]))
 
 
 def _unit_kind(currency: str, unit: str) -> str:

@@ -65,13 +65,15 @@ class Comparison:
     shared: float  # weight of the specific facts both give
     share: float  # shared / the specific-fact weight of the side that has less
     text: float  # estimated shingle similarity (0 across languages; not computed without shared facts)
+    same_language: bool  # both in one language (Simplified and Traditional Chinese are one), both signed
     veto: str | None  # the kinds of figure that disagree, when they veto a match
     score: float  # for ranking matches: shared + 10 × text
 
     def matches(self, rules: StorySettings, factor: float = 1.0) -> bool:
         if self.veto:
             return False
-        by_facts = self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
+        by_facts = (self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
+                    and (not self.same_language or self.text >= factor * rules.min_same_language_text))
         by_text = self.text >= factor * rules.min_text_similarity and self.shared > 0
         return by_facts or by_text
 
@@ -81,12 +83,13 @@ class Report:
     """What a comparison needs of one report, worked out once from its facts."""
 
     specific: frozenset[str]
-    specific_weight: float
+    specific_weight: float  # people aside
     figures: dict[str, frozenset[str]]  # VETO_KINDS present -> their facts
     signature: bytes | None
+    language: str  # en, zh, ... ("" when unknown)
 
     @classmethod
-    def of(cls, facts: Iterable[str], signature: bytes | None) -> "Report":
+    def of(cls, facts: Iterable[str], signature: bytes | None, lang: str | None = None) -> "Report":
         specific, figures, total = [], {}, 0.0
         for fact in facts:
             group, fact_weight = _role(fact)
@@ -97,7 +100,8 @@ class Report:
                 total += fact_weight if not fact.startswith("p:") else 0.0
                 if group:
                     figures.setdefault(group, []).append(fact)
-        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, signature)
+        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, signature,
+                   (lang or "").split("-")[0].lower())
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -112,18 +116,20 @@ def _role(fact: str) -> tuple[str | None, float]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _stored_report(facts: str, signature: bytes | None) -> Report:
+def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Report:
     """The Report of a stored article (facts as stored, JSON): recent articles are candidates again and again."""
-    return Report.of(json.loads(facts), signature)
+    return Report.of(json.loads(facts), signature, lang)
 
 
 def compare(a: Report, b: Report) -> Comparison:
     """Compare two reports by their facts and near-duplicate signatures."""
-    shared = sum(weight(f) for f in a.specific & b.specific)
+    common = a.specific & b.specific
+    shared = sum(weight(f) for f in common)
     smaller = min(a.specific_weight, b.specific_weight)
-    share = shared / smaller if smaller else 0.0
+    share = sum(weight(f) for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
     text = dedup.similarity(a.signature, b.signature) if shared and a.signature and b.signature else 0.0
-    return Comparison(shared, share, text, _veto(a.figures, b.figures), shared + 10 * text)
+    same_language = bool(a.language and a.language == b.language and a.signature and b.signature)
+    return Comparison(shared, share, text, same_language, _veto(a.figures, b.figures), shared + 10 * text)
 
 
 def _veto(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
@@ -168,33 +174,25 @@ def story_for(
     facts = frozenset(article.get("facts") or ())
     if duplicate_of is not None:
         original = stories.reports(db, [duplicate_of])
-        if not original or not _veto(Report.of(facts, None).figures, _stored_report(original[0]["facts"], None).figures):
+        if not original or not _veto(Report.of(facts, None).figures, _stored_report(original[0]["facts"], None, None).figures):
             return None
     if not article.get("relevant"):
         return None
-    return decide_story(db, facts, article.get("signature"), day, rules, before_id)
+    return decide_story(db, facts, Report.of(facts, article.get("signature"), article.get("lang")), day, rules, before_id)
 
 
-def decide_story(
-    db: sqlite_utils.Database,
-    facts: Iterable[str],
-    signature: bytes | None,
-    day: int,
-    rules: StorySettings,
-    before_id: int | None = None,
-) -> int:
-    """The story a new relevant article joins, or `NEW_STORY` when it leads a new one."""
-    facts = frozenset(facts)
+def decide_story(db: sqlite_utils.Database, facts: Iterable[str], new: Report, day: int, rules: StorySettings,
+                 before_id: int | None = None) -> int:
+    """The story a new relevant article (its facts, and their Report) joins, or `NEW_STORY` when it leads a new one."""
     found = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id)
     if not found:
         return stories.NEW_STORY
     ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
-    new = Report.of(facts, signature)
     matches: dict[int, float] = {}  # story -> best score of a match in it
     for report in stories.reports(db, ranked):
         if report["story_id"] is None:
             continue
-        comparison = compare(new, _stored_report(report["facts"], report["signature"]))
+        comparison = compare(new, _stored_report(report["facts"], report["signature"], report["lang"]))
         if comparison.matches(rules):
             matches[report["story_id"]] = max(matches.get(report["story_id"], 0.0), comparison.score)
     for story_id in sorted(matches, key=lambda s: -matches[s]):
@@ -212,7 +210,8 @@ def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, ru
     for article_id in ids:
         report = found.get(article_id)
         # A member without recorded facts (stored before stories were decided) is no evidence either way.
-        verdicts.append(None if report is None else compare(new, _stored_report(report["facts"], report["signature"])).matches(rules, COMPATIBLE))
+        verdicts.append(None if report is None else
+                        compare(new, _stored_report(report["facts"], report["signature"], report["lang"])).matches(rules, COMPATIBLE))
     lead, others = verdicts[0], [v for v in verdicts[1:] if v is not None]
     if lead is False:
         return False

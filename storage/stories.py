@@ -156,16 +156,16 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
 
 def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:
     """What the story decision compares of stored articles: id, story_id, facts (the
-    stored JSON list) and the near-duplicate signature (None when the text was too short
-    to sign)."""
+    stored JSON list), the near-duplicate signature (None when the text was too short
+    to sign) and the language."""
     rows = db.execute(
-        """SELECT a.id, a.story_id, f.facts, s.signature FROM story_facts f
+        """SELECT a.id, a.story_id, f.facts, s.signature, a.lang FROM story_facts f
            JOIN articles a ON a.id = f.article_id
            LEFT JOIN dedup_signatures s ON s.article_id = f.article_id
            WHERE f.article_id IN (SELECT value FROM json_each(?))""",
         [json.dumps(list(article_ids))],
     ).fetchall()
-    return [{"id": r[0], "story_id": r[1], "facts": r[2], "signature": r[3]} for r in rows]
+    return [{"id": r[0], "story_id": r[1], "facts": r[2], "signature": r[3], "lang": r[4]} for r in rows]
 
 
 def members(db: sqlite_utils.Database, story_id: int, before_id: int, limit: int) -> list[int]:
