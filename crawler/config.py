@@ -104,7 +104,7 @@ class HealthSettings:
 
 @dataclass(frozen=True)
 class StorySettings:
-    window_days: int = setting(30, "Reports of one story are published (or, undated, first stored) within this many days of each other; reports further apart are never compared.", minimum=1)
+    window_days: int = setting(21, "Reports of one story are published (or, undated, first stored) within this many days of each other; reports further apart are never compared.", minimum=1)
     min_shared_facts: float = setting(2.5, "Weight of the specific facts (figures, dates, editions, people) two reports must share to be one story by their facts: a precise figure weighs 2-2.5, a date 1.5, a round figure 0.5-1 (see README, \"Stories\").", minimum=0.5)
     min_fact_share: float = setting(0.35, "Share of the specific facts of the report that has fewer that the other must have too, for a match by facts.", minimum=0, maximum=1)
     min_text_similarity: float = setting(0.2, "Estimated shingle similarity (0..1, as `[dedup] threshold`) at which two reports in one language that share at least one specific fact are one story.", minimum=0.05, maximum=1)
