@@ -191,6 +191,20 @@ def demo(directory: Path) -> None:
 # --- cluster intelligence: tag, retag, clusters (issue 3) ------------------------------------
 
 
+def json_lines(file: Any, keys: str) -> Any:
+    """The JSON objects of a JSON Lines file, blank lines skipped; a bad line is a usage error naming it."""
+    for number, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with {keys} ({exc})") from None
+        yield record
+
+
 @main.command()
 @config_option(required=False)
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-", required=False)
@@ -207,15 +221,7 @@ def tag(config: Config, file: Any, source: str | None) -> None:
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     tagger = tagger_for(config)
-    for number, line in enumerate(file, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with \"title\" and \"text\" ({exc})") from None
+    for record in json_lines(file, '"title" and "text"'):
         result = tagger.tag(record.get("title") or "", record.get("text") or "", hints)
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
 
@@ -484,17 +490,7 @@ def stories(config: Config, file: Any, database: Path | None) -> None:
 
     if database is not None and database.exists():
         raise ConfigProblem(f"{database}: exists already; name a new file for --db")
-    records = []
-    for number, line in enumerate(file, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with \"id\", \"title\" and \"text\" ({exc})") from None
-        records.append(record)
+    records = list(json_lines(file, '"id", "title" and "text"'))  # all read first: a bad line stops before any work
     for result in fold_texts(config, records, database):
         click.echo(json.dumps(result, ensure_ascii=False))
 

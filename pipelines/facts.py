@@ -208,30 +208,15 @@ def _line_weight(line: str) -> float:
 def _take_dates(text: str, facts: set[str]) -> str:
     """Add the dates of `text` to `facts`; return the text with them blanked out."""
 
-    def zh(m: re.Match[str]) -> str:
-        year, month, day, month2, day2 = m.groups()
+    def add(year: str | None, month: str, day: str, month2: str | None, day2: str | None) -> str:
         _add_date(facts, year, month, day)
         if day2:
             _add_date(facts, year, month2 or month, day2)
         return " "
 
-    def en(m: re.Match[str]) -> str:
-        month, day, day2, year = m.groups()
-        _add_date(facts, year, str(_MONTHS[month]), day)
-        if day2:
-            _add_date(facts, year, str(_MONTHS[month]), day2)
-        return " "
-
-    def eu(m: re.Match[str]) -> str:
-        day, day2, month, year = m.groups()
-        _add_date(facts, year, str(_MONTHS[month]), day)
-        if day2:
-            _add_date(facts, year, str(_MONTHS[month]), day2)
-        return " "
-
-    text = _ZH_DATE.sub(zh, text)
-    text = _EN_DATE.sub(en, text)
-    return _EU_DATE.sub(eu, text)
+    text = _ZH_DATE.sub(lambda m: add(m[1], m[2], m[3], m[4], m[5]), text)
+    text = _EN_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[1]]), m[2], None, m[3]), text)  # October 14(-16)(, 2025)
+    return _EU_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[3]]), m[1], None, m[2]), text)  # 14(-16) October (2025)
 
 
 def _add_date(facts: set[str], year: str | None, month: str, day: str) -> None:

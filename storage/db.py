@@ -255,13 +255,9 @@ def _dedup(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-@migrations(name="0004_archive_views")
-def _archive_views(db: sqlite_utils.Database) -> None:
-    # Views for analysts in Datasette (loomwatch serve; docs/archive.md). A story's date is
-    # its publication date, or the day it was first stored when the source printed none;
-    # weeks start on Monday. A "story" is an original: its copies (duplicate_of) count once.
-    for statement in (
-        """CREATE VIEW articles_view AS
+def _articles_view(more_columns: str = "") -> str:
+    """articles_view as 0004 created it, with `more_columns` (SQL ending in a comma) before first_seen."""
+    return f"""CREATE VIEW articles_view AS
         SELECT
             a.id,
             coalesce(date(a.published), date(a.first_seen)) AS date,
@@ -277,9 +273,18 @@ def _archive_views(db: sqlite_utils.Database) -> None:
             a.relevance,
             a.relevant,
             a.duplicate_of,
-            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,
+            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,{more_columns}
             a.first_seen
-        FROM articles a""",
+        FROM articles a"""
+
+
+@migrations(name="0004_archive_views")
+def _archive_views(db: sqlite_utils.Database) -> None:
+    # Views for analysts in Datasette (loomwatch serve; docs/archive.md). A story's date is
+    # its publication date, or the day it was first stored when the source printed none;
+    # weeks start on Monday. A "story" is an original: its copies (duplicate_of) count once.
+    for statement in (
+        _articles_view(),
         """CREATE VIEW cluster_coverage_weekly AS
         SELECT
             date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days') AS week,
@@ -552,26 +557,8 @@ def _story_views(db: sqlite_utils.Database) -> None:
             s.lead_article_id AS article_id
         FROM stories s JOIN articles a ON a.id = s.lead_article_id""",
         "DROP VIEW articles_view",
-        """CREATE VIEW articles_view AS
-        SELECT
-            a.id,
-            coalesce(date(a.published), date(a.first_seen)) AS date,
-            a.title,
-            a.url,
-            a.source,
-            a.lang,
-            (SELECT group_concat(name, ', ') FROM (
-                SELECT coalesce(c.name, ac.cluster_id) AS name FROM article_clusters ac
-                LEFT JOIN clusters c ON c.id = ac.cluster_id
-                WHERE ac.article_id = a.id ORDER BY ac.score DESC
-            )) AS clusters,
-            a.relevance,
-            a.relevant,
-            a.duplicate_of,
-            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,
+        _articles_view("""
             a.story_id,
-            (SELECT reports FROM stories s WHERE s.id = a.story_id) AS story_reports,
-            a.first_seen
-        FROM articles a""",
+            (SELECT reports FROM stories s WHERE s.id = a.story_id) AS story_reports,"""),
     ):
         db.execute(statement)
