@@ -348,12 +348,6 @@ def weight(fact: str) -> float:
     return 0.0
 
 
-def figure_kind(fact: str) -> str | None:
-    """The kind of figure a fact is (cny, usd, eur, pct, n), or None."""
-    kind = fact.partition(":")[0]
-    return kind if kind in FIGURE_KINDS else None
-
-
 # --- names ------------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """Deciding which story a new article joins: rewrites, translations and reposts of one report.
 
 Runs in the store step, inside the article's transaction, after near-duplicate detection
-(`story_for`: a copy joins its original's story, unless their figures conflict). Everything expensive was done per article in
-the worker processes: its facts (loomwatch.pipelines.facts) and its near-duplicate
-signature. The decision reads only a bounded slice of the archive:
+(`story_for`: a copy joins its original's story, unless their figures conflict).
+Everything expensive was done per article in the worker processes: its facts
+(loomwatch.pipelines.facts) and its near-duplicate signature. The decision reads only a
+bounded slice of the archive:
 
 1. **Candidates by blocking.** The new article's weightiest facts (`facts.blocking_keys`:
    precise figures, dates, editions, people, organisations, its clusters) are looked up
@@ -17,8 +18,9 @@ signature. The decision reads only a bounded slice of the archive:
    near-duplicate signature). Names of organisations, places and clusters are shared by
    every report about one cluster: they help find candidates but prove nothing.
    - A **match** needs shared specific facts ≥ `min_shared_facts` with a share ≥
-     `min_fact_share`, or text similarity ≥ `min_text_similarity` with at least one
-     shared specific fact.
+     `min_fact_share` (and, within one language, some shared wording: text similarity ≥
+     `min_same_language_text`), or text similarity ≥ `min_text_similarity` with at least
+     one shared specific fact.
    - A **veto** overrides any score: amounts (yuan, dollars, euros), percentages or the
      edition of an event that both reports give with no value in common; or precise
      counts and dates likewise, where more kinds of fact disagree than agree. That keeps
@@ -39,6 +41,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+
 import sqlite_utils
 
 from loomwatch.crawler.config import StorySettings
