@@ -534,8 +534,14 @@ def _story_views(db: sqlite_utils.Database) -> None:
     # For analysts (Datasette; docs/archive.md): stories_view has one row per story, read
     # newest first through stories_first_seen, or most reported first through
     # stories_reports; articles_view gains each article's story and its number of reports.
+    # A row's columns after its text cost a walk over the text's overflow pages (see 0005):
+    # articles_story becomes covering for a story's reports (source, dates), and
+    # articles_source_stories for the stories per source.
     for statement in (
         "CREATE INDEX stories_reports ON stories(reports, first_seen)",
+        "DROP INDEX articles_story",
+        "CREATE INDEX articles_story ON articles(story_id, id, source, published, first_seen, duplicate_of)",
+        "CREATE INDEX articles_source_stories ON articles(source, published, first_seen, duplicate_of, story_id)",
         """CREATE VIEW stories_view AS
         SELECT
             s.id AS story_id,
