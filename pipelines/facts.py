@@ -78,6 +78,7 @@ _ZH_DATE = re.compile(
 )
 _EN_DATE = re.compile(r"(?<![a-z])" + _MONTH + r"\s+" + _DAY + _RANGE + _YEAR_AFTER + r"(?![a-z0-9])")
 _EU_DATE = re.compile(r"(?<![a-z0-9])" + _DAY + _RANGE + r"\s+(?:of\s+)?" + _MONTH + _YEAR_AFTER + r"(?![a-z])")
+_ANY_MONTH = re.compile(r"(?<![a-z])(?:jan|feb|f[ée]v|m[aä]r|apr|avr|ma[iyj]|jui?[nl]|aug|ao[uû]|sep|o[ck]t|nov|d[eé][cz])")
 _ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d\d(?::\d\d)?)?")  # page furniture: dropped
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d\d(?::\d\d)?(?!\d)")
 
@@ -93,6 +94,7 @@ _EVENT_NOUNS = r"(?:session|edition|congress|conference|convention|fair|expo|exh
 _EN_EDITION = re.compile(
     r"(?<![a-z0-9])(\d{1,3}(?:st|nd|rd|th)|" + "|".join(_ORDINAL_WORDS) + r")\s+(?:[\w()'&-]+\s+){0,5}?" + _EVENT_NOUNS + r"\b"
 )
+_ANY_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b|(?:first|second|third|th)\s")
 _ZH_EDITION = re.compile(f"(?:第\\s*(\\d{{1,3}}|[{_CN_NUM}]+)|(首))\\s*届")
 
 _SCALE = {
@@ -100,8 +102,9 @@ _SCALE = {
     "trillion": 1e12, "milliarden": 1e9, "milliarde": 1e9, "milliarder": 1e9, "milliard": 1e9, "mrd": 1e9, "mia": 1e9,
     "millionen": 1e6, "millioner": 1e6, "mio": 1e6,
 }
+# The pattern starts with its digits (the regex engine then skips to digits quickly); a
+# currency sign before them and what may not precede a number are checked in code.
 _NUMBER = re.compile(
-    r"(?<![a-z0-9.,])(us\$|\$|¥|€|rmb\s*|usd\s*|cny\s*)?"
     r"(\d{1,3}(?:,\d{3})+(?!\d)|\d+)([.,]\d{1,2}(?!\d)|\.\d+)?"
     r"(?!\d)(?:\s*(?:余|多|几|\+))?"
     r"(?:\s*(万亿|亿|万|千|thousand|million|mln|billion|bn|trillion|milliarde[nr]?|milliard|mrd|millionen|millioner|mio|mia)(?![a-z]))?"
@@ -140,7 +143,8 @@ _PERSON = re.compile(r"(?<![A-Za-z])(?=([A-Z][a-z]{0,5})[ \u00a0]([A-Z][a-z]{1,5
 
 def extract_facts(title: str, text: str, gazetteer: Gazetteer | None = None) -> list[str]:
     """The sorted, distinct facts of a report (see the module docstring)."""
-    raw_lines = story_lines(_GLOSS.sub("", f"{title or ''}\n{text or ''}"))
+    whole = f"{title or ''}\n{text or ''}"
+    raw_lines = story_lines(_GLOSS.sub("", whole) if "(" in whole else whole)
     lines = "\n".join(normalise(line) for line in raw_lines)
     facts: set[str] = set()
     lines = _take_dates(lines, facts)
@@ -202,6 +206,8 @@ _HAN = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _line_weight(line: str) -> float:
+    if line.isascii():  # most lines of English pages: words split on spaces are near enough
+        return len(line.split())
     return len(_WORDS.findall(line)) + len(_HAN.findall(line)) / 2
 
 
@@ -214,9 +220,12 @@ def _take_dates(text: str, facts: set[str]) -> str:
             _add_date(facts, year, month2 or month, day2)
         return " "
 
-    text = _ZH_DATE.sub(lambda m: add(m[1], m[2], m[3], m[4], m[5]), text)
-    text = _EN_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[1]]), m[2], None, m[3]), text)  # October 14(-16)(, 2025)
-    return _EU_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[3]]), m[1], None, m[2]), text)  # 14(-16) October (2025)
+    if "月" in text:
+        text = _ZH_DATE.sub(lambda m: add(m[1], m[2], m[3], m[4], m[5]), text)
+    if _ANY_MONTH.search(text):  # the month names' alternation is slow to try at every position
+        text = _EN_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[1]]), m[2], None, m[3]), text)  # October 14(-16)(, 2025)
+        text = _EU_DATE.sub(lambda m: add(m[4], str(_MONTHS[m[3]]), m[1], None, m[2]), text)  # 14(-16) October (2025)
+    return text
 
 
 def _add_date(facts: set[str], year: str | None, month: str, day: str) -> None:
@@ -230,6 +239,8 @@ def _add_date(facts: set[str], year: str | None, month: str, day: str) -> None:
 def _take_editions(text: str, facts: set[str]) -> str:
     """Add the editions of `text` (第27届, "27th ... fair") to `facts`; return the text
     without the Chinese ones (their number is no count)."""
+    if "届" not in text and not _ANY_ORDINAL.search(text):
+        return text
     for number, first in _ZH_EDITION.findall(text):
         value = 1 if first else (int(number) if number.isdigit() else chinese_number(number))
         if value:
@@ -242,12 +253,18 @@ def _take_editions(text: str, facts: set[str]) -> str:
 
 
 def _take_figures(text: str, facts: set[str]) -> None:
-    for m in _CN_COMPOUND.finditer(text):
+    for m in _CN_COMPOUND.finditer(text) if "亿" in text else ():
         value = int(m.group(1)) * 1e8 + int(m.group(2)) * 1e4
         facts.add(_figure({"元": "cny", "美元": "usd"}.get(m.group(3) or "", "n"), value))
-    text = _CN_COMPOUND.sub(" ", text)
+    if "亿" in text:
+        text = _CN_COMPOUND.sub(" ", text)
     for m in _NUMBER.finditer(text):
-        currency, integer, decimals, scale, unit = m.groups(default="")
+        start = m.start()
+        if start and text[start - 1] in _NOT_BEFORE_NUMBER:
+            continue
+        integer, decimals, scale, unit = m.groups(default="")
+        currency = _CURRENCY_BEFORE.search(text, max(0, start - 5), start)
+        currency = currency.group(1) if currency else ""
         digits = integer.replace(",", "") + decimals[1:]
         if len(digits) > 12:  # a phone, ID or registration number
             continue
@@ -268,6 +285,8 @@ def _take_figures(text: str, facts: set[str]) -> None:
             facts.add(_figure(kind, value))
 
 
+_NOT_BEFORE_NUMBER = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.,")
+_CURRENCY_BEFORE = re.compile(r"(us\$|\$|¥|€|rmb|usd|cny)\s*$")
 _MEASURE = re.compile("\\s*[家个人名件吨台套项场次条倍户多余万亿千]")
 _YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|to|by|until|of|year|before|after)|[在于自从到至])\s*$")
 
@@ -276,7 +295,7 @@ def _is_year(text: str, m: re.Match[str], value: float) -> bool:
     """A bare four-digit number is a year when 年 follows it, when it lies in 1900-2099
     and no Chinese measure word follows (2024家 is a count), or after "in", "since"...
     (in 1839)."""
-    if not 1000 <= value <= 2099 or len(m.group(2)) != 4:
+    if not 1000 <= value <= 2099 or len(m.group(1)) != 4:
         return False
     after = text[m.end(): m.end() + 3]
     if after.lstrip().startswith("年"):

@@ -42,6 +42,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import sqlite_utils
 
 from loomwatch.crawler.config import StorySettings
@@ -77,7 +78,10 @@ class Comparison:
             return False
         by_facts = (self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
                     and (not self.same_language or self.text >= factor * rules.min_same_language_text))
-        by_text = self.text >= factor * rules.min_text_similarity and self.shared > 0
+        # Shared wording with a little factual agreement: a template reused for another
+        # report shares wording too, but few of its figures.
+        by_text = (self.text >= factor * rules.min_text_similarity and self.shared > 0
+                   and self.share >= COMPATIBLE * factor * rules.min_fact_share)
         return by_facts or by_text
 
 
@@ -88,7 +92,7 @@ class Report:
     specific: frozenset[str]
     specific_weight: float  # people aside
     figures: dict[str, frozenset[str]]  # VETO_KINDS present -> their facts
-    signature: bytes | None
+    signature: np.ndarray | None  # the near-duplicate signature's values
     language: str  # en, zh, ... ("" when unknown)
 
     @classmethod
@@ -103,7 +107,8 @@ class Report:
                 total += fact_weight if not fact.startswith("p:") else 0.0
                 if group:
                     figures.setdefault(group, []).append(fact)
-        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, signature,
+        values = np.frombuffer(signature, dtype="<u2") if signature and len(signature) == dedup.SIGNATURE_BYTES else None
+        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, values,
                    (lang or "").split("-")[0].lower())
 
 
@@ -130,14 +135,18 @@ def compare(a: Report, b: Report) -> Comparison:
     shared = sum(weight(f) for f in common)
     smaller = min(a.specific_weight, b.specific_weight)
     share = sum(weight(f) for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
-    text = dedup.similarity(a.signature, b.signature) if shared and a.signature and b.signature else 0.0
-    same_language = bool(a.language and a.language == b.language and a.signature and b.signature)
+    signed = a.signature is not None and b.signature is not None
+    # The estimated Jaccard similarity (as dedup.similarity), from the values kept decoded.
+    text = int(np.count_nonzero(a.signature == b.signature)) / dedup.NUM_PERM if shared and signed else 0.0
+    same_language = bool(a.language and a.language == b.language and signed)
     return Comparison(shared, share, text, same_language, _veto(a.figures, b.figures), shared + 10 * text)
 
 
 def _veto(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
     both = [k for k in VETO_KINDS if k in a and k in b]
-    disagree = [k for k in both if not a[k] & b[k]]
+    # Agreeing on a kind means most of the smaller side's values are in the other: reports
+    # full of figures share a few by chance.
+    disagree = [k for k in both if 2 * len(a[k] & b[k]) < min(len(a[k]), len(b[k]))]
     if any(k in HEADLINE_KINDS for k in disagree) or len(disagree) > len(both) - len(disagree):
         return ", ".join(disagree)
     return None
