@@ -358,6 +358,19 @@ def test_articles_view_joins_cluster_names_and_copy_counts(archive) -> None:
     assert found[ids["marathon_en"]]["clusters"] is None and found[ids["marathon_en"]]["date"] == "2024-06-21"
 
 
+def test_stories_view_lists_each_story_once_and_links_its_page(archive) -> None:
+    path, ids = archive
+    found = rows(path, "/loomwatch/stories_view.json?_size=max")
+    assert len(found) == 6 and len({r["story_id"] for r in found}) == 6  # the relevant stories; off-topic ones have none
+    bedding = next(r for r in found if r["story_id"] == ids["bedding_en"])
+    assert (bedding["reports"], bedding["languages"], bedding["clusters"]) == (2, "en, zh-cn", "Dieshiqiao")
+    page = get(path, "/loomwatch/stories_view")[0].text
+    assert f'href="/loomwatch/story?id={ids["bedding_en"]}"' in page  # every story_id opens the story's page
+    view = {r["id"]: r for r in rows(path, "/loomwatch/articles_view.json?_size=max")}
+    assert view[ids["bedding_zh"]]["story_id"] == ids["bedding_en"] and view[ids["bedding_zh"]]["story_reports"] == 2
+    assert view[ids["marathon_en"]]["story_id"] is None
+
+
 def test_weekly_coverage_and_daily_source_health_views(archive) -> None:
     path, _ = archive
     weeks = rows(path, "/loomwatch/cluster_coverage_weekly.json?cluster=keqiao")
