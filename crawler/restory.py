@@ -70,7 +70,12 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
                 break
             with db.atomic():
                 for article_id, title, text, published, first_seen, relevant, duplicate_of, old, signature, stored, lang in rows:
-                    facts = json.loads(stored) if keep_facts and stored is not None else extract_facts(title, text, gazetteer)
+                    if not relevant and duplicate_of is None:
+                        facts = []  # off-topic and no copy: in no story
+                    elif keep_facts and stored is not None:
+                        facts = json.loads(stored)
+                    else:
+                        facts = extract_facts(title, text, gazetteer)
                     day = stories.article_day(published, first_seen)
                     article = {"facts": facts, "signature": signature, "relevant": relevant, "lang": lang}
                     moved += stories.reassign(db, article_id, article, duplicate_of, day, rules) != old
@@ -134,7 +139,7 @@ def fold_texts(config: Config, records: Iterable[dict[str, Any]], database: Path
         for number, record in enumerate(records, 1):
             title, text = record.get("title") or "", record.get("text") or ""
             clock = time.process_time()
-            article = analyse_text(title, text, lap=lap)
+            article = analyse_text(title, text, lap=lap, relevant=True)
             article.update(title=title, text=text, published=record.get("published") or None, relevant=1,
                            author=None, canonical=None)
             if record.get("lang"):

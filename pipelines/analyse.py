@@ -100,10 +100,11 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
 
 
 def analyse_text(title: str, text: str, hints: tuple[str, ...] = (), language: str = "",
-                 lap: Callable[[str], None] = lambda stage: None) -> dict[str, Any]:
+                 lap: Callable[[str], None] = lambda stage: None, relevant: bool = False) -> dict[str, Any]:
     """Language, relevance, clusters, near-duplicate signature and story facts of an
-    article's text: what the store step needs besides the text. `lap(stage)` is called
-    after each stage (CPU accounting)."""
+    article's text: what the store step needs besides the text. Facts are taken for
+    relevant articles only (only they are in stories; `relevant=True`: for every text).
+    `lap(stage)` is called after each stage (CPU accounting)."""
     from loomwatch.pipelines import dedup
     from loomwatch.pipelines.facts import extract_facts
     from loomwatch.pipelines.language import detect_language
@@ -116,7 +117,7 @@ def analyse_text(title: str, text: str, hints: tuple[str, ...] = (), language: s
     lap("tagging")
     signature = dedup.signature(text)
     lap("dedup")
-    facts = extract_facts(title, text, _tagger.gazetteer)  # type: ignore[union-attr]
+    facts = extract_facts(title, text, _tagger.gazetteer) if relevant or tagging.relevant else []  # type: ignore[union-attr]
     lap("facts")
     return {
         "lang": lang,
