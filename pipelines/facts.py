@@ -45,6 +45,9 @@ PERCENT_WEIGHT = (0.7, 1.0, 2.0)
 COUNT_WEIGHT = (0.5, 1.0, 2.0)
 SMALL_COUNT_WEIGHT = 0.2  # counts below 10: "three forums", "5 projects"
 FIGURE_KINDS = ("cny", "usd", "eur", "pct", "n")
+# Characters of story text read: the title and lead carry what versions of a report share;
+# the rest of a long article adds background that a shorter version leaves out.
+MAX_CHARS = 3000
 
 _MONTHS = {
     name: number
@@ -144,7 +147,7 @@ _PERSON = re.compile(r"(?<![A-Za-z])(?=([A-Z][a-z]{0,5})[ \u00a0]([A-Z][a-z]{1,5
 def extract_facts(title: str, text: str, gazetteer: Gazetteer | None = None) -> list[str]:
     """The sorted, distinct facts of a report (see the module docstring)."""
     whole = f"{title or ''}\n{text or ''}"
-    raw_lines = story_lines(_GLOSS.sub("", whole) if "(" in whole else whole)
+    raw_lines = _first_chars(story_lines(_GLOSS.sub("", whole) if "(" in whole else whole), MAX_CHARS)
     lines = "\n".join(normalise(line) for line in raw_lines)
     facts: set[str] = set()
     lines = _take_dates(lines, facts)
@@ -203,6 +206,16 @@ def story_lines(text: str) -> list[str]:
 
 _WORDS = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+|\d+")
 _HAN = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _first_chars(lines: list[str], limit: int) -> list[str]:
+    kept, size = [], 0
+    for line in lines:
+        if size >= limit:
+            break
+        kept.append(line[: limit - size])
+        size += len(line) + 1
+    return kept
 
 
 def _line_weight(line: str) -> float:
