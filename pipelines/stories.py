@@ -51,7 +51,7 @@ from loomwatch.pipelines.facts import blocking_keys, weight
 from loomwatch.storage import stories
 
 MAX_KEYS = 16  # facts an article is indexed and looked up by
-MAX_CANDIDATES = 30  # candidates compared, those sharing the most keys first
+MAX_CANDIDATES = 20  # candidates compared, those sharing the most keys first
 MAX_MEMBERS = 12  # reports of a story a newcomer is checked against (its lead and the latest)
 COMPATIBLE = 0.5  # share of the match thresholds that counts as compatible
 # Facts that pin down one report: figures, dates, editions, people.
@@ -89,7 +89,7 @@ class Comparison:
 class Report:
     """What a comparison needs of one report, worked out once from its facts."""
 
-    specific: frozenset[str]
+    specific: dict[str, float]  # the specific facts and their weights
     specific_weight: float  # people aside
     figures: dict[str, frozenset[str]]  # VETO_KINDS present -> their facts
     signature: np.ndarray | None  # the near-duplicate signature's values
@@ -97,18 +97,18 @@ class Report:
 
     @classmethod
     def of(cls, facts: Iterable[str], signature: bytes | None, lang: str | None = None) -> "Report":
-        specific, figures, total = [], {}, 0.0
+        specific, figures, total = {}, {}, 0.0
         for fact in facts:
             group, fact_weight = _role(fact)
             if fact_weight:
-                specific.append(fact)
+                specific[fact] = fact_weight
                 # A person named in one version and not the other is no evidence against:
                 # reports name different officials, and only Chinese names after a title are found.
                 total += fact_weight if not fact.startswith("p:") else 0.0
                 if group:
                     figures.setdefault(group, []).append(fact)
         values = np.frombuffer(signature, dtype="<u2") if signature and len(signature) == dedup.SIGNATURE_BYTES else None
-        return cls(frozenset(specific), total, {k: frozenset(v) for k, v in figures.items()}, values,
+        return cls(specific, total, {k: frozenset(v) for k, v in figures.items()}, values,
                    (lang or "").split("-")[0].lower())
 
 
@@ -131,10 +131,10 @@ def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Rep
 
 def compare(a: Report, b: Report) -> Comparison:
     """Compare two reports by their facts and near-duplicate signatures."""
-    common = a.specific & b.specific
-    shared = sum(weight(f) for f in common)
+    common = a.specific.keys() & b.specific.keys()
+    shared = sum(a.specific[f] for f in common)
     smaller = min(a.specific_weight, b.specific_weight)
-    share = sum(weight(f) for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
+    share = sum(a.specific[f] for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
     signed = a.signature is not None and b.signature is not None
     # The estimated Jaccard similarity (as dedup.similarity), from the values kept decoded.
     text = int(np.count_nonzero(a.signature == b.signature)) / dedup.NUM_PERM if shared and signed else 0.0

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-BUCKET_LIMIT = 40  # articles read per fact and window at most: a hot fact costs no more
+BUCKET_LIMIT = 30  # articles read per fact and window at most: a hot fact costs no more
 NEW_STORY = 0  # as a decided story_id: the article leads a story of its own
 
 
