@@ -541,7 +541,7 @@ def _story_views(db: sqlite_utils.Database) -> None:
         "CREATE INDEX stories_reports ON stories(reports, first_seen)",
         "DROP INDEX articles_story",
         "CREATE INDEX articles_story ON articles(story_id, id, source, published, first_seen, duplicate_of)",
-        "CREATE INDEX articles_source_stories ON articles(source, published, first_seen, duplicate_of, story_id)",
+        "CREATE INDEX articles_source_stories ON articles(source, story_id, published, first_seen, duplicate_of)",
         """CREATE VIEW stories_view AS
         SELECT
             s.id AS story_id,
