@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from farm import generate
 from loomwatch.crawler.sitefarm import SiteFarm
 
-STAGES = ("fetch", "decode", "extract", "language", "tagging", "dedup", "store")
+STAGES = ("fetch", "decode", "extract", "language", "tagging", "dedup", "stories", "store")
 
 
 def _child(config_path: str, out: str, profile: str = "") -> int:
@@ -119,7 +119,7 @@ def run_crawl(config: Path, workdir: Path, label: str, profile: Path | None = No
 
 def per_stage(result: dict) -> dict[str, float]:
     cpu = result["cpu"]
-    in_crawl_process = cpu.get("store", 0) + cpu.get("dedup_lookup", 0)
+    in_crawl_process = cpu.get("store", 0) + cpu.get("dedup_lookup", 0) + cpu.get("story_lookup", 0)
     stages = {
         "fetch": result["process_cpu"] - in_crawl_process,
         "decode": cpu.get("decode", 0),
@@ -127,6 +127,7 @@ def per_stage(result: dict) -> dict[str, float]:
         "language": cpu.get("language", 0),
         "tagging": cpu.get("tagging", 0),
         "dedup": cpu.get("dedup", 0) + cpu.get("dedup_lookup", 0),
+        "stories": cpu.get("facts", 0) + cpu.get("story_lookup", 0),
         "store": cpu.get("store", 0),
     }
     return {k: v / max(result["new_articles"], 1) for k, v in stages.items()}

@@ -32,13 +32,15 @@ def plan(big: bool) -> dict[str, list[str]]:
         "extraction": ["eval_extraction.py"],  # quality and CPU on ../shared/eval/aeb and daniel-zh
         "language": ["eval_language.py"],
         "tagging": ["eval_tagging.py"],  # quality on our set and ../shared/eval, by half and language
+        "stories": ["bench_stories.py", "--n", "100000", "1000000"] if big else ["bench_stories.py", "--n", "100000"],
+        "story-quality": ["eval_stories.py"],  # on ../shared/eval/syndication
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--big", action="store_true", help="the target sizes: 20,000 pages, 1,000,000 articles")
-    parser.add_argument("--only", default="", help="comma-separated subset of: crawl, archive, dedup, fleet, schedule, extraction, language, tagging")
+    parser.add_argument("--only", default="", help="comma-separated subset of: crawl, archive, dedup, fleet, schedule, extraction, language, tagging, stories, story-quality")
     args = parser.parse_args(argv)
     runs = plan(args.big)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(runs)

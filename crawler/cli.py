@@ -256,6 +256,20 @@ def demo(directory: Path) -> None:
 # --- cluster intelligence: tag, retag, clusters (issue 3) ------------------------------------
 
 
+def json_lines(file: Any, keys: str) -> Any:
+    """The JSON objects of a JSON Lines file, blank lines skipped; a bad line is a usage error naming it."""
+    for number, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with {keys} ({exc})") from None
+        yield record
+
+
 @main.command()
 @config_option(required=False)
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-", required=False)
@@ -272,15 +286,7 @@ def tag(config: Config, file: Any, source: str | None) -> None:
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     tagger = tagger_for(config)
-    for number, line in enumerate(file, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with \"title\" and \"text\" ({exc})") from None
+    for record in json_lines(file, '"title" and "text"'):
         result = tagger.tag(record.get("title") or "", record.get("text") or "", hints)
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
 
@@ -701,6 +707,55 @@ def fleet_status(config: Config, as_json: bool) -> None:
     click.echo(f"\n{'host':<36} {'queued':>7} {'in flight':>9}  worker")
     for h in state.hosts:
         click.echo(f"{h['host']:<36} {h['queued']:>7} {h['in_flight']:>9}  {h['holder'] or '-'}")
+
+
+# --- stories: restory, stories (issue 14) ----------------------------------------------------
+
+
+@main.command()
+@config_option()
+@click.option("--batch", default=500, show_default=True, help="Articles per transaction.")
+@click.option("--keep-facts", is_flag=True, help="Reuse the stored facts of each article (when only [stories] thresholds changed).")
+def restory(config: Config, batch: int, keep_facts: bool) -> None:
+    """Decide every article's story again with the current [stories] rules (no re-crawl).
+
+    Resumable: a restory that was killed continues where it stopped when run again.
+    """
+    from loomwatch.crawler.restory import restory as run_restory
+    from loomwatch.storage import LockedError
+
+    quiet = is_quiet()
+    try:
+        report = run_restory(config, batch, keep_facts,
+                             progress=lambda n: None if quiet else click.echo(f"  {n} articles", err=True))
+    except LockedError as exc:
+        click.echo(f"loomwatch: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    if not quiet:
+        click.echo(f"re-decided the stories of {report.articles} articles{' (resumed)' if report.resumed else ''}; "
+                   f"{report.moved} changed story; {report.stories} stories")
+
+
+@main.command()
+@config_option(required=False)
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-", required=False)
+@click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep the archive the texts are stored in here (default: a temporary one).")
+def stories(config: Config, file: Any, database: Path | None) -> None:
+    """Fold JSON Lines of {"id", "title", "text", "published", "lang"} (stdin when no FILE) into stories.
+
+    Prints one {"id", "story"} object per input line, in order; lines with the same
+    "story" (the id of its first line) are one story. The texts go through the crawl's own
+    analysis and store step, each treated as relevant; "published" and "lang" may be
+    missing (the language is then detected).
+    """
+    from loomwatch.crawler.restory import fold_texts
+
+    if database is not None and database.exists():
+        raise ConfigProblem(f"{database}: exists already; name a new file for --db")
+    records = list(json_lines(file, '"id", "title" and "text"'))  # all read first: a bad line stops before any work
+    for result in fold_texts(config, records, database):
+        click.echo(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

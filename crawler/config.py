@@ -116,6 +116,16 @@ class FleetSettings:
 
 
 @dataclass(frozen=True)
+class StorySettings:
+    window_days: int = setting(21, "Reports of one story are published (or, undated, first stored) within this many days of each other; reports further apart are never compared.", minimum=1)
+    min_shared_facts: float = setting(2.5, "Weight of the specific facts (figures, dates, editions, people) two reports must share to be one story by their facts: a precise figure weighs 2-2.5, a date 1.5, a round figure 0.5-1 (see README, \"Stories\").", minimum=0.5)
+    min_fact_share: float = setting(0.35, "Share of the specific facts of the report that has fewer that the other must have too, for a match by facts.", minimum=0, maximum=1)
+    min_text_similarity: float = setting(0.2, "Estimated shingle similarity (0..1, as `[dedup] threshold`) at which two reports in one language that share at least one specific fact are one story.", minimum=0.05, maximum=1)
+    min_same_language_text: float = setting(0.05, "In one language, a match by facts also needs at least this shingle similarity: rewrites of one release share some wording, different reports that happen to share a date and a name share almost none.", minimum=0, maximum=1)
+    member_share: float = setting(0.5, "A report joins a story only if it is compatible (half the thresholds above, no conflicting figures) with the story's first report and with at least this share of its other reports: stories never grow by chaining.", minimum=0, maximum=1)
+
+
+@dataclass(frozen=True)
 class Source:
     name: str = setting("", "Unique slug; stored in the `source` column.", required=True)
     start_urls: tuple[str, ...] = setting([], "Listing pages to start from.")
@@ -164,6 +174,7 @@ class Config:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     fleet: FleetSettings = field(default_factory=FleetSettings)
+    stories: StorySettings = field(default_factory=StorySettings)
     sources: tuple[Source, ...] = ()
     clusters: tuple[dict, ...] = ()  # validated by loomwatch.crawler.gazetteer
     subscriptions: tuple[Subscription, ...] = ()
@@ -189,6 +200,7 @@ SECTIONS: dict[str, type] = {
     "schedule": ScheduleSettings,
     "health": HealthSettings,
     "fleet": FleetSettings,
+    "stories": StorySettings,
 }
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

@@ -14,7 +14,8 @@ databases in the same Datasette are left alone.
 - Clusters: tags live in `article_clusters`, not in a column, so the `tag` facet type
   and the `?_cluster=ID` filter join them for any table whose `id` is an article id.
 - Links: `url` cells link to the original page; article ids in views and canned queries
-  (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row.
+  (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row;
+  `story_id` cells to the story's page (the `story` canned query: all its reports).
 - Layout: a small stylesheet (datasette/archive.css) gives article texts room in tables.
 - Feeds: the Atom feeds `loomwatch digest` writes (crawler/feeds.py) at /-/feeds/NAME.xml,
   from the folder named by the plugin setting `feeds` (set by crawler/serve.py), with a list
@@ -95,6 +96,9 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
     if column in ("article_id", "copy_of") or (column in ("id", "duplicate_of") and table == "articles_view"):
         href = datasette.urls.row(ARCHIVE, "articles", str(value))
         return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
+    if column == "story_id" and isinstance(value, int):
+        href = datasette.urls.query(ARCHIVE, "story") + f"?id={value}"
+        return markupsafe.Markup('<a href="{}" title="all reports of this story">{}</a>').format(href, value)
     return None
 
 

@@ -1,4 +1,4 @@
-"""Stages 1–3 plus the near-duplicate signature, run in worker processes.
+"""Stages 1–3 plus the near-duplicate signature and the story facts, run in worker processes.
 
 Extraction (trafilatura), language detection and tagging are CPU-bound: run on the
 Twisted reactor they would stall every download. `AnalysePipeline` sends each page to a
@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -36,11 +37,14 @@ HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
 def init_worker(config: Config, parent: int | None = None) -> None:
-    """Build the tagger once per worker process, and leave with the crawl process."""
+    """Build the tagger (and the story facts' name automaton) once per worker process, and leave with the crawl process."""
     from loomwatch.crawler.retag import tagger_for
+
+    from loomwatch.pipelines.facts import load_names
 
     global _tagger
     _tagger = tagger_for(config)
+    load_names(_tagger.gazetteer)
     # The tagger's automaton is a large, permanent object graph: keep it out of every
     # garbage collection the extraction's allocations trigger.
     gc.freeze()
@@ -57,14 +61,12 @@ def _exit_with(parent: int) -> None:
 
 
 def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
-    """Decode, extract, detect the language, tag and sign one fetched page.
+    """Decode, extract, detect the language, tag, sign and take the facts of one fetched page.
 
     Returns the article fields, or {"failure": {...}} when the page holds no article.
     Also returns CPU seconds per stage under "cpu".
     """
-    from loomwatch.pipelines import dedup
     from loomwatch.pipelines.extract import decode_html, extract_article
-    from loomwatch.pipelines.language import detect_language
 
     if _tagger is None:
         init_worker(Config())
@@ -84,15 +86,7 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     if found is None:
         return {"failure": {"reason": "no_text", "detail": "no article text found on the page"}, "cpu": cpu}
     feed = page.get("feed") or {}
-    lang = detect_language(found.text, language)
-    lap("language")
-    tagging = _tagger.tag(found.title, found.text, hints)  # type: ignore[union-attr]
-    lap("tagging")
-    signature = dedup.signature(found.text)
-    lap("dedup")
     title = found.title or feed.get("title") or ""
-    keys = search_keys(title, found.text)
-    lap("store")  # the store stage's share of the work, done here
     return {
         "title": title,
         "text": found.text,
@@ -100,13 +94,41 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
         "author": found.author,
         "canonical": found.canonical,
         "encoding": encoding,
+        **analyse_text(title, found.text, hints, language, lap),
+        "cpu": cpu,
+    }
+
+
+def analyse_text(title: str, text: str, hints: tuple[str, ...] = (), language: str = "",
+                 lap: Callable[[str], None] = lambda stage: None, relevant: bool = False) -> dict[str, Any]:
+    """Language, relevance, clusters, near-duplicate signature and story facts of an
+    article's text: what the store step needs besides the text. Facts are taken for
+    relevant articles only (only they are in stories; `relevant=True`: for every text).
+    `lap(stage)` is called after each stage (CPU accounting)."""
+    from loomwatch.pipelines import dedup
+    from loomwatch.pipelines.facts import extract_facts
+    from loomwatch.pipelines.language import detect_language
+
+    if _tagger is None:
+        init_worker(Config())
+    lang = detect_language(text, language)
+    lap("language")
+    tagging = _tagger.tag(title, text, hints)  # type: ignore[union-attr]
+    lap("tagging")
+    signature = dedup.signature(text)
+    lap("dedup")
+    facts = extract_facts(title, text, _tagger.gazetteer) if relevant or tagging.relevant else []  # type: ignore[union-attr]
+    lap("facts")
+    keys = search_keys(title, text)
+    lap("store")  # the store stage's share of the work, done here
+    return {
         "lang": lang,
         "relevance": tagging.relevance,
         "relevant": int(tagging.relevant),
         "clusters": [(c.id, c.score) for c in tagging.clusters],
         "signature": signature,
+        "facts": facts,
         **keys,
-        "cpu": cpu,
     }
 
 

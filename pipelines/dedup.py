@@ -125,7 +125,7 @@ _STOPWORDS = frozenset(
 )
 _HAN_STOPWORDS = str.maketrans("", "", "的了着是在和与及等也都就而并将已为对把被其这那之于以")
 # Lines of furniture whose wording gives them away (matched on the normalised text).
-_BOILERPLATE = re.compile(
+BOILERPLATE = re.compile(
     r"disclaimer|all rights reserved|copyright (?:\d|©|belongs)|reproduced (?:please|from)|"
     r"do(?:es)? not represent (?:the views|.{0,6}position)|infringes? |icp[ 备]|"
     r"免责声明|版权(?:归|所有)|转载自|本文转载|如有侵权|公网安备|主办单位|承办单位|责任编辑|原标题"
@@ -212,7 +212,7 @@ def story_tokens(text: str) -> tuple[list[str], str]:
             line_words, line_han = _WORD.findall(line), _NOT_HAN.sub("", line)
         all_words += line_words
         all_han.append(line_han)
-        if len(line_words) + len(line_han) / 2 >= MIN_LINE_WEIGHT and not _BOILERPLATE.search(line):
+        if len(line_words) + len(line_han) / 2 >= MIN_LINE_WEIGHT and not BOILERPLATE.search(line):
             words += line_words
             han.append(line_han)
             kept += len(line)

@@ -1,10 +1,10 @@
-"""Stages 4–5: deduplicate against the archive and store.
+"""Stages 4–5: deduplicate against the archive, decide the story, and store.
 
 Articles are written in small batches, one transaction per batch, each article complete
 with its URL aliases, cluster tags, search entry and near-duplicate index entries; a
 crash or kill loses at most the unwritten batch, whose URLs are not yet known and so are
-fetched again by the next run. Deduplication runs inside the same transaction, so it sees
-every article written before, including earlier ones of the same batch.
+fetched again by the next run. Deduplication and the story decision run inside the same
+transaction, so they see every article written before, including earlier ones of the batch.
 
 A batch that cannot be written (the disk is full, another program holds the write lock
 past the busy timeout, an I/O error) is rolled back whole and `write` raises ArchiveError.
@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 import sqlite_utils
 
-from loomwatch.pipelines import dedup
+from loomwatch.pipelines import dedup, stories
 from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.archive import archive_error
@@ -48,6 +48,17 @@ BATCH_SECONDS = 2.0
 ARCHIVE_ERROR = "loomwatch/archive_error"  # stats key: the ArchiveError that stopped the crawl
 
 
+class Counters(dict):
+    """Stats for StorePipeline outside Scrapy (a fleet's writer, `loomwatch stories`): the
+    methods of Scrapy's stats collector that it calls."""
+
+    def inc_value(self, key: str, count: float = 1, start: float = 0) -> None:
+        self[key] = self.get(key, start) + count
+
+    def set_value(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
 class StorePipeline:
     """The one way pages become archive rows: a local crawl runs it as Scrapy's item
     pipeline, `crawl --fleet` (crawler/fleet/writer.py) calls `write` with the pages its
@@ -66,6 +77,8 @@ class StorePipeline:
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
         self.search: list[tuple[int, str, str]] = []  # search-index entries of the current batch
         self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current batch
+        self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
+        self.story_rules = config.stories
         self.db = None
         self.failed: ArchiveError | None = None
         self.stopping: Any = None  # the Deferred of the engine's close, kept so that it is not collected
@@ -107,7 +120,7 @@ class StorePipeline:
         if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu, self.search, self.stored = time.thread_time(), 0.0, [], []
+        started, self.dedup_cpu, self.story_cpu, self.search, self.stored = time.thread_time(), 0.0, 0.0, [], []
         try:
             with self.db.atomic():
                 for item in batch:
@@ -124,8 +137,9 @@ class StorePipeline:
             if duplicate:
                 self.count(source, "duplicates")
         stats = self.stats
-        stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu)
+        stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu - self.story_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
+        stats.inc_value("loomwatch/cpu/story_lookup", self.story_cpu)
 
     def _stop(self, error: ArchiveError, lost: int) -> None:
         from scrapy.utils.defer import deferred_from_coro
@@ -163,15 +177,27 @@ class StorePipeline:
         duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
         self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
+        lookup = time.thread_time()
+        day = stories.article_day(article.get("published"))
+        row["story_id"] = self._story(article, duplicate_of, day)
+        self.story_cpu += time.thread_time() - lookup
         indexed = len(self.search)
         try:
             with db.atomic():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"])
+                if db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0] is not None:
+                    stories.record(db, article_id, article.get("facts", ()), day)
         except sqlite3.IntegrityError as exc:
             del self.search[indexed:]
             log.warning("%s: not stored: %s", url, exc)
             return
         self.stored.append((source, bool(duplicate_of)))
+
+    def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int) -> int | None:
+        """The story decision (loomwatch.pipelines.stories.story_for), inside the batch's
+        transaction: a story to join, NEW_STORY, or None for the default (a copy's
+        original's story; none when off-topic)."""
+        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules)
 
 

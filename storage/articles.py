@@ -18,7 +18,7 @@ import sqlite_utils
 
 from loomwatch.storage.db import utcnow
 from loomwatch.storage.search import fts_text
-from loomwatch.storage.stories import default_story, set_story
+from loomwatch.storage.stories import NEW_STORY, default_story, set_story
 
 ARTICLE_COLUMNS = ("url", "source", "title", "text", "published", "lang", "author", "relevance", "relevant", "duplicate_of", "content_hash", "run_id")
 _SPACE = re.compile(r"\s+")
@@ -84,8 +84,9 @@ def insert_article(
 ) -> int:
     """Store one article with its URL aliases, story, cluster tags and search index entry. Returns its id.
 
-    The story is `article["story_id"]` when the caller decided it, else the default
-    (`storage.stories.default_story`: its original's story, or its own when relevant).
+    The story is `article["story_id"]` when the caller decided it (`NEW_STORY`: one of its
+    own), else the default (`storage.stories.default_story`: its original's story, or its
+    own when relevant).
     Must run inside `db.atomic()`; raises sqlite3.IntegrityError if its URL is stored already.
     With `search`, the search index entry is appended to that list instead, for the caller to
     add with `index_for_search(..., indexed=True)` before the transaction commits: FTS5 writes
@@ -104,7 +105,11 @@ def insert_article(
         [(u, article_id) for u in {row["url"], *urls}],
     )
     db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
-    story_id = article.get("story_id") or default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
+    story_id = article.get("story_id")
+    if story_id == NEW_STORY:
+        story_id = article_id
+    elif story_id is None:
+        story_id = default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
     set_story(db, article_id, story_id)  # before the tags: the weekly coverage counts stories
     set_clusters(db, article_id, clusters)
     # the title and text in their index form (see fts_text): computed by the extraction workers

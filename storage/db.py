@@ -283,13 +283,9 @@ def _dedup(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-@migrations(name="0004_archive_views")
-def _archive_views(db: sqlite_utils.Database) -> None:
-    # Views for analysts in Datasette (loomwatch serve; docs/archive.md). A story's date is
-    # its publication date, or the day it was first stored when the source printed none;
-    # weeks start on Monday. A "story" is an original: its copies (duplicate_of) count once.
-    for statement in (
-        """CREATE VIEW articles_view AS
+def _articles_view(more_columns: str = "") -> str:
+    """articles_view as 0004 created it, with `more_columns` (SQL ending in a comma) before first_seen."""
+    return f"""CREATE VIEW articles_view AS
         SELECT
             a.id,
             coalesce(date(a.published), date(a.first_seen)) AS date,
@@ -305,9 +301,18 @@ def _archive_views(db: sqlite_utils.Database) -> None:
             a.relevance,
             a.relevant,
             a.duplicate_of,
-            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,
+            (SELECT count(*) FROM articles d WHERE d.duplicate_of = a.id) AS copies,{more_columns}
             a.first_seen
-        FROM articles a""",
+        FROM articles a"""
+
+
+@migrations(name="0004_archive_views")
+def _archive_views(db: sqlite_utils.Database) -> None:
+    # Views for analysts in Datasette (loomwatch serve; docs/archive.md). A story's date is
+    # its publication date, or the day it was first stored when the source printed none;
+    # weeks start on Monday. A "story" is an original: its copies (duplicate_of) count once.
+    for statement in (
+        _articles_view(),
         """CREATE VIEW cluster_coverage_weekly AS
         SELECT
             date(coalesce(date(a.published), date(a.first_seen)), 'weekday 0', '-6 days') AS week,
@@ -518,6 +523,79 @@ def _stories(db: sqlite_utils.Database) -> None:
     rebuild(db)
     # As in 0006, with the story taken from story_id: insert_article sets it before the tags.
     db.execute(_coverage_tag_added("coalesce(a.story_id, a.id)"))
+
+
+@migrations(name="0009_story_facts")
+def _story_facts(db: sqlite_utils.Database) -> None:
+    # What the story decision (loomwatch.pipelines.stories) compares, per article in a
+    # story: its facts (figures, dates, names; loomwatch.pipelines.facts) and the day
+    # they are dated by, and a blocking index of its weightiest facts by day, so that a
+    # new article meets only articles of its time window that share a fact with it:
+    # a few index range reads whatever the size of the archive. An existing archive's
+    # articles get theirs from `loomwatch restory`, which also refolds their stories;
+    # story_restory holds its progress (one row while a restory is under way).
+    for statement in (
+        """CREATE TABLE story_facts (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            day INTEGER NOT NULL,           -- days since 1970-01-01 of its publication date (else first stored)
+            facts TEXT NOT NULL             -- JSON list of fact strings
+        )""",
+        """CREATE TABLE story_keys (
+            key INTEGER NOT NULL,           -- 64-bit hash of a fact
+            day INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, day, article_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE story_restory (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            rules TEXT NOT NULL,            -- the [stories] settings it runs with, as JSON
+            last_article_id INTEGER NOT NULL,
+            started TEXT NOT NULL,
+            moved INTEGER NOT NULL DEFAULT 0
+        )""",
+    ):
+        db.execute(statement)
+
+
+@migrations(name="0009_story_views")
+def _story_views(db: sqlite_utils.Database) -> None:
+    # For analysts (Datasette; docs/archive.md): stories_view has one row per story, read
+    # newest first through stories_first_seen, or most reported first through
+    # stories_reports; articles_view gains each article's story and its number of reports.
+    # A row's columns after its text cost a walk over the text's overflow pages (see 0005):
+    # articles_story becomes covering for a story's reports (source, dates), and
+    # articles_source_stories for the stories per source.
+    for statement in (
+        "CREATE INDEX stories_reports ON stories(reports, first_seen)",
+        "DROP INDEX articles_story",
+        "CREATE INDEX articles_story ON articles(story_id, id, source, published, first_seen, duplicate_of)",
+        "CREATE INDEX articles_source_stories ON articles(source, story_id, published, first_seen, duplicate_of)",
+        """CREATE VIEW stories_view AS
+        SELECT
+            s.id AS story_id,
+            coalesce(date(a.published), date(a.first_seen)) AS date,
+            a.title,
+            s.reports,
+            (SELECT group_concat(value, ', ') FROM json_each(s.languages)) AS languages,
+            (SELECT group_concat(value, ', ') FROM json_each(s.sources)) AS sources,
+            (SELECT group_concat(name, ', ') FROM (
+                SELECT DISTINCT coalesce(c.name, ac.cluster_id) AS name
+                FROM articles m INDEXED BY articles_story
+                JOIN article_clusters ac ON ac.article_id = m.id
+                LEFT JOIN clusters c ON c.id = ac.cluster_id
+                WHERE m.story_id = s.id ORDER BY name
+            )) AS clusters,
+            s.first_seen,
+            s.last_seen,
+            a.url,
+            s.lead_article_id AS article_id
+        FROM stories s JOIN articles a ON a.id = s.lead_article_id""",
+        "DROP VIEW articles_view",
+        _articles_view("""
+            a.story_id,
+            (SELECT reports FROM stories s WHERE s.id = a.story_id) AS story_reports,"""),
+    ):
+        db.execute(statement)
 
 
 @migrations(name="0011_subscriptions")

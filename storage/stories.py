@@ -9,14 +9,24 @@ ask of a story (first and last seen, number of reports, languages, sources), ref
 its members whenever they change.
 
 Which story a new article joins beyond its copies (rewrites, translations) is decided in
-the store pipeline; this module only records the decision.
+the store pipeline (loomwatch.pipelines.stories); this module records the decision and
+keeps what the decision reads: each story member's facts (`story_facts`) and a blocking
+index of its weightiest facts by day (`story_keys`), read a few bounded index ranges at a
+time whatever the size of the archive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlite_utils
+
+BUCKET_LIMIT = 30  # articles read per fact and window at most: a hot fact costs no more
+NEW_STORY = 0  # as a decided story_id: the article leads a story of its own
 
 
 def story_of(db: sqlite_utils.Database, article_id: int) -> int | None:
@@ -48,12 +58,19 @@ def set_story(db: sqlite_utils.Database, article_id: int, story_id: int | None) 
         return
     if story_id == article_id:
         db.execute(
-            "INSERT INTO stories (id, lead_article_id, first_seen, last_seen, reports, languages, sources) "
+            "INSERT OR IGNORE INTO stories (id, lead_article_id, first_seen, last_seen, reports, languages, sources) "
             "SELECT id, id, first_seen, first_seen, 0, '[]', '[]' FROM articles WHERE id = ?",
             [article_id],
         )
     db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
     refresh(db, [s for s in (old, story_id) if s is not None])
+    # The weekly coverage keys each cluster tag by its article's story when the tag is
+    # written (storage.db, 0006/0008): write the article's tags again so the counts follow.
+    tags = db.execute("SELECT cluster_id, score FROM article_clusters WHERE article_id = ?", [article_id]).fetchall()
+    if tags:
+        db.conn.execute("DELETE FROM article_clusters WHERE article_id = ?", [article_id])
+        db.conn.executemany("INSERT INTO article_clusters (article_id, cluster_id, score) VALUES (?, ?, ?)",
+                            [(article_id, *tag) for tag in tags])
 
 
 def refresh(db: sqlite_utils.Database, story_ids: Iterable[int]) -> None:
@@ -90,3 +107,73 @@ def rebuild(db: sqlite_utils.Database) -> None:
                    WHERE s.story_id = a.story_id ORDER BY source))
            FROM articles a WHERE story_id IS NOT NULL GROUP BY story_id"""
     )
+
+
+def fact_key(fact: str) -> int:
+    """A fact's key in `story_keys`: a stable signed 64-bit hash."""
+    return int.from_bytes(hashlib.blake2b(fact.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+def record_facts(db: sqlite_utils.Database, article_id: int, day: int, facts: Sequence[str], keys: Sequence[str]) -> None:
+    """Keep an article's facts and index it under `keys` (some of its facts) on `day`;
+    replaces what was recorded for it before. Run inside the caller's transaction."""
+    forget_facts(db, article_id)
+    db.execute("INSERT INTO story_facts (article_id, day, facts) VALUES (?, ?, ?)",
+               [article_id, day, json.dumps(list(facts), ensure_ascii=False)])
+    db.conn.executemany("INSERT OR IGNORE INTO story_keys (key, day, article_id) VALUES (?, ?, ?)",
+                        [(fact_key(k), day, article_id) for k in keys])
+
+
+def forget_facts(db: sqlite_utils.Database, article_id: int) -> None:
+    row = db.execute("SELECT day, facts FROM story_facts WHERE article_id = ?", [article_id]).fetchone()
+    if row is None:
+        return
+    # The keys were the article's facts: delete every possible one by its primary key.
+    db.conn.executemany("DELETE FROM story_keys WHERE key = ? AND day = ? AND article_id = ?",
+                        [(fact_key(f), row[0], article_id) for f in json.loads(row[1])])
+    db.execute("DELETE FROM story_facts WHERE article_id = ?", [article_id])
+
+
+_CANDIDATES_SQL: dict[int, str] = {}
+
+
+def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window: int, before_id: int | None = None) -> Counter[int]:
+    """Articles dated within `window` days of `day` (and with an id below `before_id`)
+    indexed under any of `keys`, with how many of the keys each shares. Reads at most
+    BUCKET_LIMIT articles per key, the nearest in time first."""
+    if not keys:
+        return Counter()
+    if len(keys) not in _CANDIDATES_SQL:
+        part = (f"SELECT article_id FROM (SELECT article_id FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? "
+                f"AND article_id < ? ORDER BY day DESC LIMIT {BUCKET_LIMIT})")
+        _CANDIDATES_SQL[len(keys)] = " UNION ALL ".join([part] * len(keys))
+    bound = before_id if before_id is not None else 2**62
+    parameters: list[Any] = []
+    for key in keys:
+        parameters += [fact_key(key), day - window, day + window, bound]
+    return Counter(row[0] for row in db.execute(_CANDIDATES_SQL[len(keys)], parameters))
+
+
+def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """What the story decision compares of stored articles: id, story_id, facts (the
+    stored JSON list), the near-duplicate signature (None when the text was too short
+    to sign) and the language."""
+    rows = db.execute(
+        """SELECT a.id, a.story_id, f.facts, s.signature, a.lang FROM story_facts f
+           JOIN articles a ON a.id = f.article_id
+           LEFT JOIN dedup_signatures s ON s.article_id = f.article_id
+           WHERE f.article_id IN (SELECT value FROM json_each(?))""",
+        [json.dumps(list(article_ids))],
+    ).fetchall()
+    return [{"id": r[0], "story_id": r[1], "facts": r[2], "signature": r[3], "lang": r[4]} for r in rows]
+
+
+def members(db: sqlite_utils.Database, story_id: int, before_id: int, limit: int) -> list[int]:
+    """Ids of a story's lead and its latest other reports stored before `before_id`, at most `limit` in all."""
+    rows = db.execute(
+        """SELECT id FROM (SELECT id FROM articles INDEXED BY articles_story WHERE story_id = :story AND id < :before ORDER BY id LIMIT 1)
+           UNION
+           SELECT id FROM (SELECT id FROM articles INDEXED BY articles_story WHERE story_id = :story AND id < :before ORDER BY id DESC LIMIT :rest)""",
+        {"story": story_id, "before": before_id, "rest": max(limit - 1, 0)},
+    ).fetchall()
+    return sorted(r[0] for r in rows)

@@ -144,6 +144,15 @@ def test_relevant_english_articles_are_tagged(crawled):
     assert langs == {"en"}
 
 
+def test_every_relevant_article_is_in_a_story_with_its_facts(crawled):
+    relevant = rows(crawled["db"], "SELECT count(*), count(story_id) FROM articles WHERE relevant = 1")[0]
+    assert relevant[0] >= 5 and relevant[0] == relevant[1]
+    without_facts = rows(crawled["db"], "SELECT count(*) FROM articles WHERE story_id IS NOT NULL "
+                                        "AND id NOT IN (SELECT article_id FROM story_facts)")
+    assert without_facts == [(0,)]
+    assert rows(crawled["db"], "SELECT count(*) FROM story_keys")[0][0] > 0
+
+
 def test_gbk_pages_are_stored_without_mojibake(crawled):
     articles = stored(crawled, "gbk-gov")
     assert len(articles) == 4

@@ -58,6 +58,7 @@ STORIES: dict[str, tuple] = {
     "marathon_en": ("nantong-portal", "en", None, "City marathon closes roads on Sunday",
                     "Several roads in the city centre close on Sunday morning for the marathon. Buses will be diverted.", [], None),
 }
+STORY_OF = {"bedding_zh": "bedding_en"}  # a report of another story: the Chinese version of the English one
 RUN_DAYS = ("2024-06-20", "2024-06-21")  # the two crawl runs; textile-world fails in the second
 
 
@@ -73,6 +74,7 @@ def build_archive(path: Path) -> dict[str, int]:
                 "title": title, "text": text, "first_seen": f"{published or '2024-06-21'} 09:{len(ids):02d}:00",
                 "relevance": 0.9 if clusters else 0.05, "relevant": int(bool(clusters)),
                 "duplicate_of": ids[copy_of] if copy_of else None,
+                "story_id": ids[STORY_OF[key]] if key in STORY_OF else None,
             }, clusters=[(c, 1.0) for c in clusters])
     sources = [{"name": s, "start_urls": [f"https://{s}.example.com/"], "feeds": [], "sitemaps": []}
                for s in sorted({story[0] for story in STORIES.values()})]
@@ -244,16 +246,15 @@ CANNED: dict[str, tuple[str, object]] = {
         {"week": "2024-06-10", "cluster": "keqiao", "stories": 1, "articles": 3, "sources": 3},
     ]),
     "coverage_chart": ("top=2", [  # ties at 2 stories are broken by cluster id; empty weeks are 0
-        {"week": "2024-06-03", "cluster": "Dieshiqiao 叠石桥", "stories": 2},
         {"week": "2024-06-03", "cluster": "Keqiao 柯桥", "stories": 1},
-        {"week": "2024-06-10", "cluster": "Dieshiqiao 叠石桥", "stories": 0},
+        {"week": "2024-06-03", "cluster": "Shengze 盛泽", "stories": 0},
         {"week": "2024-06-10", "cluster": "Keqiao 柯桥", "stories": 1},
-        {"week": "2024-06-17", "cluster": "Dieshiqiao 叠石桥", "stories": 0},
+        {"week": "2024-06-10", "cluster": "Shengze 盛泽", "stories": 0},
         {"week": "2024-06-17", "cluster": "Keqiao 柯桥", "stories": 0},
+        {"week": "2024-06-17", "cluster": "Shengze 盛泽", "stories": 2},
     ]),
     "latest_for_cluster": ("cluster=南通", [  # Nantong's stories are tagged with its town Dieshiqiao
-        {"title": STORIES["bedding_zh"][3], "clusters": "Dieshiqiao", "copies": 0},
-        {"title": STORIES["bedding_en"][3], "clusters": "Dieshiqiao", "copies": 0},
+        {"title": STORIES["bedding_en"][3], "clusters": "Dieshiqiao", "reports": 2, "story_id": 1},  # once, with its translation
     ]),
     "search_in_cluster": ("q=印染&cluster=Shengze&since=2024-06-01&until=2024-06-30", [
         {"title": STORIES["silk_zh"][3], "clusters": "Shengze", "copy_of": None},
@@ -267,11 +268,22 @@ CANNED: dict[str, tuple[str, object]] = {
         {"role": "copy", "source": "textile-world"},
     ]),
     "stories_per_source": ("since=2024-06-06", [
-        {"source": "keqiao-gov", "stories": 2, "relevant_stories": 2, "copies": 0},
-        {"source": "nantong-portal", "stories": 2, "relevant_stories": 0, "copies": 0},
-        {"source": "garment-blog", "stories": 1, "relevant_stories": 1, "copies": 1},
-        {"source": "textile-index", "stories": 1, "relevant_stories": 1, "copies": 0},
-        {"source": "textile-world", "stories": 1, "relevant_stories": 1, "copies": 1},
+        {"source": "garment-blog", "articles": 2, "stories": 2, "first_reports": 1, "copies": 1},
+        {"source": "keqiao-gov", "articles": 2, "stories": 2, "first_reports": 2, "copies": 0},
+        {"source": "textile-world", "articles": 2, "stories": 2, "first_reports": 1, "copies": 1},
+        {"source": "textile-index", "articles": 1, "stories": 1, "first_reports": 1, "copies": 0},
+        {"source": "nantong-portal", "articles": 2, "stories": 0, "first_reports": 0, "copies": 0},  # off-topic: no story
+    ]),
+    "most_reported_stories": ("", [
+        {"title": STORIES["dyeing_zh"][3], "reports": 3, "languages": "zh-cn", "clusters": "Keqiao"},
+        {"title": STORIES["bedding_en"][3], "reports": 2, "languages": "en, zh-cn", "sources": "nantong-portal, textile-index"},
+    ] + [{"reports": 1}] * 4),
+    "stories_in_both_languages": ("", [
+        {"story_id": 1, "title": STORIES["bedding_en"][3], "reports": 2, "languages": "en, zh-cn"},
+    ]),
+    "story": ("id=2", [  # the id of any report finds its story
+        {"role": "first report", "lang": "en", "source": "nantong-portal", "article_id": 1},
+        {"role": "report", "lang": "zh-cn", "source": "textile-index", "article_id": 2},
     ]),
     "source_health": ("source=textile-world", [
         {"day": "2024-06-21", "runs": 1, "failed_runs": 1, "errors": 3,
@@ -304,7 +316,7 @@ def test_canned_query_runs_with_its_form_left_empty(archive, name: str) -> None:
     assert "<form" in page and load_metadata()["databases"]["loomwatch"]["queries"][name]["title"] in page
     # queries that narrow nothing when left empty answer at once; the others wait for their parameter
     answers = 'class="rows-and-columns"' in page
-    assert answers == (name not in ("latest_for_cluster", "copies_of_story")), name
+    assert answers == (name not in ("latest_for_cluster", "copies_of_story", "story")), name
 
 
 def test_canned_queries_take_other_spellings_of_a_cluster(archive) -> None:
@@ -312,7 +324,7 @@ def test_canned_queries_take_other_spellings_of_a_cluster(archive) -> None:
     for cluster in ("keqiao", "Keqiao", "柯桥", " KEQIAO "):
         found = rows(path, f"/loomwatch/latest_for_cluster.json?cluster={cluster}")
         assert [r["title"] for r in found] == [STORIES["dyeing_zh"][3], STORIES["market_zh"][3]], cluster
-        assert found[0]["copies"] == 2
+        assert found[0]["reports"] == 3
 
 
 def test_search_query_shows_a_readable_excerpt(archive) -> None:
@@ -328,6 +340,19 @@ def test_articles_view_joins_cluster_names_and_copy_counts(archive) -> None:
     assert found[ids["dyeing_zh"]]["clusters"] == "Keqiao" and found[ids["dyeing_zh"]]["copies"] == 2
     assert found[ids["dyeing_copy1"]]["duplicate_of"] == ids["dyeing_zh"]
     assert found[ids["marathon_en"]]["clusters"] is None and found[ids["marathon_en"]]["date"] == "2024-06-21"
+
+
+def test_stories_view_lists_each_story_once_and_links_its_page(archive) -> None:
+    path, ids = archive
+    found = rows(path, "/loomwatch/stories_view.json?_size=max")
+    assert len(found) == 6 and len({r["story_id"] for r in found}) == 6  # the relevant stories; off-topic ones have none
+    bedding = next(r for r in found if r["story_id"] == ids["bedding_en"])
+    assert (bedding["reports"], bedding["languages"], bedding["clusters"]) == (2, "en, zh-cn", "Dieshiqiao")
+    page = get(path, "/loomwatch/stories_view")[0].text
+    assert f'href="/loomwatch/story?id={ids["bedding_en"]}"' in page  # every story_id opens the story's page
+    view = {r["id"]: r for r in rows(path, "/loomwatch/articles_view.json?_size=max")}
+    assert view[ids["bedding_zh"]]["story_id"] == ids["bedding_en"] and view[ids["bedding_zh"]]["story_reports"] == 2
+    assert view[ids["marathon_en"]]["story_id"] is None
 
 
 def test_weekly_coverage_and_daily_source_health_views(archive) -> None:

@@ -65,17 +65,6 @@ def tune_writer(db: Any) -> None:
     db.execute("PRAGMA temp_store = MEMORY")
 
 
-class Counters(dict):
-    """The writer's side of the run's counters, with the two methods of Scrapy's stats
-    collector that StorePipeline calls."""
-
-    def inc_value(self, key: str, count: float = 1, start: float = 0) -> None:
-        self[key] = self.get(key, start) + count
-
-    def set_value(self, key: str, value: Any) -> None:
-        self[key] = value
-
-
 def crawl_fleet(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     """Crawl the named sources (all when none are named) with the fleet's workers.
     Raises LockedError when another crawl holds the archive or the fleet, FleetError when
@@ -128,7 +117,7 @@ class Outcome:
 
 class FleetRun:
     def __init__(self, config: Config, client: Any, db: Any, run_id: int, sources: Sequence[Any], holder: str):
-        from loomwatch.pipelines.store import StorePipeline
+        from loomwatch.pipelines.store import Counters, StorePipeline
 
         self.config = config
         self.client = client
@@ -139,7 +128,7 @@ class FleetRun:
         self.run = str(run_id)
         self.sources = list(sources)
         self.holder = holder
-        self.counters = Counters()
+        self.counters = Counters()  # the writer's side of the run's counters
         self.store = StorePipeline(config, run_id, self.counters)
         self.cursor = stored_up_to(db, self.keys.prefix)
         self.stored = 0

@@ -1,0 +1,254 @@
+"""Deciding which story a new article joins: rewrites, translations and reposts of one report.
+
+Runs in the store step, inside the article's transaction, after near-duplicate detection
+(`story_for`: a copy joins its original's story, unless their figures conflict).
+Everything expensive was done per article in the worker processes: its facts
+(loomwatch.pipelines.facts) and its near-duplicate signature. The decision reads only a
+bounded slice of the archive:
+
+1. **Candidates by blocking.** The new article's weightiest facts (`facts.blocking_keys`:
+   precise figures, dates, editions, people, organisations, its clusters) are looked up
+   in `story_keys` within `[stories] window_days` of its date; each lookup reads at most
+   `storage.stories.BUCKET_LIMIT` articles. The `MAX_CANDIDATES` articles that share the
+   most keys are compared. Never a scan of the archive.
+2. **Comparing two reports** (`compare`): the weight of the *specific* facts they share
+   (figures, dates, editions, people: what a rewrite or translation keeps and another
+   event does not), the share of the smaller side's specific facts that the other has,
+   and, within one language, the estimated Jaccard similarity of their shingles (the
+   near-duplicate signature). Names of organisations, places and clusters are shared by
+   every report about one cluster: they help find candidates but prove nothing.
+   - A **match** needs shared specific facts ≥ `min_shared_facts` with a share ≥
+     `min_fact_share` (and, within one language, some shared wording: text similarity ≥
+     `min_same_language_text`), or text similarity ≥ `min_text_similarity` with at least
+     one shared specific fact.
+   - A **veto** overrides any score: amounts (yuan, dollars, euros), percentages or the
+     edition of an event that both reports give with no value in common; or precise
+     counts and dates likewise, where more kinds of fact disagree than agree. That keeps
+     apart this week's price report from last week's, the 25th fair from the 27th, an
+     expo's opening from its closing report. Years are no such kind: texts mention past
+     years freely.
+3. **Joining a story**: the article joins the story of its best match only if it is also
+   *compatible* (no veto, at least half of the match thresholds) with the story's lead
+   and with at least `member_share` of the story's other reports examined (its latest
+   `MAX_MEMBERS`). A story therefore grows by matches to its lead and most members, never
+   by a chain of pairwise matches. Otherwise the article leads a story of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from loomwatch.crawler.config import StorySettings
+from loomwatch.pipelines import dedup
+from loomwatch.pipelines.facts import blocking_keys, weight
+from loomwatch.storage import stories
+
+MAX_KEYS = 16  # facts an article is indexed and looked up by
+MAX_CANDIDATES = 20  # candidates compared, those sharing the most keys first
+MAX_MEMBERS = 12  # reports of a story a newcomer is checked against (its lead and the latest)
+COMPATIBLE = 0.5  # share of the match thresholds that counts as compatible
+# Facts that pin down one report: figures, dates, editions, people.
+SPECIFIC = ("cny", "usd", "eur", "pct", "n", "md", "ord", "p")
+# Kinds of fact that identify a report when both give them: figures (counts need three
+# significant digits), the edition of an event, and dates. Two reports that give amounts
+# of money, percentages or editions with none in common are different stories; counts and
+# dates veto only where more kinds disagree than agree (a rewrite may cite another count).
+VETO_KINDS = ("cny", "usd", "eur", "pct", "ord", "n3", "md")
+HEADLINE_KINDS = ("cny", "usd", "eur", "pct", "ord")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    shared: float  # weight of the specific facts both give
+    share: float  # shared / the specific-fact weight of the side that has less
+    text: float  # estimated shingle similarity (0 across languages; not computed without shared facts)
+    same_language: bool  # both in one language (Simplified and Traditional Chinese are one), both signed
+    veto: str | None  # the kinds of figure that disagree, when they veto a match
+    score: float  # for ranking matches: shared + 10 × text
+
+    def matches(self, rules: StorySettings, factor: float = 1.0) -> bool:
+        if self.veto:
+            return False
+        by_facts = (self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
+                    and (not self.same_language or self.text >= factor * rules.min_same_language_text))
+        # Shared wording with a little factual agreement: a template reused for another
+        # report shares wording too, but few of its figures.
+        by_text = (self.text >= factor * rules.min_text_similarity and self.shared > 0
+                   and self.share >= COMPATIBLE * factor * rules.min_fact_share)
+        return by_facts or by_text
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a comparison needs of one report, worked out once from its facts."""
+
+    specific: dict[str, float]  # the specific facts and their weights
+    specific_weight: float  # people aside
+    figures: dict[str, frozenset[str]]  # VETO_KINDS present -> their facts
+    signature: np.ndarray | None  # the near-duplicate signature's values
+    language: str  # en, zh, ... ("" when unknown)
+
+    @classmethod
+    def of(cls, facts: Iterable[str], signature: bytes | None, lang: str | None = None) -> "Report":
+        specific, figures, total = {}, {}, 0.0
+        for fact in facts:
+            group, fact_weight = _role(fact)
+            if fact_weight:
+                specific[fact] = fact_weight
+                # A person named in one version and not the other is no evidence against:
+                # reports name different officials, and only Chinese names after a title are found.
+                total += fact_weight if not fact.startswith("p:") else 0.0
+                if group:
+                    figures.setdefault(group, []).append(fact)
+        values = np.frombuffer(signature, dtype="<u2") if signature and len(signature) == dedup.SIGNATURE_BYTES else None
+        return cls(specific, total, {k: frozenset(v) for k, v in figures.items()}, values,
+                   (lang or "").split("-")[0].lower())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _role(fact: str) -> tuple[str | None, float]:
+    """(its veto kind or None, its weight when specific, else 0) of a fact."""
+    kind = fact.partition(":")[0]
+    if kind not in SPECIFIC:
+        return None, 0.0
+    if kind == "n":
+        return ("n3" if weight(fact) >= 2 else None), weight(fact)
+    return (kind if kind in VETO_KINDS else None), weight(fact)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Report:
+    """The Report of a stored article (facts as stored, JSON): recent articles are candidates again and again."""
+    return Report.of(json.loads(facts), signature, lang)
+
+
+def compare(a: Report, b: Report) -> Comparison:
+    """Compare two reports by their facts and near-duplicate signatures."""
+    common = a.specific.keys() & b.specific.keys()
+    shared = sum(a.specific[f] for f in common)
+    smaller = min(a.specific_weight, b.specific_weight)
+    share = sum(a.specific[f] for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
+    signed = a.signature is not None and b.signature is not None
+    # The estimated Jaccard similarity (as dedup.similarity), from the values kept decoded.
+    text = int(np.count_nonzero(a.signature == b.signature)) / dedup.NUM_PERM if shared and signed else 0.0
+    same_language = bool(a.language and a.language == b.language and signed)
+    return Comparison(shared, share, text, same_language, _veto(a.figures, b.figures), shared + 10 * text)
+
+
+def _veto(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
+    both = [k for k in VETO_KINDS if k in a and k in b]
+    # Agreeing on a kind means most of the smaller side's values are in the other: reports
+    # full of figures share a few by chance.
+    disagree = [k for k in both if 2 * len(a[k] & b[k]) < min(len(a[k]), len(b[k]))]
+    if any(k in HEADLINE_KINDS for k in disagree) or len(disagree) > len(both) - len(disagree):
+        return ", ".join(disagree)
+    return None
+
+
+def article_day(published: str | None, first_seen: str | None = None) -> int:
+    """The day an article is dated by, in days since 1970-01-01: its publication date,
+    else the day it was first stored (today for a new article)."""
+    for value in (published, first_seen):
+        try:
+            return dt.date.fromisoformat((value or "")[:10]).toordinal() - _EPOCH
+        except ValueError:
+            continue
+    return dt.datetime.now(dt.timezone.utc).date().toordinal() - _EPOCH
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def story_for(
+    db: sqlite_utils.Database,
+    article: dict,
+    duplicate_of: int | None,
+    day: int,
+    rules: StorySettings,
+    before_id: int | None = None,
+) -> int | None:
+    """The story decision for a new article (with its "relevant", "facts" and "signature"):
+    the id of the story it joins, `NEW_STORY` when it leads one of its own, or None for
+    the default (a copy joins its original's story; an off-topic article none).
+
+    A near copy whose figures conflict with its original's (a weekly report made from
+    last week's template) is decided like any other article. Considers only articles
+    stored before `before_id` (restory re-decides the archive in order); run inside the
+    transaction that stores the article.
+    """
+    facts = frozenset(article.get("facts") or ())
+    if duplicate_of is not None:
+        original = stories.reports(db, [duplicate_of])
+        if not original or not _veto(Report.of(facts, None).figures, _stored_report(original[0]["facts"], None, None).figures):
+            return None
+    if not article.get("relevant"):
+        return None
+    return decide_story(db, facts, Report.of(facts, article.get("signature"), article.get("lang")), day, rules, before_id)
+
+
+def decide_story(db: sqlite_utils.Database, facts: Iterable[str], new: Report, day: int, rules: StorySettings,
+                 before_id: int | None = None) -> int:
+    """The story a new relevant article (its facts, and their Report) joins, or `NEW_STORY` when it leads a new one."""
+    found = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id)
+    if not found:
+        return stories.NEW_STORY
+    ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
+    matches: dict[int, float] = {}  # story -> best score of a match in it
+    for report in stories.reports(db, ranked):
+        if report["story_id"] is None:
+            continue
+        comparison = compare(new, _stored_report(report["facts"], report["signature"], report["lang"]))
+        if comparison.matches(rules):
+            matches[report["story_id"]] = max(matches.get(report["story_id"], 0.0), comparison.score)
+    for story_id in sorted(matches, key=lambda s: -matches[s]):
+        if _agrees_with_story(db, new, story_id, rules, before_id):
+            return story_id
+    return stories.NEW_STORY
+
+
+def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, rules: StorySettings, before_id: int | None) -> bool:
+    ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS)
+    if not ids:
+        return False
+    found = {r["id"]: r for r in stories.reports(db, ids)}
+    verdicts = []
+    for article_id in ids:
+        report = found.get(article_id)
+        # A member without recorded facts (stored before stories were decided) is no evidence either way.
+        verdicts.append(None if report is None else
+                        compare(new, _stored_report(report["facts"], report["signature"], report["lang"])).matches(rules, COMPATIBLE))
+    lead, others = verdicts[0], [v for v in verdicts[1:] if v is not None]
+    if lead is False:
+        return False
+    return not others or sum(others) >= rules.member_share * len(others)
+
+
+def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicate_of: int | None, day: int,
+             rules: StorySettings) -> int | None:
+    """Decide the story of a stored article again, as if it arrived now after every
+    article stored before it, and move it there (restory; retag of a newly relevant
+    article). Returns its story, or None when it has none."""
+    decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id)
+    if decided is None:
+        story_id = stories.default_story(db, article_id, duplicate_of, bool(article.get("relevant")))
+    else:
+        story_id = article_id if decided == stories.NEW_STORY else decided
+    stories.set_story(db, article_id, story_id)
+    if story_id is None:
+        stories.forget_facts(db, article_id)
+    else:
+        record(db, article_id, article.get("facts") or (), day)
+    return story_id
+
+
+def record(db: sqlite_utils.Database, article_id: int, facts: Iterable[str], day: int) -> None:
+    """Keep a story member's facts and index it for the decisions to come."""
+    facts = sorted(set(facts))
+    stories.record_facts(db, article_id, day, facts, blocking_keys(facts, MAX_KEYS))
