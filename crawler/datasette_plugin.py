@@ -46,6 +46,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
 from loomwatch.storage.search import fts_query
+from loomwatch.storage.db import utcnow
 
 ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Datasette's URLs
 ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id
@@ -83,6 +84,9 @@ def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
     conn.create_function("lw_snippet", 2, snippet, deterministic=True)
     conn.create_function("lw_html", 1, lambda text: html.escape(str(text)) if text is not None else None, deterministic=True)
     conn.create_function("lw_urlencode", 1, lambda text: quote(str(text or ""), safe=""), deterministic=True)
+    # The time as loomwatch's own clock gives it (UTC, the archive's format), for the
+    # dashboard's "today": SQLite's 'now' would ignore a clock moved in the tests.
+    conn.create_function("lw_now", 0, utcnow)
 
 
 @hookimpl

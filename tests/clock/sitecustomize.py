@@ -6,7 +6,8 @@ starts the clock a year ahead (time-machine; it keeps ticking). A test that runs
 this way moves the clock of the command and of every process it starts in turn (Scrapy's
 extraction workers, `loomwatch schedule`'s children), since they inherit the environment:
 they all agree on the date, as they would on a machine whose clock says so. Only Python's
-clock moves (SQLite's datetime('now') does not; loomwatch never asks SQLite for the time).
+clock moves (SQLite's datetime('now') does not): loomwatch never asks SQLite for the time;
+the dashboard's SQL asks lw_now(), a function the Datasette plugin gives it.
 `make test-next-year` runs the whole suite so.
 """
 
