@@ -33,7 +33,7 @@ from loomwatch.crawler.digest import (DigestBusy, DigestLock, SendError, Story, 
 from loomwatch.crawler.subscriptions import Match, Matcher, describe, gazetteer_of, headline_language
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
-from loomwatch.storage.db import db_time
+from loomwatch.storage.clock import db_time
 
 log = logging.getLogger(__name__)
 

@@ -425,7 +425,7 @@ def _schedule_log_file(config: Config) -> logging.Handler | None:
 def _local_time(utc_text: str | None, timezone: str) -> str:
     import zoneinfo
 
-    from loomwatch.storage.db import parse_db_time
+    from loomwatch.storage.clock import parse_db_time
 
     if not utc_text:
         return "never"

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loomwatch.storage.health import HealthSettings
+from loomwatch.storage.settings import StorageSettings, setting
+
 DEFAULT_PATH = "loomwatch.toml"
 ENV_CONFIG = "LOOMWATCH_CONFIG"
 ENV_DATABASE = "LOOMWATCH_DATABASE"
@@ -26,19 +29,6 @@ ENV_DATABASE = "LOOMWATCH_DATABASE"
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the file, the key and the fix."""
-
-
-def setting(default: Any, doc: str, **kw: Any) -> Any:
-    """A documented setting. Lists are copied into tuples so configs stay immutable."""
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata={"doc": doc, **kw})
-    return field(default=default, metadata={"doc": doc, **kw})
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    database: Path = setting(Path("loomwatch.db"), "SQLite archive; relative paths are relative to the config file.", path=True)
-    busy_timeout: float = setting(30.0, "Seconds a command waits while another program (a sqlite3 shell, a backup tool) holds the archive's write lock, before it gives up with exit 2.", minimum=0)
 
 
 @dataclass(frozen=True)
@@ -95,13 +85,6 @@ class ScheduleSettings:
     crawl_timeout: float = setting(7200.0, "Seconds after which a scheduled crawl is stopped and recorded as failed.", minimum=1)
     shutdown_grace: float = setting(60.0, "Seconds a running crawl may take to finish after SIGTERM before it is stopped.", minimum=0)
     log_file: str = setting("", "Rotating log file for `loomwatch schedule` (relative to the config file); empty = stderr only.")
-
-
-@dataclass(frozen=True)
-class HealthSettings:
-    failed_runs: int = setting(3, "A source is unhealthy after failing this many runs in a row.", minimum=1)
-    empty_runs: int = setting(3, "A source that used to find article links is unhealthy after finding none in this many runs in a row.", minimum=1)
-    no_text_share: float = setting(0.5, "A source is unhealthy when more than this share of its new pages in a run yield no article text.", minimum=0, maximum=1)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
 from loomwatch.storage.search import fts_query
-from loomwatch.storage.db import utcnow
+from loomwatch.storage.clock import utcnow
 
 ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Datasette's URLs
 ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id

@@ -53,7 +53,7 @@ from loomwatch.crawler.subscriptions import (Match, Matcher, first_span, gazette
 from loomwatch.crawler.subscriptions import describe as describe_filters
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
-from loomwatch.storage.db import db_time, parse_db_time
+from loomwatch.storage.clock import db_time, parse_db_time
 from loomwatch.storage.lock import FileLock, LockedError
 
 log = logging.getLogger(__name__)

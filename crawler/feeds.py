@@ -28,7 +28,7 @@ from loomwatch.crawler.config import Config
 from loomwatch.crawler.digest import Story, as_utc, make_story, story_tags
 from loomwatch.crawler.subscriptions import Matcher, describe, gazetteer_of, headline_language, subscriptions_of
 from loomwatch.storage import digests as store
-from loomwatch.storage.db import db_time
+from loomwatch.storage.clock import db_time
 
 log = logging.getLogger(__name__)
 

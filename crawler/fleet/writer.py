@@ -45,7 +45,7 @@ from loomwatch.crawler.run import CrawlReport, begin_run, select_sources, source
 from loomwatch.storage import CrawlLock, LockedError, open_database
 from loomwatch.storage.db import check_database
 from loomwatch.storage.articles import known_urls
-from loomwatch.storage.db import utcnow
+from loomwatch.storage.clock import utcnow
 from loomwatch.storage.fleet import record_stored, stored_up_to
 from loomwatch.storage.runs import finish_run, mark_run_failed
 
