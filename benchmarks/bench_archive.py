@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dedup import Signatures, measure
 from loomwatch.crawler import dashboard
 from loomwatch.crawler.config import load_config
-from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.crawler.serve import build_datasette, load_metadata
 from loomwatch.pipelines import dedup
 from loomwatch.storage import open_database

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
+from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer
 from loomwatch.pipelines.clusters import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,10 +27,32 @@ from pathlib import Path
 import sqlite_utils
 
 from loomwatch.crawler.config import Config, ConfigError, Subscription
-from loomwatch.crawler.digest import (DigestBusy, DigestLock, SendError, Story, as_utc, choose_window, chosen_subscriptions, deliver,
-                                      fill_subject, machine_mail, make_story, render_template, select_stories, short_time,
-                                      smtp_password, story_tags, write_whole)
-from loomwatch.crawler.subscriptions import Match, Matcher, describe, gazetteer_of, headline_language
+from loomwatch.crawler.digest import (
+    DigestBusy,
+    DigestLock,
+    SendError,
+    Story,
+    as_utc,
+    choose_window,
+    chosen_subscriptions,
+    deliver,
+    fill_subject,
+    machine_mail,
+    make_story,
+    render_template,
+    select_stories,
+    short_time,
+    smtp_password,
+    story_tags,
+    write_whole,
+)
+from loomwatch.crawler.subscriptions import (
+    Match,
+    Matcher,
+    describe,
+    gazetteer_of,
+    headline_language,
+)
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
 from loomwatch.storage.clock import db_time

@@ -279,13 +279,13 @@ def tag(config: Config, file: Any, source: str | None) -> None:
 
     Prints one {"relevance", "relevant", "clusters"} object per input line.
     """
-    from loomwatch.crawler.retag import tagger_for
+    from loomwatch.pipelines.clusters import tagger_for
 
     try:
         hints = config.source(source).clusters if source else ()
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
-    tagger = tagger_for(config)
+    tagger = tagger_for(config.pipelines)
     for record in json_lines(file, '"title" and "text"'):
         result = tagger.tag(record.get("title") or "", record.get("text") or "", hints)
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
@@ -308,7 +308,7 @@ def retag(config: Config, batch: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per cluster.")
 def clusters_command(config: Config, as_json: bool) -> None:
     """List the clusters loomwatch knows (packaged gazetteer plus [[clusters]])."""
-    from loomwatch.crawler.gazetteer import load_gazetteer
+    from loomwatch.pipelines.gazetteer import load_gazetteer
 
     for row in load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")).rows():
         if as_json:

@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loomwatch.pipelines.settings import (
+    DedupSettings,
+    PipelineSettings,
+    SourceHints,
+    StorySettings,
+    TaggingSettings,
+)
 from loomwatch.storage.health import HealthSettings
 from loomwatch.storage.settings import StorageSettings, setting
 
@@ -44,16 +51,6 @@ class CrawlSettings:
     autothrottle: bool = setting(True, "Adapt the delay to each host's response times (Scrapy AutoThrottle).")
     workers: int = setting(0, "Worker processes for extraction, language detection and tagging; 0 = one per CPU core.", minimum=0)
     max_duration: float = setting(3600.0, "Seconds after which a crawl stops itself, storing what it has; 0 = no limit.", minimum=0)
-
-
-@dataclass(frozen=True)
-class TaggingSettings:
-    relevance_threshold: float = setting(0.5, "Articles with relevance at or above this are `relevant` (0..1).", minimum=0, maximum=1)
-
-
-@dataclass(frozen=True)
-class DedupSettings:
-    threshold: float = setting(0.7, "Estimated Jaccard similarity of shingles at or above which an article is a near-duplicate of an earlier one.", minimum=0.1, maximum=1)
 
 
 @dataclass(frozen=True)
@@ -96,16 +93,6 @@ class FleetSettings:
     lease_timeout: float = setting(30.0, "Seconds after which the hosts (and unfinished pages) of a worker that stopped answering go to another worker.", minimum=1)
     hosts_per_worker: int = setting(16, "Hosts one worker crawls at once at most; each host is crawled by one worker at a time.", minimum=1)
     scheduled: bool = setting(False, "`loomwatch schedule` runs its crawls as `crawl --fleet`.")
-
-
-@dataclass(frozen=True)
-class StorySettings:
-    window_days: int = setting(21, "Reports of one story are published (or, undated, first stored) within this many days of each other; reports further apart are never compared.", minimum=1)
-    min_shared_facts: float = setting(2.5, "Weight of the specific facts (figures, dates, editions, people) two reports must share to be one story by their facts: a precise figure weighs 2-2.5, a date 1.5, a round figure 0.5-1 (see README, \"Stories\").", minimum=0.5)
-    min_fact_share: float = setting(0.35, "Share of the specific facts of the report that has fewer that the other must have too, for a match by facts.", minimum=0, maximum=1)
-    min_text_similarity: float = setting(0.2, "Estimated shingle similarity (0..1, as `[dedup] threshold`) at which two reports in one language that share at least one specific fact are one story.", minimum=0.05, maximum=1)
-    min_same_language_text: float = setting(0.05, "In one language, a match by facts also needs at least this shingle similarity: rewrites of one release share some wording, different reports that happen to share a date and a name share almost none.", minimum=0, maximum=1)
-    member_share: float = setting(0.5, "A report joins a story only if it is compatible (half the thresholds above, no conflicting figures) with the story's first report and with at least this share of its other reports: stories never grow by chaining.", minimum=0, maximum=1)
 
 
 @dataclass(frozen=True)
@@ -159,12 +146,19 @@ class Config:
     fleet: FleetSettings = field(default_factory=FleetSettings)
     stories: StorySettings = field(default_factory=StorySettings)
     sources: tuple[Source, ...] = ()
-    clusters: tuple[dict, ...] = ()  # validated by loomwatch.crawler.gazetteer
+    clusters: tuple[dict, ...] = ()  # validated by loomwatch.pipelines.gazetteer
     subscriptions: tuple[Subscription, ...] = ()
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def pipelines(self) -> PipelineSettings:
+        """What the pipelines (and the fleet's writer, `retag`, `restory`) take from this configuration."""
+        return PipelineSettings(storage=self.storage, tagging=self.tagging, dedup=self.dedup, stories=self.stories,
+                                clusters=self.clusters, origin=str(self.path or "<defaults>"), workers=self.crawl.workers,
+                                sources={s.name: SourceHints(tuple(s.clusters), s.language) for s in self.sources})
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -285,7 +279,7 @@ def _subscriptions(tables: Any, where: str, base: Path) -> tuple[Subscription, .
 
 def _check_clusters(config: Config) -> None:
     # Imported here: the gazetteer module loads package data and is not needed to parse settings.
-    from loomwatch.crawler import gazetteer
+    from loomwatch.pipelines import gazetteer
 
     try:
         gaz = gazetteer.load_gazetteer(list(config.clusters), origin=str(config.path))

@@ -34,8 +34,8 @@ import html
 import re
 import sqlite3
 from importlib.resources import files
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import markupsafe
 from datasette import hookimpl
@@ -45,8 +45,8 @@ from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
-from loomwatch.storage.search import fts_query
 from loomwatch.storage.clock import utcnow
+from loomwatch.storage.search import fts_query
 
 ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Datasette's URLs
 ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id

@@ -47,9 +47,22 @@ import jinja2
 import markupsafe
 import sqlite_utils
 
-from loomwatch.crawler.config import Config, ConfigError, EmailSettings, HealthSettings, Subscription
-from loomwatch.crawler.subscriptions import (Match, Matcher, first_span, gazetteer_of, headline_language, subscriptions_of,
-                                             week_start)
+from loomwatch.crawler.config import (
+    Config,
+    ConfigError,
+    EmailSettings,
+    HealthSettings,
+    Subscription,
+)
+from loomwatch.crawler.subscriptions import (
+    Match,
+    Matcher,
+    first_span,
+    gazetteer_of,
+    headline_language,
+    subscriptions_of,
+    week_start,
+)
 from loomwatch.crawler.subscriptions import describe as describe_filters
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database

@@ -26,7 +26,7 @@ from datasette.utils import parse_metadata
 
 from loomwatch.crawler import dashboard, datasette_plugin
 from loomwatch.crawler.datasette_plugin import ARCHIVE
-from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.db import check_database, migrations
 

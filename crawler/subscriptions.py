@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loomwatch.crawler.config import WEEKDAYS, Config, ConfigError, Subscription
-from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
+from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer
 
 IMPLICIT = ""  # the name of the one subscription of a configuration without [[subscriptions]]
 LATIN = "a-z0-9\u00c0-\u024f"  # letters and digits of spaced scripts, after fold()

@@ -14,7 +14,7 @@ signatures) and returns its facts as short language-independent strings:
 - `e:cntac` an organisation, place, event or medium of the glossary, `c:humen` a cluster
   of the gazetteer (both languages), `p:sun ruizhe` a person: named in Latin script with
   a Chinese surname ("Sun Ruizhe"), or in Chinese after a title (会长孙瑞哲), written in
-  pinyin from a table of the GB 2312 characters (`crawler/data/pinyin.txt`).
+  pinyin from a table of the GB 2312 characters (`pipelines/data/pinyin.txt`).
 
 `weight` says how much sharing a fact says about two reports being one story: a
 four-digit yuan figure much, a round count or a country little. The story decision
@@ -31,8 +31,8 @@ from importlib import resources
 
 import ahocorasick
 
-from loomwatch.crawler.gazetteer import Gazetteer, load_gazetteer
 from loomwatch.pipelines.dedup import BOILERPLATE, MIN_LINE_WEIGHT, normalise
+from loomwatch.pipelines.gazetteer import Gazetteer, load_gazetteer
 
 # How much one shared fact of a kind counts (see `weight`).
 KIND_WEIGHT = {"org": 1.0, "event": 1.0, "cluster": 0.8, "person": 1.5, "place": 0.4, "media": 0.3, "country": 0.3}
@@ -180,7 +180,7 @@ def _people(raw_lines: list[str], normalised: str) -> set[str]:
 def _pinyin() -> tuple[dict[str, str], frozenset[str]]:
     """The toneless reading of each GB 2312 character, and the surnames' readings."""
     readings: dict[str, str] = {}
-    text = resources.files("loomwatch.crawler.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
+    text = resources.files("loomwatch.pipelines.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line and not line.startswith("#"):
             reading, chars = line.split(" ", 1)
@@ -385,7 +385,7 @@ def weight(fact: str) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _glossary() -> tuple[dict, ...]:
-    data = tomllib.loads(resources.files("loomwatch.crawler.data").joinpath("glossary.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(resources.files("loomwatch.pipelines.data").joinpath("glossary.toml").read_text(encoding="utf-8"))
     return tuple(data["entity"])
 
 

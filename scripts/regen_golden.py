@@ -58,7 +58,7 @@ The 2024 autumn fair at China Textile City closed with record attendance, organi
 
 def build_archive(path: Path):
     """The fixed archive of the golden digest; returns the open database."""
-    from loomwatch.crawler.gazetteer import load_gazetteer
+    from loomwatch.pipelines.gazetteer import load_gazetteer
     from loomwatch.storage import open_database
     from loomwatch.storage.articles import insert_article, sync_clusters
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import get, get_all, record_run
 
 from loomwatch.crawler import dashboard
-from loomwatch.crawler.gazetteer import GazetteerError, load_gazetteer
+from loomwatch.pipelines.gazetteer import GazetteerError, load_gazetteer
 from loomwatch.crawler.serve import place_clusters, prepare_archive
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters

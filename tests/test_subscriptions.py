@@ -24,7 +24,7 @@ from test_digest import NOW, Inbox, PortZeroController, add, golden, invoke, new
 from loomwatch.crawler.alerts import run_alerts
 from loomwatch.crawler.config import Subscription, load_config
 from loomwatch.crawler.digest import run_digests
-from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.crawler.serve import build_datasette
 from loomwatch.crawler.sitefarm import SiteFarm
 from loomwatch.crawler.subscriptions import Matcher

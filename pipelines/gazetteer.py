@@ -189,7 +189,7 @@ def load_gazetteer(extra: Iterable[Mapping[str, Any]] = (), origin: str = "<conf
 
 @functools.cache
 def _packaged() -> tuple[tuple[str, Cluster], ...]:
-    text = resources.files("loomwatch.crawler").joinpath("data/clusters.toml").read_text(encoding="utf-8")
+    text = resources.files("loomwatch.pipelines").joinpath("data/clusters.toml").read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
