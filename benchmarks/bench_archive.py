@@ -45,14 +45,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dedup import Signatures, measure
+
 from loomwatch.crawler import dashboard
 from loomwatch.crawler.config import load_config
-from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.crawler.serve import build_datasette, load_metadata
 from loomwatch.pipelines import dedup
-from loomwatch.storage import open_database
+from loomwatch.pipelines.gazetteer import load_gazetteer
+from loomwatch.storage import open_database, stories
 from loomwatch.storage.articles import index_for_search, sync_clusters
-from loomwatch.storage import stories
 from loomwatch.storage.search import fts_query
 
 DAYS = 730
@@ -186,7 +186,7 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 
 def bench_digest(path: Path, workdir: Path, repeat: int) -> dict[str, float]:
-    from loomwatch.crawler.digest import run_digest
+    from loomwatch.crawler.digest.run import run_digest
 
     config_file = workdir / "digest.toml"
     config_file.write_text(f'[storage]\ndatabase = "{path}"\n[digest]\noutput_dir = "{workdir / "digests"}"\n', encoding="utf-8")

@@ -335,7 +335,8 @@ def digest(config: Config, send: bool, out_dir: Path | None, day: datetime.date 
     Without --send nothing is mailed and the window does not move: the files show what the
     next --send would mail. Exit 1 when a mail could not be sent (the next run retries it).
     """
-    from loomwatch.crawler.digest import DigestBusy, describe, run_digests
+    from loomwatch.crawler.digest.mail import DigestBusy
+    from loomwatch.crawler.digest.run import describe, run_digests
 
     try:
         outcomes = run_digests(config, send=send, out=out_dir, day=day, force=force, names=names or None)
@@ -527,8 +528,8 @@ def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
 
 def after_crawl(config: Config, stored: int) -> bool:
     """Refresh the feeds and mail the immediate subscriptions' alerts after a crawl; True when an alert failed."""
-    from loomwatch.crawler.alerts import after_crawl as run_after_crawl
-    from loomwatch.crawler.alerts import describe_outcome
+    from loomwatch.crawler.digest.alerts import after_crawl as run_after_crawl
+    from loomwatch.crawler.digest.alerts import describe_outcome
 
     try:
         outcomes = run_after_crawl(config, stored=stored)
@@ -553,8 +554,8 @@ def alerts(config: Config, send: bool, out_dir: Path | None, names: tuple[str, .
 
     Every `loomwatch crawl` mails them when it is done; without --send this writes what the
     next alert would say and does not use its stories up. Exit 1 when an alert could not be sent."""
-    from loomwatch.crawler.alerts import describe_outcome, run_alerts
-    from loomwatch.crawler.digest import DigestBusy
+    from loomwatch.crawler.digest.alerts import describe_outcome, run_alerts
+    from loomwatch.crawler.digest.mail import DigestBusy
 
     try:
         outcomes = run_alerts(config, send=send, out=out_dir, names=names or None)
@@ -579,7 +580,7 @@ def alerts(config: Config, send: bool, out_dir: Path | None, names: tuple[str, .
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per subscription.")
 def subscriptions_command(config: Config, as_json: bool) -> None:
     """List the subscriptions: schedule, recipients, filters, stories matched in the last week, last mailed."""
-    from loomwatch.crawler.digest import overview
+    from loomwatch.crawler.digest.run import overview
 
     try:
         rows = overview(config)

@@ -15,6 +15,7 @@ import re
 import tomllib
 import typing
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,15 +287,24 @@ def _check_clusters(config: Config) -> None:
     except gazetteer.GazetteerError as exc:
         raise ConfigError(str(exc)) from None
     for source in config.sources:
-        for cluster_id in source.clusters:
-            if cluster_id not in gaz:
-                close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
-                raise ConfigError(f"{config.path}: [[sources]] {source.name} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
-    from loomwatch.crawler.subscriptions import check_places
-
+        _check_cluster_ids(source.clusters, gaz, f"{config.path}: [[sources]] {source.name}")
     for sub in config.subscriptions:
-        check_places(sub, gaz, f"{config.path}: [[subscriptions]] {sub.name}")
+        label = f"{config.path}: [[subscriptions]] {sub.name}"
+        _check_cluster_ids(sub.clusters, gaz, label)
+        known = sorted({c.province for c in gaz if c.province})
+        for province in sub.provinces:
+            if gazetteer.province_name(province, known) is None:
+                close = difflib.get_close_matches(province, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"the gazetteer's provinces are {', '.join(known)}"
+                raise ConfigError(f"{label} key 'provinces': no cluster lies in {province!r}; {hint}")
+
+
+def _check_cluster_ids(cluster_ids: Iterable[str], gaz: Any, label: str) -> None:
+    for cluster_id in cluster_ids:
+        if cluster_id not in gaz:
+            close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
+            raise ConfigError(f"{label} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
 
 
 def _check_fleet(fleet: FleetSettings, where: str) -> None:

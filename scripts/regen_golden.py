@@ -121,7 +121,8 @@ def build_archive(path: Path):
 def render_golden(workdir: Path) -> tuple[str, str]:
     """The HTML and text of the golden digest, built in `workdir`."""
     from loomwatch.crawler.config import Config
-    from loomwatch.crawler.digest import build_digest, render
+    from loomwatch.crawler.digest.model import build_digest
+    from loomwatch.crawler.digest.render import render
 
     db = build_archive(workdir / "golden.db")
     try:

@@ -501,7 +501,7 @@ def _story_views(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0011_subscriptions")
 def _subscriptions(db: sqlite_utils.Database) -> None:
-    # Readers' subscriptions (loomwatch.crawler.subscriptions): each digest and alert
+    # Readers' subscriptions (loomwatch.crawler.digest.subscriptions): each digest and alert
     # belongs to one, "" being the one subscription of a configuration without any (all
     # digests before this migration). kind gains `alert`, status `skipped` (an alert over
     # its subscription's daily limit). `mailings` shows what was mailed to whom: one row

@@ -25,8 +25,8 @@ from xml.sax.saxutils import escape, quoteattr
 import sqlite_utils
 
 from loomwatch.crawler.config import Config
-from loomwatch.crawler.digest import Story, as_utc, make_story, story_tags
-from loomwatch.crawler.subscriptions import (
+from loomwatch.crawler.digest.model import Story, as_utc, make_story, story_tags
+from loomwatch.crawler.digest.subscriptions import (
     Matcher,
     describe,
     gazetteer_of,

@@ -27,26 +27,27 @@ from pathlib import Path
 import sqlite_utils
 
 from loomwatch.crawler.config import Config, ConfigError, Subscription
-from loomwatch.crawler.digest import (
+from loomwatch.crawler.digest.mail import (
     DigestBusy,
     DigestLock,
     SendError,
+    deliver,
+    machine_mail,
+    smtp_password,
+    write_whole,
+)
+from loomwatch.crawler.digest.model import (
     Story,
     as_utc,
     choose_window,
-    chosen_subscriptions,
-    deliver,
-    fill_subject,
-    machine_mail,
     make_story,
-    render_template,
     select_stories,
     short_time,
-    smtp_password,
     story_tags,
-    write_whole,
 )
-from loomwatch.crawler.subscriptions import (
+from loomwatch.crawler.digest.render import fill_subject, render_template
+from loomwatch.crawler.digest.run import chosen_subscriptions
+from loomwatch.crawler.digest.subscriptions import (
     Match,
     Matcher,
     describe,
@@ -88,7 +89,7 @@ def after_crawl(config: Config, *, stored: int | None = None, now: dt.datetime |
     """What follows every crawl: refresh the feeds (when it `stored` anything, or when unknown)
     and mail the immediate subscriptions' alerts. Never raises for a mail problem: a failed
     alert is recorded, logged and in the outcomes, and goes out after the next crawl."""
-    from loomwatch.crawler.feeds import refresh_feeds
+    from loomwatch.crawler.digest.feeds import refresh_feeds
 
     if stored is None or stored > 0:
         refresh_feeds(config, now)
