@@ -248,7 +248,7 @@ def demo(directory: Path) -> None:
     from loomwatch.crawler.demo import run_demo
 
     try:
-        run_demo(directory)
+        run_demo(directory, run_crawl)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
 
@@ -513,8 +513,8 @@ def sources_check(config: Config, names: tuple[str, ...]) -> None:
 @click.pass_context
 def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
     """Serve the archive in Datasette, read-only: search, facets, canned queries, charts."""
-    from loomwatch.crawler.serve import ServeError
-    from loomwatch.crawler.serve import serve as serve_archive
+    from loomwatch.crawler.archive.serve import ServeError
+    from loomwatch.crawler.archive.serve import serve as serve_archive
 
     try:
         serve_archive(config.storage.database, host, port, access_log=ctx.find_root().obj["verbose"] > 0,

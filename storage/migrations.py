@@ -521,7 +521,7 @@ def _subscriptions(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0012_dashboard")
 def _dashboard(db: sqlite_utils.Database) -> None:
-    # The analysts' dashboard (crawler/datasette/dashboard.yaml). Clusters get their place on
+    # The analysts' dashboard (crawler/archive/datasette/dashboard.yaml). Clusters get their place on
     # the map (written by the next crawl's sync_clusters, or by `loomwatch serve` when it
     # applies this migration). Story reports get a covering index by date: every chart
     # starts from the reports dated in its range, and reads their story, language and source

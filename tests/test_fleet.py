@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_crawl import SITES, rows, source_toml, write_config  # noqa: E402

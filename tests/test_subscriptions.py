@@ -35,8 +35,8 @@ from loomwatch.crawler.config import Subscription, load_config
 from loomwatch.crawler.digest.alerts import run_alerts
 from loomwatch.crawler.digest.run import run_digests
 from loomwatch.crawler.digest.subscriptions import Matcher
-from loomwatch.crawler.serve import build_datasette
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.archive.serve import build_datasette
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage.stories import set_story
 
