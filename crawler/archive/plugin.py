@@ -17,7 +17,7 @@ databases in the same Datasette are left alone.
   (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row;
   `story_id` cells to the story's page (the `story` canned query: all its reports).
 - Layout: a small stylesheet (datasette/archive.css) gives article texts room in tables.
-- Feeds: the Atom feeds `loomwatch digest` writes (crawler/feeds.py) at /-/feeds/NAME.xml,
+- Feeds: the Atom feeds `loomwatch digest` writes (crawler/digest/feeds.py) at /-/feeds/NAME.xml,
   from the folder named by the plugin setting `feeds` (set by crawler/archive/serve.py), with a list
   of them at /-/feeds/.
 - Article page: the row page of `articles` reads like an article (datasette/row-loomwatch-articles.html,

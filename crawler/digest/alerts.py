@@ -5,7 +5,7 @@ mailed at once in one short message.
 so every crawl `loomwatch schedule` starts; any other crawl driver should call it too): it
 refreshes the feeds when the crawl stored something, then runs `run_alerts`.
 
-Each immediate subscription has its own window, as a digest does (crawler/digest.py):
+Each immediate subscription has its own window, as a digest does (model.py):
 the stories stored since its last alert that was sent — by article id, so none is skipped or
 repeated — plus stories that began to match through a report stored since (a translation
 that names the keyword). Each story is alerted once. A message lists each story's title,

@@ -3,7 +3,7 @@
 A `[[subscriptions]]` table (crawler/config.py `Subscription`) names its recipients, the
 stories it wants — clusters (a cluster includes the clusters inside it), provinces, report
 languages, keywords, a relevance floor — and a schedule: `daily` and `weekly` digests
-(crawler/digest.py), or `immediate` alerts after each crawl (crawler/alerts.py). With no
+(run.py), or `immediate` alerts after each crawl (alerts.py). With no
 `[[subscriptions]]`, `[email]` and `[digest]` act as one subscription of everything,
 named "" (`implicit`).
 
