@@ -103,14 +103,14 @@ TERMS: dict[str, float] = {
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
     "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
     "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
-    "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6,
+    "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
     # and Russian, Malay: a few words each, for the textile pages our sources publish in
     # other languages.
     "textil*": 1.0, "habillement": 1.0, "vêtement*": 1.0, "prêt-à-porter": 1.0, "tissu": 0.8,
     "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature": 0.9, "chaussettes": 0.9,
-    "chaussures": 0.5, "chapeaux": 0.6, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
+    "chaussures": 0.5, "chapeaux": 0.6, "écharpes": 0.6, "bonnets": 0.6, "gants": 0.3, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
     "*kleidung": 1.0, "bekleidung*": 1.0, "stoffe": 0.6, "garne": 0.9, "strickwaren": 1.0,
     "weberei": 1.0, "spinnerei": 1.0, "*mützen": 0.7, "*mütze": 0.6, "socken": 0.9, "seide": 0.7,
     "baumwolle": 0.7, "kaschmir": 1.0, "*textilien": 1.0, "strickerei*": 1.0, "näherei": 0.9,
@@ -119,17 +119,17 @@ TERMS: dict[str, float] = {
     "ropa": 0.8, "prendas": 0.7, "confección": 0.9, "indumentaria": 1.0, "vestimenta": 0.8,
     "tejido": 0.8, "tejidos": 0.9, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
     "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0, "mezclilla": 1.0, "suéteres": 0.9,
-    "jerséis": 0.9, "hilo": 0.5, "tintorería": 0.8,
+    "jerséis": 0.9, "hilo": 0.5, "tintorería": 0.8, "bufandas": 0.6, "guantes": 0.3,
     "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,
     "confecção": 1.0, "confecções": 1.0, "tecido": 0.8, "tecidos": 0.9, "fiação": 0.9,
     "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6, "malha": 0.7, "malharia*": 1.0,
-    "vestidos": 0.6, "tinturaria": 0.8,
+    "vestidos": 0.6, "tinturaria": 0.8, "cachecóis": 0.6, "luvas": 0.3,
     "tessil*": 1.0, "abbigliamento": 1.0, "tessuti": 1.0, "tessuto": 0.9, "filati": 0.9,
     "maglieria": 1.0, "pronto moda": 1.0, "moda": 0.3, "calze": 0.8, "cappelli": 0.6,
     "tekstil*": 1.0, "tøj": 0.8, "beklædning": 1.0, "striktøj": 1.0, "strikket": 0.9, "garn": 0.7,
-    "tørklæde*": 0.6, "*handsker": 0.4, "hatte": 0.6, "huer": 0.5, "kläder": 0.8, "klær": 0.8,
+    "tørklæde*": 0.6, "strikkede": 0.9, "*handsker": 0.4, "hatte": 0.6, "huer": 0.5, "kläder": 0.8, "klær": 0.8,
     "текстил*": 1.0, "облекло": 1.0, "дрехи": 0.8, "трикотаж*": 1.0, "прежда": 0.9, "пряжа": 0.9,
-    "шалове": 0.6, "ръкавици": 0.4, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
+    "шалове": 0.6, "ръкавици": 0.4, "плетен*": 0.9, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
     "hüte": 0.6, "schals": 0.6, "*handschuhe": 0.4, "*kappen": 0.5,
     "pakaian": 0.8, "kaus kaki": 1.0, "kaos kaki": 1.0, "stoking": 0.8, "benang": 0.7, "garmen": 1.0,
     # Japanese
@@ -138,7 +138,7 @@ TERMS: dict[str, float] = {
     "デニム": 1.0, "ジーンズ": 0.9, "カシミヤ": 1.0, "下着": 0.8, "寝具": 0.8, "タオル": 0.6,
     "子供服": 1.0, "婦人服": 1.0, "紳士服": 1.0, "ファッション": 0.4, "ウール": 0.6,
     "テキスタイル": 1.0, "ファブリック": 0.8, "ソックス": 0.9, "ジャカード": 1.0, "捺染": 1.0, "染織": 1.0,
-    "ぬいぐるみ": 0.5, "寝装": 0.9, "肌着": 0.8, "作業服": 0.8,
+    "ぬいぐるみ": 0.5, "寝装": 0.9, "肌着": 0.8, "作業服": 0.8, "マフラー": 0.6, "手袋": 0.3,
 }
 
 # Markers of the page furniture that follows the article: headlines of other stories.

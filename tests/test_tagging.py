@@ -591,9 +591,11 @@ def test_further_well_known_clusters_are_tagged(tagger: Tagger, title: str, text
         ("畳石橋の寝装市場", "江蘇省の畳石橋には寝装品とテキスタイルの卸売店が並ぶ。", "dieshiqiao"),
         ("Strickerei in Puyuan", "In Puyuan arbeiten tausende Strickereien; die Pullover gehen nach Europa.", "puyuan"),
         ("Malharia de Puyuan cresce", "As malharias de Puyuan venderam mais peças de malha neste inverno.", "puyuan"),
+        ("義烏のマフラー工場", "義烏の工場ではマフラーと手袋の注文が増え、マフラーの輸出も伸びた。", "yiwu"),
+        ("Strikkede huer fra Yiwu", "Fabrikkerne i Yiwu laver strikkede huer til Finland.", "yiwu"),
     ],
 )
-def test_more_words_for_textile_news_in_japanese_german_and_portuguese(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+def test_more_words_for_textile_news_in_other_languages(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     tagging = tagger.tag(title, text)
     assert tagging.relevant, tagging
     assert ids(tagging) == [cluster_id]
