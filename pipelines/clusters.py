@@ -151,14 +151,13 @@ TAIL_MARKERS = (
 TAIL_MIN_POSITION = 0.4  # a marker earlier than this share of the text is body, not furniture
 
 # Words that say the places beside them are industry clusters: "the four clusters visited
-# were Haining, ...", 产业集群, 产地. They are context for a name, like textile words,
-# but no evidence of relevance: clusters of other industries use them too.
+# were Haining, ...", 产业集群, 産地. They are context for a name, like textile words,
+# but no evidence of relevance: clusters of other industries use them too. Not "capital
+# of", "hub" or 名城: "Hangzhou, capital of Zhejiang" and 历史文化名城 say nothing of industry.
 CLUSTER_WORDS = (
     "cluster", "clusters", "industrial cluster", "industrial clusters", "industrial base", "production base",
-    "industrial park", "hub", "capital of", "pôle", "pôles", "grappe", "grappes", "polo", "polos",
-    "*cluster", "*clustern", "industriegebiet", "conglomerado", "conglomerados", "aglomerado",
-    "产业集群", "集群", "产业基地", "生产基地", "名城", "名镇", "之都", "之乡", "产业园", "工业园",
-    "産地", "産業集積", "クラスター",
+    "industrial park", "*cluster", "*clustern", "pôle", "pôles", "grappe", "grappes", "conglomerado", "conglomerados",
+    "产业集群", "集群", "产业基地", "生产基地", "产业园", "工业园", "産地", "産業集積", "クラスター",
 )
 
 # Relevance: evidence E -> relevance 1 - exp(-E).
