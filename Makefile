@@ -17,7 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/loomwatch demo
 
+# The import contracts in pyproject.toml first (an import that climbs a layer fails the build), then the tests.
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The suite with every Python process's clock a year ahead (tests/clock/sitecustomize.py):

@@ -17,7 +17,7 @@
    - full-text search: the SQL Datasette's table search issues, with loomwatch's
      `fts_query` rewrite (what `lw_match` does), English and Chinese terms, and the same
      searches as `/loomwatch/articles_view.json?_search=` pages of a real Datasette;
-   - every canned query of `crawler/datasette/metadata.yaml`, with its default (empty)
+   - every canned query of `crawler/archive/datasette/metadata.yaml`, with its default (empty)
      parameters and with a typical value, through a real Datasette (in-process ASGI client);
    - the dashboard (/-/dashboards/overview): the page (which runs its filters' option
      queries) and every chart's SQL as the page fetches it (`/loomwatch.json?sql=`), with no
@@ -45,14 +45,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dedup import Signatures, measure
-from loomwatch.crawler import dashboard
+
+from loomwatch.crawler.archive import dashboard
+from loomwatch.crawler.archive.serve import build_datasette, load_metadata
 from loomwatch.crawler.config import load_config
-from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.crawler.serve import build_datasette, load_metadata
 from loomwatch.pipelines import dedup
-from loomwatch.storage import open_database
+from loomwatch.pipelines.gazetteer import load_gazetteer
+from loomwatch.storage import open_database, stories
 from loomwatch.storage.articles import index_for_search, sync_clusters
-from loomwatch.storage import stories
 from loomwatch.storage.search import fts_query
 
 DAYS = 730
@@ -61,7 +61,7 @@ SOURCES = [f"source-{i:02d}" for i in range(40)]
 EN_QUERIES = ["dyeing", "home textile", "Keqiao", "recycled polyester exports"]  # single words, a phrase-less pair, rarer triples
 ZH_QUERIES = ["家纺", "印染", "柯桥", "中国轻纺城"]
 CANNED_VALUES = {"cluster": "keqiao", "since": "2026-01-01", "q": "印染", "source": "source-03", "top": "8", "min_copies": "2"}
-# The dashboard's filters as an analyst sets them (crawler/datasette/dashboard.yaml).
+# The dashboard's filters as an analyst sets them (crawler/archive/datasette/dashboard.yaml).
 DASHBOARD_FILTERS = {
     "no filter (12 weeks)": {},
     "since 2026-01-01": {"since": "2026-01-01"},
@@ -186,7 +186,7 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 
 def bench_digest(path: Path, workdir: Path, repeat: int) -> dict[str, float]:
-    from loomwatch.crawler.digest import run_digest
+    from loomwatch.crawler.digest.run import run_digest
 
     config_file = workdir / "digest.toml"
     config_file.write_text(f'[storage]\ndatabase = "{path}"\n[digest]\noutput_dir = "{workdir / "digests"}"\n', encoding="utf-8")

@@ -38,7 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from farm import generate
-from loomwatch.crawler.sitefarm import SiteFarm
+
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 
 STAGES = ("fetch", "decode", "extract", "language", "tagging", "dedup", "stories", "store")
 

@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_archive import SOURCES, _pool, build, make_text  # noqa: E402
+
 from loomwatch.crawler.config import Config, FleetSettings, StorageSettings  # noqa: E402
 from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
 from loomwatch.crawler.fleet.writer import FleetRun, tune_writer  # noqa: E402

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 
 ARTICLE = """<html><head><title>{title}</title></head><body><article><h1>{title}</h1>
 <p>{title}: printing and dyeing mills in the Keqiao district report steady orders for

@@ -23,7 +23,6 @@ the store step's story decision.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import random

@@ -41,8 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
 from loomwatch.pipelines.clusters import Tagger
+from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = ROOT / "tests" / "data" / "tagging.jsonl"

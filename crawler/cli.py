@@ -248,7 +248,7 @@ def demo(directory: Path) -> None:
     from loomwatch.crawler.demo import run_demo
 
     try:
-        run_demo(directory)
+        run_demo(directory, run_crawl)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
 
@@ -279,13 +279,13 @@ def tag(config: Config, file: Any, source: str | None) -> None:
 
     Prints one {"relevance", "relevant", "clusters"} object per input line.
     """
-    from loomwatch.crawler.retag import tagger_for
+    from loomwatch.pipelines.clusters import tagger_for
 
     try:
         hints = config.source(source).clusters if source else ()
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
-    tagger = tagger_for(config)
+    tagger = tagger_for(config.pipelines)
     for record in json_lines(file, '"title" and "text"'):
         result = tagger.tag(record.get("title") or "", record.get("text") or "", hints)
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
@@ -308,7 +308,7 @@ def retag(config: Config, batch: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per cluster.")
 def clusters_command(config: Config, as_json: bool) -> None:
     """List the clusters loomwatch knows (packaged gazetteer plus [[clusters]])."""
-    from loomwatch.crawler.gazetteer import load_gazetteer
+    from loomwatch.pipelines.gazetteer import load_gazetteer
 
     for row in load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")).rows():
         if as_json:
@@ -335,7 +335,8 @@ def digest(config: Config, send: bool, out_dir: Path | None, day: datetime.date 
     Without --send nothing is mailed and the window does not move: the files show what the
     next --send would mail. Exit 1 when a mail could not be sent (the next run retries it).
     """
-    from loomwatch.crawler.digest import DigestBusy, describe, run_digests
+    from loomwatch.crawler.digest.mail import DigestBusy
+    from loomwatch.crawler.digest.run import describe, run_digests
 
     try:
         outcomes = run_digests(config, send=send, out=out_dir, day=day, force=force, names=names or None)
@@ -425,7 +426,7 @@ def _schedule_log_file(config: Config) -> logging.Handler | None:
 def _local_time(utc_text: str | None, timezone: str) -> str:
     import zoneinfo
 
-    from loomwatch.storage.db import parse_db_time
+    from loomwatch.storage.clock import parse_db_time
 
     if not utc_text:
         return "never"
@@ -512,8 +513,8 @@ def sources_check(config: Config, names: tuple[str, ...]) -> None:
 @click.pass_context
 def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
     """Serve the archive in Datasette, read-only: search, facets, canned queries, charts."""
-    from loomwatch.crawler.serve import ServeError
-    from loomwatch.crawler.serve import serve as serve_archive
+    from loomwatch.crawler.archive.serve import ServeError
+    from loomwatch.crawler.archive.serve import serve as serve_archive
 
     try:
         serve_archive(config.storage.database, host, port, access_log=ctx.find_root().obj["verbose"] > 0,
@@ -527,8 +528,8 @@ def serve(ctx: click.Context, config: Config, host: str, port: int) -> None:
 
 def after_crawl(config: Config, stored: int) -> bool:
     """Refresh the feeds and mail the immediate subscriptions' alerts after a crawl; True when an alert failed."""
-    from loomwatch.crawler.alerts import after_crawl as run_after_crawl
-    from loomwatch.crawler.alerts import describe_outcome
+    from loomwatch.crawler.digest.alerts import after_crawl as run_after_crawl
+    from loomwatch.crawler.digest.alerts import describe_outcome
 
     try:
         outcomes = run_after_crawl(config, stored=stored)
@@ -553,8 +554,8 @@ def alerts(config: Config, send: bool, out_dir: Path | None, names: tuple[str, .
 
     Every `loomwatch crawl` mails them when it is done; without --send this writes what the
     next alert would say and does not use its stories up. Exit 1 when an alert could not be sent."""
-    from loomwatch.crawler.alerts import describe_outcome, run_alerts
-    from loomwatch.crawler.digest import DigestBusy
+    from loomwatch.crawler.digest.alerts import describe_outcome, run_alerts
+    from loomwatch.crawler.digest.mail import DigestBusy
 
     try:
         outcomes = run_alerts(config, send=send, out=out_dir, names=names or None)
@@ -579,7 +580,7 @@ def alerts(config: Config, send: bool, out_dir: Path | None, names: tuple[str, .
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per subscription.")
 def subscriptions_command(config: Config, as_json: bool) -> None:
     """List the subscriptions: schedule, recipients, filters, stories matched in the last week, last mailed."""
-    from loomwatch.crawler.digest import overview
+    from loomwatch.crawler.digest.run import overview
 
     try:
         rows = overview(config)

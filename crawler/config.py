@@ -15,9 +15,20 @@ import re
 import tomllib
 import typing
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from loomwatch.pipelines.settings import (
+    DedupSettings,
+    PipelineSettings,
+    SourceHints,
+    StorySettings,
+    TaggingSettings,
+)
+from loomwatch.storage.health import HealthSettings
+from loomwatch.storage.settings import StorageSettings, setting
 
 DEFAULT_PATH = "loomwatch.toml"
 ENV_CONFIG = "LOOMWATCH_CONFIG"
@@ -26,19 +37,6 @@ ENV_DATABASE = "LOOMWATCH_DATABASE"
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the file, the key and the fix."""
-
-
-def setting(default: Any, doc: str, **kw: Any) -> Any:
-    """A documented setting. Lists are copied into tuples so configs stay immutable."""
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata={"doc": doc, **kw})
-    return field(default=default, metadata={"doc": doc, **kw})
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    database: Path = setting(Path("loomwatch.db"), "SQLite archive; relative paths are relative to the config file.", path=True)
-    busy_timeout: float = setting(30.0, "Seconds a command waits while another program (a sqlite3 shell, a backup tool) holds the archive's write lock, before it gives up with exit 2.", minimum=0)
 
 
 @dataclass(frozen=True)
@@ -54,16 +52,6 @@ class CrawlSettings:
     autothrottle: bool = setting(True, "Adapt the delay to each host's response times (Scrapy AutoThrottle).")
     workers: int = setting(0, "Worker processes for extraction, language detection and tagging; 0 = one per CPU core.", minimum=0)
     max_duration: float = setting(3600.0, "Seconds after which a crawl stops itself, storing what it has; 0 = no limit.", minimum=0)
-
-
-@dataclass(frozen=True)
-class TaggingSettings:
-    relevance_threshold: float = setting(0.5, "Articles with relevance at or above this are `relevant` (0..1).", minimum=0, maximum=1)
-
-
-@dataclass(frozen=True)
-class DedupSettings:
-    threshold: float = setting(0.7, "Estimated Jaccard similarity of shingles at or above which an article is a near-duplicate of an earlier one.", minimum=0.1, maximum=1)
 
 
 @dataclass(frozen=True)
@@ -98,13 +86,6 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
-class HealthSettings:
-    failed_runs: int = setting(3, "A source is unhealthy after failing this many runs in a row.", minimum=1)
-    empty_runs: int = setting(3, "A source that used to find article links is unhealthy after finding none in this many runs in a row.", minimum=1)
-    no_text_share: float = setting(0.5, "A source is unhealthy when more than this share of its new pages in a run yield no article text.", minimum=0, maximum=1)
-
-
-@dataclass(frozen=True)
 class FleetSettings:
     redis_url: str = setting("", "Redis server of a fleet (`loomwatch worker`, `crawl --fleet`), e.g. \"redis://host:6379/0\"; empty = no fleet. No password here: see password_env.")
     password_env: str = setting("", "Name of the environment variable that holds the Redis password (never the password itself); empty = no password.")
@@ -113,16 +94,6 @@ class FleetSettings:
     lease_timeout: float = setting(30.0, "Seconds after which the hosts (and unfinished pages) of a worker that stopped answering go to another worker.", minimum=1)
     hosts_per_worker: int = setting(16, "Hosts one worker crawls at once at most; each host is crawled by one worker at a time.", minimum=1)
     scheduled: bool = setting(False, "`loomwatch schedule` runs its crawls as `crawl --fleet`.")
-
-
-@dataclass(frozen=True)
-class StorySettings:
-    window_days: int = setting(21, "Reports of one story are published (or, undated, first stored) within this many days of each other; reports further apart are never compared.", minimum=1)
-    min_shared_facts: float = setting(2.5, "Weight of the specific facts (figures, dates, editions, people) two reports must share to be one story by their facts: a precise figure weighs 2-2.5, a date 1.5, a round figure 0.5-1 (see README, \"Stories\").", minimum=0.5)
-    min_fact_share: float = setting(0.35, "Share of the specific facts of the report that has fewer that the other must have too, for a match by facts.", minimum=0, maximum=1)
-    min_text_similarity: float = setting(0.2, "Estimated shingle similarity (0..1, as `[dedup] threshold`) at which two reports in one language that share at least one specific fact are one story.", minimum=0.05, maximum=1)
-    min_same_language_text: float = setting(0.05, "In one language, a match by facts also needs at least this shingle similarity: rewrites of one release share some wording, different reports that happen to share a date and a name share almost none.", minimum=0, maximum=1)
-    member_share: float = setting(0.5, "A report joins a story only if it is compatible (half the thresholds above, no conflicting figures) with the story's first report and with at least this share of its other reports: stories never grow by chaining.", minimum=0, maximum=1)
 
 
 @dataclass(frozen=True)
@@ -176,12 +147,19 @@ class Config:
     fleet: FleetSettings = field(default_factory=FleetSettings)
     stories: StorySettings = field(default_factory=StorySettings)
     sources: tuple[Source, ...] = ()
-    clusters: tuple[dict, ...] = ()  # validated by loomwatch.crawler.gazetteer
+    clusters: tuple[dict, ...] = ()  # validated by loomwatch.pipelines.gazetteer
     subscriptions: tuple[Subscription, ...] = ()
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def pipelines(self) -> PipelineSettings:
+        """What the pipelines (and the fleet's writer, `retag`, `restory`) take from this configuration."""
+        return PipelineSettings(storage=self.storage, tagging=self.tagging, dedup=self.dedup, stories=self.stories,
+                                clusters=self.clusters, origin=str(self.path or "<defaults>"), workers=self.crawl.workers,
+                                sources={s.name: SourceHints(tuple(s.clusters), s.language) for s in self.sources})
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -302,22 +280,31 @@ def _subscriptions(tables: Any, where: str, base: Path) -> tuple[Subscription, .
 
 def _check_clusters(config: Config) -> None:
     # Imported here: the gazetteer module loads package data and is not needed to parse settings.
-    from loomwatch.crawler import gazetteer
+    from loomwatch.pipelines import gazetteer
 
     try:
         gaz = gazetteer.load_gazetteer(list(config.clusters), origin=str(config.path))
     except gazetteer.GazetteerError as exc:
         raise ConfigError(str(exc)) from None
     for source in config.sources:
-        for cluster_id in source.clusters:
-            if cluster_id not in gaz:
-                close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
-                raise ConfigError(f"{config.path}: [[sources]] {source.name} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
-    from loomwatch.crawler.subscriptions import check_places
-
+        _check_cluster_ids(source.clusters, gaz, f"{config.path}: [[sources]] {source.name}")
     for sub in config.subscriptions:
-        check_places(sub, gaz, f"{config.path}: [[subscriptions]] {sub.name}")
+        label = f"{config.path}: [[subscriptions]] {sub.name}"
+        _check_cluster_ids(sub.clusters, gaz, label)
+        known = sorted({c.province for c in gaz if c.province})
+        for province in sub.provinces:
+            if gazetteer.province_name(province, known) is None:
+                close = difflib.get_close_matches(province, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"the gazetteer's provinces are {', '.join(known)}"
+                raise ConfigError(f"{label} key 'provinces': no cluster lies in {province!r}; {hint}")
+
+
+def _check_cluster_ids(cluster_ids: Iterable[str], gaz: Any, label: str) -> None:
+    for cluster_id in cluster_ids:
+        if cluster_id not in gaz:
+            close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
+            raise ConfigError(f"{label} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
 
 
 def _check_fleet(fleet: FleetSettings, where: str) -> None:

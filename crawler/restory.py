@@ -40,9 +40,9 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
     the texts (the glossary or the extraction may have changed) unless `keep_facts`.
     Holds the crawl lock: no crawl writes meanwhile.
     """
-    from loomwatch.crawler.retag import tagger_for
+    from loomwatch.pipelines.clusters import tagger_for
 
-    gazetteer = tagger_for(config).gazetteer
+    gazetteer = tagger_for(config.pipelines).gazetteer
     rules = config.stories
     rules_text = json.dumps(dataclasses.asdict(rules), sort_keys=True)
     with CrawlLock(config.storage.database):
@@ -114,7 +114,7 @@ def fold_texts(config: Config, records: Iterable[dict[str, Any]], database: Path
         path = database or Path(scratch) / "stories.db"
         config = dataclasses.replace(config, storage=dataclasses.replace(config.storage, database=path))
         stats = Counters()
-        pipeline = StorePipeline(config, None, stats)
+        pipeline = StorePipeline(config.pipelines, None, stats)
         pipeline.open_spider()
         ids: list[Any] = []
         stages: dict[str, float] = {}

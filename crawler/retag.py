@@ -6,20 +6,14 @@ import logging
 from collections.abc import Callable
 
 from loomwatch.crawler.config import Config
-from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.pipelines.clusters import Tagger
-from loomwatch.storage import open_database
-from loomwatch.storage.articles import iter_articles, set_clusters, sync_clusters
+from loomwatch.pipelines.clusters import tagger_for
 from loomwatch.pipelines.facts import extract_facts
 from loomwatch.pipelines.stories import article_day, reassign
+from loomwatch.storage import open_database
+from loomwatch.storage.articles import iter_articles, set_clusters, sync_clusters
 from loomwatch.storage.stories import forget_facts, set_story
 
 log = logging.getLogger(__name__)
-
-
-def tagger_for(config: Config) -> Tagger:
-    """The tagger the crawl uses: packaged gazetteer plus the config's [[clusters]]."""
-    return Tagger(load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")), config.tagging.relevance_threshold)
 
 
 def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
@@ -28,7 +22,7 @@ def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = la
     A kill between batches leaves every article tagged by either the old or the new
     gazetteer, never half; running retag again finishes the job.
     """
-    tagger = tagger_for(config)
+    tagger = tagger_for(config.pipelines)
     hints = {s.name: tuple(s.clusters) for s in config.sources}
     db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
     sync_clusters(db, tagger.gazetteer.rows())

@@ -14,15 +14,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config, ConfigError
-from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.crawler.settings import scrapy_settings
+from loomwatch.crawler.scrapy_settings import scrapy_settings
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.pipelines.store import ARCHIVE_ERROR
 from loomwatch.spiders.sources import SourcesSpider
 from loomwatch.storage import ArchiveError, CrawlLock, open_database
 from loomwatch.storage.archive import archive_error
-from loomwatch.storage.db import check_database
 from loomwatch.storage.articles import is_known_url, sync_clusters
-from loomwatch.storage.runs import SourceResult, close_abandoned_runs, finish_run, start_run
+from loomwatch.storage.db import check_database
+from loomwatch.storage.runs import (
+    SourceResult,
+    close_abandoned_runs,
+    finish_run,
+    start_run,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import AsyncCrawlerProcess, Crawler

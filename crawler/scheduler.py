@@ -42,8 +42,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from loomwatch.crawler.config import Config, ConfigError
 from loomwatch.storage import open_database, utcnow
-from loomwatch.storage.db import parse_db_time
-from loomwatch.storage.health import last_crawl_started, last_digest_sent, mark_run_failed, record_skipped_run
+from loomwatch.storage.clock import parse_db_time
+from loomwatch.storage.health import (
+    last_crawl_started,
+    last_digest_sent,
+    mark_run_failed,
+    record_skipped_run,
+)
 
 log = logging.getLogger(__name__)
 

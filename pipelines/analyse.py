@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from loomwatch.crawler.config import Config
+from loomwatch.pipelines.settings import PipelineSettings, SourceHints
 
 # The worker processes import this module: keep Scrapy (~1 s, ~20 MB each) out of them.
 # The crawl process imports it too but never extracts: trafilatura, langdetect and the
@@ -36,14 +36,13 @@ _tagger: Tagger | None = None
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
-def init_worker(config: Config, parent: int | None = None) -> None:
+def init_worker(settings: PipelineSettings, parent: int | None = None) -> None:
     """Build the tagger (and the story facts' name automaton) once per worker process, and leave with the crawl process."""
-    from loomwatch.crawler.retag import tagger_for
-
+    from loomwatch.pipelines.clusters import tagger_for
     from loomwatch.pipelines.facts import load_names
 
     global _tagger
-    _tagger = tagger_for(config)
+    _tagger = tagger_for(settings)
     load_names(_tagger.gazetteer)
     # The tagger's automaton is a large, permanent object graph: keep it out of every
     # garbage collection the extraction's allocations trigger.
@@ -69,7 +68,7 @@ def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: st
     from loomwatch.pipelines.extract import decode_html, extract_article
 
     if _tagger is None:
-        init_worker(Config())
+        init_worker(PipelineSettings())
     cpu: dict[str, float] = {}
     clock = time.process_time()
 
@@ -110,7 +109,7 @@ def analyse_text(title: str, text: str, hints: tuple[str, ...] = (), language: s
     from loomwatch.pipelines.language import detect_language
 
     if _tagger is None:
-        init_worker(Config())
+        init_worker(PipelineSettings())
     lang = detect_language(text, language)
     lap("language")
     tagging = _tagger.tag(title, text, hints)  # type: ignore[union-attr]
@@ -163,10 +162,8 @@ def _feed_date(value: str | None) -> str | None:
 class AnalysePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        config = crawler.settings["LOOMWATCH_CONFIG"]
-        self.config = config
-        self.sources = {s.name: s for s in config.sources}
-        self.workers = config.crawl.workers or os.cpu_count() or 1
+        self.settings: PipelineSettings = crawler.settings["LOOMWATCH_PIPELINES"]
+        self.workers = self.settings.workers or os.cpu_count() or 1
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -179,7 +176,7 @@ class AnalysePipeline:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self.config, os.getpid()),
+            initargs=(self.settings, os.getpid()),
         )
 
     def open_spider(self) -> None:
@@ -197,7 +194,7 @@ class AnalysePipeline:
         if item.get("status", 200) != 200 or not is_html(item.get("content_type"), body):
             item["failure"] = {"reason": "not_html", "detail": f"content type {item.get('content_type') or 'unknown'}"}
             return item
-        source = self.sources[item["source"]]
+        source = self.settings.sources.get(item["source"], SourceHints())
         page = {"url": item["url"], "body": body, "content_type": item.get("content_type"), "feed": item.get("feed")}
         result = await self._run(page, tuple(source.clusters), source.language)
         for stage, seconds in result.pop("cpu", {}).items():

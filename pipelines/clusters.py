@@ -43,8 +43,9 @@ from typing import Any
 
 import ahocorasick
 
-from loomwatch.crawler.gazetteer import Cluster, Gazetteer, fold, load_gazetteer
+from loomwatch.pipelines.gazetteer import Cluster, Gazetteer, fold, load_gazetteer
 from loomwatch.pipelines.hanzi import pinyin_readings, variants
+from loomwatch.pipelines.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -594,3 +595,8 @@ def default_tagger(threshold: float = 0.5) -> Tagger:
 def tag_article(title: str | None, text: str | None, hints: Sequence[str] = (), threshold: float = 0.5) -> Tagging:
     """Module-level entry point for process pools that use the packaged gazetteer."""
     return default_tagger(threshold).tag(title, text, hints)
+
+
+def tagger_for(settings: PipelineSettings) -> Tagger:
+    """The tagger a crawl uses: the packaged gazetteer plus the configuration's own [[clusters]]."""
+    return Tagger(load_gazetteer(list(settings.clusters), origin=settings.origin), settings.tagging.relevance_threshold)

@@ -14,7 +14,7 @@ signatures) and returns its facts as short language-independent strings:
 - `e:cntac` an organisation, place, event or medium of the glossary, `c:humen` a cluster
   of the gazetteer (both languages), `p:sun ruizhe` a person: named in Latin script with
   a Chinese surname ("Sun Ruizhe"), or in Chinese after a title (会长孙瑞哲), written in
-  pinyin from a table of the GB 2312 characters (`crawler/data/pinyin.txt`).
+  pinyin from a table of the GB 2312 characters (`pipelines/data/pinyin.txt`).
 
 `weight` says how much sharing a fact says about two reports being one story: a
 four-digit yuan figure much, a round count or a country little. The story decision
@@ -31,8 +31,8 @@ from importlib import resources
 
 import ahocorasick
 
-from loomwatch.crawler.gazetteer import Gazetteer, load_gazetteer
 from loomwatch.pipelines.dedup import BOILERPLATE, MIN_LINE_WEIGHT, normalise
+from loomwatch.pipelines.gazetteer import Gazetteer, load_gazetteer
 from loomwatch.pipelines.hanzi import pinyin_readings
 
 # How much one shared fact of a kind counts (see `weight`).
@@ -381,7 +381,7 @@ def weight(fact: str) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _glossary() -> tuple[dict, ...]:
-    data = tomllib.loads(resources.files("loomwatch.crawler.data").joinpath("glossary.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(resources.files("loomwatch.pipelines.data").joinpath("glossary.toml").read_text(encoding="utf-8"))
     return tuple(data["entity"])
 
 

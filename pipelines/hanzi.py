@@ -137,9 +137,9 @@ def _is_traditional(char: str) -> bool:
 @functools.cache
 def pinyin_readings() -> dict[str, str]:
     """The toneless pinyin reading of each GB 2312 character (its first reading), from
-    `crawler/data/pinyin.txt`."""
+    `pipelines/data/pinyin.txt`."""
     readings: dict[str, str] = {}
-    text = resources.files("loomwatch.crawler.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
+    text = resources.files("loomwatch.pipelines.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line and not line.startswith("#"):
             reading, chars = line.split(" ", 1)

@@ -25,7 +25,6 @@ from urllib.parse import urljoin
 import sqlite_utils
 
 from loomwatch.pipelines import dedup, stories
-from loomwatch.spiders.links import canonical_url, same_site, site_of
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.archive import archive_error
 from loomwatch.storage.articles import (
@@ -36,11 +35,12 @@ from loomwatch.storage.articles import (
     insert_article,
     record_skipped,
 )
+from loomwatch.storage.urls import canonical_url, same_site, site_of
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from loomwatch.crawler.config import Config
+    from loomwatch.pipelines.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50
@@ -65,12 +65,12 @@ class StorePipeline:
     workers analysed. `stats` is Scrapy's stats collector or anything with its
     `inc_value` and `set_value`; `crawler`, when given, is stopped when a batch cannot be written."""
 
-    def __init__(self, config: Config, run_id: int | None, stats: Any, crawler: Crawler | None = None):
+    def __init__(self, settings: PipelineSettings, run_id: int | None, stats: Any, crawler: Crawler | None = None):
         self.stats = stats
         self.crawler = crawler
-        self.database = config.storage.database
-        self.busy_timeout = config.storage.busy_timeout
-        self.threshold = config.dedup.threshold
+        self.database = settings.storage.database
+        self.busy_timeout = settings.storage.busy_timeout
+        self.threshold = settings.dedup.threshold
         self.run_id = run_id
         self.batch: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
@@ -78,14 +78,14 @@ class StorePipeline:
         self.search: list[tuple[int, str, str]] = []  # search-index entries of the current batch
         self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current batch
         self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
-        self.story_rules = config.stories
+        self.story_rules = settings.stories
         self.db = None
         self.failed: ArchiveError | None = None
         self.stopping: Any = None  # the Deferred of the engine's close, kept so that it is not collected
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
-        return cls(crawler.settings["LOOMWATCH_CONFIG"], crawler.settings.getint("LOOMWATCH_RUN_ID") or None, crawler.stats, crawler)
+        return cls(crawler.settings["LOOMWATCH_PIPELINES"], crawler.settings.getint("LOOMWATCH_RUN_ID") or None, crawler.stats, crawler)
 
     def open_spider(self) -> None:
         self.db = open_database(self.database, busy_timeout=self.busy_timeout)

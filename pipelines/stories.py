@@ -45,9 +45,9 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from loomwatch.crawler.config import StorySettings
 from loomwatch.pipelines import dedup
 from loomwatch.pipelines.facts import blocking_keys, weight
+from loomwatch.pipelines.settings import StorySettings
 from loomwatch.storage import stories
 
 MAX_KEYS = 16  # facts an article is indexed and looked up by

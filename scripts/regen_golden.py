@@ -58,7 +58,7 @@ The 2024 autumn fair at China Textile City closed with record attendance, organi
 
 def build_archive(path: Path):
     """The fixed archive of the golden digest; returns the open database."""
-    from loomwatch.crawler.gazetteer import load_gazetteer
+    from loomwatch.pipelines.gazetteer import load_gazetteer
     from loomwatch.storage import open_database
     from loomwatch.storage.articles import insert_article, sync_clusters
 
@@ -121,7 +121,8 @@ def build_archive(path: Path):
 def render_golden(workdir: Path) -> tuple[str, str]:
     """The HTML and text of the golden digest, built in `workdir`."""
     from loomwatch.crawler.config import Config
-    from loomwatch.crawler.digest import build_digest, render
+    from loomwatch.crawler.digest.model import build_digest
+    from loomwatch.crawler.digest.render import render
 
     db = build_archive(workdir / "golden.db")
     try:

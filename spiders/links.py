@@ -1,4 +1,4 @@
-"""Which links are articles, which are listing pages, and what a URL's canonical form is.
+"""Which links are articles and which are listing pages (a URL's canonical form: loomwatch.storage.urls).
 
 The built-in shapes come from the CMSes that Chinese government portals and trade-news
 sites run on (China Daily's regional CMS, Hanweb, TRS, WordPress, DedeCMS, ...).
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
+
+from loomwatch.storage.urls import canonical_url
 
 # Searched (not matched) against the whole URL.
 DEFAULT_ARTICLE_URLS: tuple[str, ...] = (
@@ -36,32 +38,12 @@ DEFAULT_FOLLOW_URLS: tuple[str, ...] = (
 # Anchor texts that mean "the next page of this listing".
 NEXT_TEXTS = frozenset({"下一页", "下页", "后页", "next", "next page", "next »", "»", "›", ">", "older posts", "more"})
 
-TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|spm|fbclid|gclid|yclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|share|share_token|"
-    r"isappinstalled|scene|srcid|from|noamp|amp;utm_\w+|wt\.mc_id|ref|ref_src)$",
-    re.I,
-)
-
-
 def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return [re.compile(p) for p in patterns]
 
 
 def matches(url: str, patterns: Iterable[re.Pattern[str]]) -> bool:
     return any(p.search(url) for p in patterns)
-
-
-def canonical_url(url: str) -> str:
-    """Drop the fragment and tracking parameters, lower-case scheme and host, drop default ports."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)])
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 # What urljoin or canonical_url would change in a root-relative link: a query, a fragment,
@@ -77,19 +59,3 @@ def resolve_link(base: str, href: str, canonical_origin: str | None = None) -> s
     if canonical_origin is not None and href[:1] == "/" and href[1:2] != "/" and not _NEEDS_PARSING.search(href):
         return canonical_origin + href
     return canonical_url(urljoin(base, href))
-
-
-def site_of(url: str) -> tuple[str, int | None]:
-    """A site is a host without a leading www., plus an explicit port if any."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return (host[4:] if host.startswith("www.") else host, parts.port)
-
-
-def same_site(url: str, sites: Iterable[tuple[str, int | None]]) -> bool:
-    """On one of the sites, or a subdomain of one (sjfzxm.com serves from numbered subdomains)."""
-    host, port = site_of(url)
-    for site_host, site_port in sites:
-        if port == site_port and (host == site_host or host.endswith("." + site_host)):
-            return True
-    return False

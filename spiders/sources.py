@@ -32,13 +32,11 @@ from loomwatch.spiders.links import (
     DEFAULT_ARTICLE_URLS,
     DEFAULT_FOLLOW_URLS,
     NEXT_TEXTS,
-    canonical_url,
     compile_patterns,
     matches,
     resolve_link,
-    same_site,
-    site_of,
 )
+from loomwatch.storage.urls import canonical_url, same_site, site_of
 
 log = logging.getLogger(__name__)
 # Listing pages, feeds and sitemaps are re-read every run, but conditionally: the HTTP

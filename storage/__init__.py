@@ -4,7 +4,8 @@ Nothing here imports Scrapy; the crawl hands finished article dicts to these fun
 """
 
 from loomwatch.storage.archive import ArchiveError, ArchiveFull
-from loomwatch.storage.db import open_database, utcnow
+from loomwatch.storage.clock import utcnow
+from loomwatch.storage.db import open_database
 from loomwatch.storage.lock import CrawlLock, LockedError
 
 __all__ = ["open_database", "utcnow", "ArchiveError", "ArchiveFull", "CrawlLock", "LockedError"]

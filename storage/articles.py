@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from loomwatch.storage.db import utcnow
+from loomwatch.storage.clock import utcnow
 from loomwatch.storage.search import fts_text
 from loomwatch.storage.stories import NEW_STORY, default_story, set_story
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from loomwatch.storage.db import utcnow
+from loomwatch.storage.clock import utcnow
 
 
 def stored_up_to(db: sqlite_utils.Database, prefix: str) -> str:

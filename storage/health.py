@@ -22,21 +22,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
-from loomwatch.storage.db import utcnow
-
-if TYPE_CHECKING:  # storage never imports the application; the settings are duck-typed
-    from loomwatch.crawler.config import HealthSettings
+from loomwatch.storage.clock import TIME_FORMAT, utcnow
+from loomwatch.storage.settings import setting
 
 OK = "ok"
 UNHEALTHY = "unhealthy"
 NEVER_RUN = "never run"
 # One article page without text is a gallery or a PDF link; two or more, mostly empty, is a wall.
 MIN_NO_TEXT_PAGES = 2
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    failed_runs: int = setting(3, "A source is unhealthy after failing this many runs in a row.", minimum=1)
+    empty_runs: int = setting(3, "A source that used to find article links is unhealthy after finding none in this many runs in a row.", minimum=1)
+    no_text_share: float = setting(0.5, "A source is unhealthy when more than this share of its new pages in a run yield no article text.", minimum=0, maximum=1)
 
 
 def _reasons(row: dict[str, Any], settings: HealthSettings, history: SourceHistory) -> list[str]:

@@ -10,8 +10,8 @@ from typing import Any
 import sqlite_utils
 
 from loomwatch.storage.articles import dumps
-from loomwatch.storage.db import utcnow
-from loomwatch.storage.health import update_health
+from loomwatch.storage.clock import utcnow
+from loomwatch.storage.health import HealthSettings, update_health
 
 
 @dataclass
@@ -95,7 +95,7 @@ def finish_run(db: sqlite_utils.Database, run_id: int, results: Iterable[SourceR
                 [run_id, now, r.status, ok, now, r.last_error, r.last_error, ok, r.article_links, r.article_links, r.source],
             )
         # --- source health (issue 5): recompute sources.health / health_reason here ---
-        update_health(db, health or _default_health(), [r.source for r in results])
+        update_health(db, health or HealthSettings(), [r.source for r in results])
         db.conn.execute(
             "UPDATE crawl_runs SET finished = ?, status = ?, pages_fetched = ?, new_articles = ?, errors = ?, message = ? WHERE id = ?",
             [now, status, sum(r.pages_fetched for r in results), sum(r.new_articles for r in results), sum(r.errors for r in results), message or None, run_id],
@@ -109,8 +109,3 @@ def mark_run_failed(db: sqlite_utils.Database, run_id: int, message: str) -> Non
     with db.atomic():
         db.conn.execute("UPDATE crawl_runs SET status = 'failed', message = ? WHERE id = ?", [message, run_id])
 
-
-def _default_health() -> Any:
-    from loomwatch.crawler.config import HealthSettings  # the documented defaults live there
-
-    return HealthSettings()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loomwatch.crawler.sitefarm import DEMO_SITES, SiteFarm
+from loomwatch.crawler.demo.sitefarm import DEMO_SITES, SiteFarm
 
 TEST_SITES = Path(__file__).parent / "sites"
 
@@ -49,7 +49,7 @@ def record_run(db, sources: list[dict], day: str, results: list) -> int:
 
 async def get_all(path: Path, urls: list[str]) -> list:
     """Each URL's response from one real Datasette on the archive at `path`, whatever the status."""
-    from loomwatch.crawler.serve import build_datasette
+    from loomwatch.crawler.archive.serve import build_datasette
 
     ds = build_datasette(path)
     await ds.invoke_startup()

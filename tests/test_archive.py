@@ -274,7 +274,7 @@ def free_bytes(folder: Path) -> int:
 
 @pytest.mark.slow
 def test_a_crawl_that_fills_the_disk_stops_cleanly_and_the_next_one_completes(tmp_path: Path, tmpfs: Path) -> None:
-    from loomwatch.crawler.sitefarm import SiteFarm
+    from loomwatch.crawler.demo.sitefarm import SiteFarm
 
     make_mill_site(tmp_path / "sites", 200)
     path = tmpfs / "loomwatch.db"
@@ -332,7 +332,7 @@ def count(path: Path, sql: str = "SELECT count(*) FROM articles") -> int:
 def test_a_backup_taken_while_a_crawl_writes_and_datasette_reads_is_consistent(tmp_path: Path) -> None:
     import httpx
 
-    from loomwatch.crawler.sitefarm import SiteFarm
+    from loomwatch.crawler.demo.sitefarm import SiteFarm
 
     make_mill_site(tmp_path / "sites", 80)
     (tmp_path / "sites" / "mill" / "_site.toml").write_text('[[rule]]\nmatch = "^/news/"\ndelay = 0.2\n')

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from conftest import get, get_all, record_run
 
-from loomwatch.crawler import dashboard
-from loomwatch.crawler.gazetteer import GazetteerError, load_gazetteer
-from loomwatch.crawler.serve import place_clusters, prepare_archive
+from loomwatch.crawler.archive import dashboard
+from loomwatch.crawler.archive.serve import place_clusters, prepare_archive
+from loomwatch.pipelines.gazetteer import GazetteerError, load_gazetteer
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters
 from loomwatch.storage.runs import SourceResult

@@ -29,8 +29,11 @@ from click.testing import CliRunner
 
 from loomwatch.crawler.cli import main
 from loomwatch.crawler.config import load_config
-from loomwatch.crawler.digest import DigestLock, SendError, build_digest, excerpt, render, run_digest
-from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.crawler.digest.mail import DigestLock, SendError
+from loomwatch.crawler.digest.model import build_digest, excerpt
+from loomwatch.crawler.digest.render import render
+from loomwatch.crawler.digest.run import run_digest
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters
 from loomwatch.storage.stories import set_story

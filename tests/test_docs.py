@@ -39,3 +39,15 @@ def test_the_readme_set_up_commands_are_the_makefile_targets_ci_runs():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^demo: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
     assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("make test")
+
+
+def test_the_layout_section_names_every_folder_and_module():
+    layout = README.split("## Package layout", 1)[1].split("\n## ", 1)[0]
+    missing = []
+    for folder in ("crawler", "spiders", "pipelines", "storage"):
+        for path in sorted((ROOT / folder).iterdir()):
+            if path.name.startswith(("_", ".")) or path.suffix not in (".py", ""):
+                continue
+            if path.stem not in layout:
+                missing.append(str(path.relative_to(ROOT)))
+    assert not missing, f"README.md's Package layout does not mention {missing}"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_crawl import SITES, rows, source_toml, write_config  # noqa: E402
@@ -531,4 +531,8 @@ def test_the_scheduler_runs_fleet_crawls(tmp_path, busy_farm, redis_server, work
     outcome = Daemon(load_config(config)).crawl_job()
     assert (outcome.outcome, outcome.returncode) == ("ok", 0)
     assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
-    assert fleet_state(config)["workers"][0]["settled"] >= len(BUSY) * BUSY_PAGES  # the worker fetched them
+    # The worker fetched them: it publishes its count with its next heartbeat (at most a second later).
+    deadline = time.monotonic() + 15
+    while (settled := fleet_state(config)["workers"][0]["settled"]) < len(BUSY) * BUSY_PAGES and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert settled >= len(BUSY) * BUSY_PAGES

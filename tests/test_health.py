@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from loomwatch.crawler.cli import main
 from loomwatch.crawler.config import HealthSettings
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article
 from loomwatch.storage.health import source_status, unhealthy_sources

@@ -7,7 +7,8 @@ from urllib.parse import urljoin
 
 import pytest
 
-from loomwatch.spiders.links import canonical_url, resolve_link
+from loomwatch.spiders.links import resolve_link
+from loomwatch.storage.urls import canonical_url
 
 BASE = "http://gov.example:8080/col/col12/index_2.html"
 ORIGIN = "http://gov.example:8080"

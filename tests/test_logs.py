@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 
 pytestmark = pytest.mark.slow
 

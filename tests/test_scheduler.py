@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 from loomwatch.crawler.config import ConfigError, load_config
 from loomwatch.crawler.scheduler import Daemon, parse_trigger, plan_job, plan_jobs
-from loomwatch.crawler.sitefarm import SiteFarm
+from loomwatch.crawler.demo.sitefarm import SiteFarm
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import insert_article
 

@@ -22,10 +22,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import get, record_run
 
+from loomwatch.crawler.archive.plugin import snippet
+from loomwatch.crawler.archive.serve import (
+    build_datasette,
+    load_metadata,
+    prepare_archive,
+)
 from loomwatch.crawler.cli import main
-from loomwatch.crawler.datasette_plugin import snippet
-from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.crawler.serve import build_datasette, load_metadata, prepare_archive
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article, sync_clusters
 from loomwatch.storage.runs import SourceResult

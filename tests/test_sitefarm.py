@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from loomwatch.crawler.sitefarm import DEMO_CONFIG, DEMO_SITES, SiteFarm, SiteFarmError, move_dates
+from loomwatch.crawler.demo.sitefarm import DEMO_CONFIG, DEMO_SITES, SiteFarm, SiteFarmError, move_dates
 
 GBK_TEXT = "柯桥印染企业王镕说，面料订单回暖。"
 

@@ -19,15 +19,25 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from test_digest import NOW, Inbox, PortZeroController, add, golden, invoke, new_archive, smtp, text_part  # noqa: F401
+from test_digest import (  # noqa: F401
+    NOW,
+    Inbox,
+    PortZeroController,
+    add,
+    golden,
+    invoke,
+    new_archive,
+    smtp,
+    text_part,
+)
 
-from loomwatch.crawler.alerts import run_alerts
 from loomwatch.crawler.config import Subscription, load_config
-from loomwatch.crawler.digest import run_digests
-from loomwatch.crawler.gazetteer import load_gazetteer
-from loomwatch.crawler.serve import build_datasette
-from loomwatch.crawler.sitefarm import SiteFarm
-from loomwatch.crawler.subscriptions import Matcher
+from loomwatch.crawler.digest.alerts import run_alerts
+from loomwatch.crawler.digest.run import run_digests
+from loomwatch.crawler.digest.subscriptions import Matcher
+from loomwatch.crawler.archive.serve import build_datasette
+from loomwatch.crawler.demo.sitefarm import SiteFarm
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage.stories import set_story
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")

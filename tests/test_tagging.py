@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from loomwatch.crawler.gazetteer import Cluster, Gazetteer, GazetteerError, fold, load_gazetteer
+from loomwatch.pipelines.gazetteer import Cluster, Gazetteer, GazetteerError, fold, load_gazetteer
 from loomwatch.pipelines.clusters import ClusterTag, Tagger, Tagging, tag_article
 from loomwatch.pipelines.hanzi import variants
 

@@ -13,12 +13,13 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
 import click
 
-from loomwatch.crawler.config import load_config
+from loomwatch.crawler.config import Config, load_config
 
 
 def write_config(directory: Path, site_urls: dict[str, str]) -> Path:
@@ -47,9 +48,9 @@ def _command(name: str = "loomwatch") -> str:
     return str(beside) if relative.startswith("..") else relative
 
 
-def run_demo(directory: Path) -> None:
-    from loomwatch.crawler.cli import run_crawl
-    from loomwatch.crawler.sitefarm import DEMO_SITES, SiteFarm
+def run_demo(directory: Path, crawl: Callable[[Config], object]) -> None:
+    """Serve the example sites and `crawl` them (the CLI passes its crawl, which prints the report) into a fresh archive."""
+    from loomwatch.crawler.demo.sitefarm import DEMO_SITES, SiteFarm
 
     directory = directory.resolve()
     command = _command()
@@ -59,7 +60,7 @@ def run_demo(directory: Path) -> None:
         config = load_config(config_path)
         remove_database(config.storage.database)
         click.echo(f"serving {len(farm.sites)} example sites on 127.0.0.1; crawling them into {config.storage.database}")
-        run_crawl(config)
+        crawl(config)
     click.echo(
         f"\nThe archive is {config.storage.database}\n"
         "Next, try:\n"

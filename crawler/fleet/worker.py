@@ -50,7 +50,7 @@ from loomwatch.crawler.fleet.protocol import (
     encode_page,
     loomwatch_version,
 )
-from loomwatch.crawler.settings import MIN_DELAY, scrapy_settings
+from loomwatch.crawler.scrapy_settings import MIN_DELAY, scrapy_settings
 from loomwatch.spiders.sources import SourcePlan, SourcesSpider
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from typing import Any
 
 from loomwatch.crawler.config import Config
 from loomwatch.crawler.fleet.protocol import (
-    FleetError,
     Keys,
     Scripts,
     candidate,
@@ -43,9 +42,9 @@ from loomwatch.crawler.fleet.protocol import (
 )
 from loomwatch.crawler.run import CrawlReport, begin_run, select_sources, source_result
 from loomwatch.storage import CrawlLock, LockedError, open_database
-from loomwatch.storage.db import check_database
 from loomwatch.storage.articles import known_urls
-from loomwatch.storage.db import utcnow
+from loomwatch.storage.clock import utcnow
+from loomwatch.storage.db import check_database
 from loomwatch.storage.fleet import record_stored, stored_up_to
 from loomwatch.storage.runs import finish_run, mark_run_failed
 
@@ -129,7 +128,7 @@ class FleetRun:
         self.sources = list(sources)
         self.holder = holder
         self.counters = Counters()  # the writer's side of the run's counters
-        self.store = StorePipeline(config, run_id, self.counters)
+        self.store = StorePipeline(config.pipelines, run_id, self.counters)
         self.cursor = stored_up_to(db, self.keys.prefix)
         self.stored = 0
         self.published = 0  # known URLs sent to Redis

@@ -17,13 +17,13 @@ databases in the same Datasette are left alone.
   (`article_id`, `copy_of`, and `id`, `duplicate_of` in articles_view) to the archived row;
   `story_id` cells to the story's page (the `story` canned query: all its reports).
 - Layout: a small stylesheet (datasette/archive.css) gives article texts room in tables.
-- Feeds: the Atom feeds `loomwatch digest` writes (crawler/feeds.py) at /-/feeds/NAME.xml,
-  from the folder named by the plugin setting `feeds` (set by crawler/serve.py), with a list
+- Feeds: the Atom feeds `loomwatch digest` writes (crawler/digest/feeds.py) at /-/feeds/NAME.xml,
+  from the folder named by the plugin setting `feeds` (set by crawler/archive/serve.py), with a list
   of them at /-/feeds/.
 - Article page: the row page of `articles` reads like an article (datasette/row-loomwatch-articles.html,
   filled by `extra_template_vars`): title, source, date, language, clusters, the story's other
   reports, the text in paragraphs and the link to the original; the columns stay one click away.
-- Dashboard (crawler/dashboard.py): `lw_html(text)` and `lw_urlencode(text)` for the charts'
+- Dashboard (crawler/archive/dashboard.py): `lw_html(text)` and `lw_urlencode(text)` for the charts'
   SQL, and the province outlines of its map served from the package
   (/-/loomwatch/china-provinces.geojson), so that nothing is loaded from the internet.
 """
@@ -34,8 +34,8 @@ import html
 import re
 import sqlite3
 from importlib.resources import files
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import markupsafe
 from datasette import hookimpl
@@ -45,8 +45,8 @@ from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
+from loomwatch.storage.clock import utcnow
 from loomwatch.storage.search import fts_query
-from loomwatch.storage.db import utcnow
 
 ARCHIVE = "loomwatch"  # the name `loomwatch serve` gives the archive in Datasette's URLs
 ARTICLE_TABLES = ("articles", "articles_view")  # tables whose `id` is an article id
@@ -114,11 +114,11 @@ def extra_css_urls() -> list[str]:
 @hookimpl
 def register_routes() -> list:
     async def stylesheet() -> Response:
-        css = files("loomwatch.crawler").joinpath("datasette/archive.css").read_text(encoding="utf-8")
+        css = files("loomwatch.crawler.archive").joinpath("datasette/archive.css").read_text(encoding="utf-8")
         return Response(css, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
 
     async def provinces() -> Response:
-        outlines = files("loomwatch.crawler").joinpath("datasette/china-provinces.geojson").read_text(encoding="utf-8")
+        outlines = files("loomwatch.crawler.archive").joinpath("datasette/china-provinces.geojson").read_text(encoding="utf-8")
         return Response(outlines, content_type="application/geo+json", headers={"cache-control": "max-age=86400"})
 
     return [(r"^/-/loomwatch\.css$", stylesheet), (rf"^{re.escape(PROVINCES)}$", provinces), (r"^/-/feeds/?$", feed_list),

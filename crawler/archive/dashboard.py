@@ -22,7 +22,7 @@ PARAMETERS = ("since", "until", "cluster", "province", "lang", "source")  # the 
 
 @functools.cache
 def _definition() -> dict[str, Any]:
-    return parse_metadata(files("loomwatch.crawler").joinpath("datasette/dashboard.yaml").read_text(encoding="utf-8"))
+    return parse_metadata(files("loomwatch.crawler.archive").joinpath("datasette/dashboard.yaml").read_text(encoding="utf-8"))
 
 
 def slug() -> str:

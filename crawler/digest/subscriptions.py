@@ -3,7 +3,7 @@
 A `[[subscriptions]]` table (crawler/config.py `Subscription`) names its recipients, the
 stories it wants — clusters (a cluster includes the clusters inside it), provinces, report
 languages, keywords, a relevance floor — and a schedule: `daily` and `weekly` digests
-(crawler/digest.py), or `immediate` alerts after each crawl (crawler/alerts.py). With no
+(run.py), or `immediate` alerts after each crawl (alerts.py). With no
 `[[subscriptions]]`, `[email]` and `[digest]` act as one subscription of everything,
 named "" (`implicit`).
 
@@ -16,14 +16,12 @@ dyes, dyeing); Chinese as substrings, spaces and line breaks inside them ignored
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from loomwatch.crawler.config import WEEKDAYS, Config, ConfigError, Subscription
-from loomwatch.crawler.gazetteer import Gazetteer, fold, load_gazetteer
+from loomwatch.crawler.config import WEEKDAYS, Config, Subscription
+from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer, province_name
 
 IMPLICIT = ""  # the name of the one subscription of a configuration without [[subscriptions]]
 LATIN = "a-z0-9\u00c0-\u024f"  # letters and digits of spaced scripts, after fold()
@@ -33,16 +31,6 @@ _WIDE = re.compile(f"[{_HAN}\u3000-\u303f\uff00-\uffef]")  # characters two colu
 CONTEXT = 72  # display columns of context on each side of a matched keyword (a Han character takes two)
 
 # Chinese names of the provinces (and province-level cities and regions) as the gazetteer spells them.
-PROVINCES_ZH = {
-    "安徽": "Anhui", "北京": "Beijing", "重庆": "Chongqing", "福建": "Fujian", "甘肃": "Gansu", "广东": "Guangdong",
-    "广西": "Guangxi", "贵州": "Guizhou", "海南": "Hainan", "河北": "Hebei", "黑龙江": "Heilongjiang", "河南": "Henan",
-    "湖北": "Hubei", "湖南": "Hunan", "内蒙古": "Inner Mongolia", "江苏": "Jiangsu", "江西": "Jiangxi", "吉林": "Jilin",
-    "辽宁": "Liaoning", "宁夏": "Ningxia", "青海": "Qinghai", "陕西": "Shaanxi", "山东": "Shandong", "上海": "Shanghai",
-    "山西": "Shanxi", "四川": "Sichuan", "天津": "Tianjin", "西藏": "Tibet", "新疆": "Xinjiang", "云南": "Yunnan",
-    "浙江": "Zhejiang",
-}
-
-
 def subscriptions_of(config: Config) -> list[Subscription]:
     """The configured subscriptions, or the implicit one: every story, daily, to [email] recipients."""
     if config.subscriptions:
@@ -66,27 +54,6 @@ def headline_language(sub: Subscription, config: Config) -> str:
 
 def gazetteer_of(config: Config) -> Gazetteer:
     return load_gazetteer(list(config.clusters), origin=str(config.path or "<config>"))
-
-
-def check_places(sub: Subscription, gaz: Gazetteer, label: str) -> None:
-    """Raise ConfigError for a cluster id or province the gazetteer does not know."""
-    for cluster_id in sub.clusters:
-        if cluster_id not in gaz:
-            close = difflib.get_close_matches(cluster_id, list(gaz.ids()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else "; see `loomwatch clusters` for the ids"
-            raise ConfigError(f"{label} key 'clusters': unknown cluster id {cluster_id!r}{hint}")
-    known = sorted({c.province for c in gaz if c.province})
-    for province in sub.provinces:
-        if province_name(province, known) is None:
-            close = difflib.get_close_matches(province, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"the gazetteer's provinces are {', '.join(known)}"
-            raise ConfigError(f"{label} key 'provinces': no cluster lies in {province!r}; {hint}")
-
-
-def province_name(given: str, known: Iterable[str]) -> str | None:
-    given = given.strip()
-    english = PROVINCES_ZH.get(given.removesuffix("省").removesuffix("市"), given)
-    return next((p for p in known if p.casefold() == english.casefold()), None)
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ mailed at once in one short message.
 so every crawl `loomwatch schedule` starts; any other crawl driver should call it too): it
 refreshes the feeds when the crawl stored something, then runs `run_alerts`.
 
-Each immediate subscription has its own window, as a digest does (crawler/digest.py):
+Each immediate subscription has its own window, as a digest does (model.py):
 the stories stored since its last alert that was sent — by article id, so none is skipped or
 repeated — plus stories that began to match through a report stored since (a translation
 that names the keyword). Each story is alerted once. A message lists each story's title,
@@ -27,13 +27,36 @@ from pathlib import Path
 import sqlite_utils
 
 from loomwatch.crawler.config import Config, ConfigError, Subscription
-from loomwatch.crawler.digest import (DigestBusy, DigestLock, SendError, Story, as_utc, choose_window, chosen_subscriptions, deliver,
-                                      fill_subject, machine_mail, make_story, render_template, select_stories, short_time,
-                                      smtp_password, story_tags, write_whole)
-from loomwatch.crawler.subscriptions import Match, Matcher, describe, gazetteer_of, headline_language
+from loomwatch.crawler.digest.mail import (
+    DigestBusy,
+    DigestLock,
+    SendError,
+    deliver,
+    machine_mail,
+    smtp_password,
+    write_whole,
+)
+from loomwatch.crawler.digest.model import (
+    Story,
+    as_utc,
+    choose_window,
+    make_story,
+    select_stories,
+    short_time,
+    story_tags,
+)
+from loomwatch.crawler.digest.render import fill_subject, render_template
+from loomwatch.crawler.digest.run import chosen_subscriptions
+from loomwatch.crawler.digest.subscriptions import (
+    Match,
+    Matcher,
+    describe,
+    gazetteer_of,
+    headline_language,
+)
 from loomwatch.storage import digests as store
 from loomwatch.storage import open_database
-from loomwatch.storage.db import db_time
+from loomwatch.storage.clock import db_time
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +89,7 @@ def after_crawl(config: Config, *, stored: int | None = None, now: dt.datetime |
     """What follows every crawl: refresh the feeds (when it `stored` anything, or when unknown)
     and mail the immediate subscriptions' alerts. Never raises for a mail problem: a failed
     alert is recorded, logged and in the outcomes, and goes out after the next crawl."""
-    from loomwatch.crawler.feeds import refresh_feeds
+    from loomwatch.crawler.digest.feeds import refresh_feeds
 
     if stored is None or stored > 0:
         refresh_feeds(config, now)

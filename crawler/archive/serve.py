@@ -4,7 +4,7 @@
 `serve` runs it under uvicorn for `loomwatch serve`. The archive is opened the way
 Datasette opens any mutable file, `mode=ro`, never `immutable=1`: a crawl may commit at
 any moment, and WAL lets readers see each commit without blocking the writer. The
-plugin (crawler/datasette_plugin.py) additionally sets every archive connection to
+plugin (crawler/archive/plugin.py) additionally sets every archive connection to
 `query_only`.
 """
 
@@ -24,9 +24,9 @@ from datasette.database import Database
 from datasette.plugins import pm
 from datasette.utils import parse_metadata
 
-from loomwatch.crawler import dashboard, datasette_plugin
-from loomwatch.crawler.datasette_plugin import ARCHIVE
-from loomwatch.crawler.gazetteer import load_gazetteer
+from loomwatch.crawler.archive import dashboard, plugin
+from loomwatch.crawler.archive.plugin import ARCHIVE
+from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.db import check_database, migrations
 
@@ -50,15 +50,15 @@ class ServeError(RuntimeError):
 
 
 def load_metadata() -> dict[str, Any]:
-    metadata = parse_metadata(files("loomwatch.crawler").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
+    metadata = parse_metadata(files("loomwatch.crawler.archive").joinpath("datasette/metadata.yaml").read_text(encoding="utf-8"))
     metadata.setdefault("plugins", {})["datasette-dashboards"] = dashboard.plugin_settings()
     return metadata
 
 
 def register_plugin() -> None:
     # Datasette's plugin manager is process-wide: register once, however many instances are built.
-    if not pm.is_registered(datasette_plugin):
-        pm.register(datasette_plugin, name="loomwatch")
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="loomwatch")
 
 
 def prepare_archive(path: Path) -> None:
@@ -101,7 +101,7 @@ def build_datasette(path: Path, *, settings: dict[str, Any] | None = None, feeds
         metadata.setdefault("plugins", {}).setdefault("loomwatch", {})["feeds"] = str(feeds)
     # The template folder holds the article page (row-loomwatch-articles.html).
     ds = Datasette(files=[], metadata=metadata, settings={**SETTINGS, **(settings or {})},
-                   template_dir=str(files("loomwatch.crawler").joinpath("datasette")))
+                   template_dir=str(files("loomwatch.crawler.archive").joinpath("datasette")))
     ds.remove_database("_memory")  # added whenever no files are given; analysts have no use for it
     ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE)
     return ds

@@ -189,7 +189,7 @@ def load_gazetteer(extra: Iterable[Mapping[str, Any]] = (), origin: str = "<conf
 
 @functools.cache
 def _packaged() -> tuple[tuple[str, Cluster], ...]:
-    text = resources.files("loomwatch.crawler").joinpath("data/clusters.toml").read_text(encoding="utf-8")
+    text = resources.files("loomwatch.pipelines").joinpath("data/clusters.toml").read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -336,3 +336,19 @@ def _check_names(clusters: Mapping[str, Cluster], blame: Mapping[str, str]) -> N
                 f"drop it here, or remove it there with [[clusters]] id = {victim!r}, remove_aliases = [{name!r}]"
             )
 
+
+PROVINCES_ZH = {
+    "安徽": "Anhui", "北京": "Beijing", "重庆": "Chongqing", "福建": "Fujian", "甘肃": "Gansu", "广东": "Guangdong",
+    "广西": "Guangxi", "贵州": "Guizhou", "海南": "Hainan", "河北": "Hebei", "黑龙江": "Heilongjiang", "河南": "Henan",
+    "湖北": "Hubei", "湖南": "Hunan", "内蒙古": "Inner Mongolia", "江苏": "Jiangsu", "江西": "Jiangxi", "吉林": "Jilin",
+    "辽宁": "Liaoning", "宁夏": "Ningxia", "青海": "Qinghai", "陕西": "Shaanxi", "山东": "Shandong", "上海": "Shanghai",
+    "山西": "Shanxi", "四川": "Sichuan", "天津": "Tianjin", "西藏": "Tibet", "新疆": "Xinjiang", "云南": "Yunnan",
+    "浙江": "Zhejiang",
+}
+
+
+def province_name(given: str, known: Iterable[str]) -> str | None:
+    """The province among `known` (English names) that `given` names, in English or Chinese (浙江, 浙江省)."""
+    given = given.strip()
+    english = PROVINCES_ZH.get(given.removesuffix("省").removesuffix("市"), given)
+    return next((p for p in known if p.casefold() == english.casefold()), None)

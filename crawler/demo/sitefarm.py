@@ -100,7 +100,7 @@ from urllib.parse import unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_DIR = Path(__file__).parent
 DEMO_SITES = DEMO_DIR / "sites"
 DEMO_CONFIG = DEMO_DIR / "demo.toml"
 

@@ -94,6 +94,6 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         # would only cost task churn (32 cost ~1 ms per page). Pages still run in parallel.
         "CONCURRENT_ITEMS": 1,
         "LOG_INSTALL_ROOT_HANDLER": False,  # loomwatch's CLI configures logging; Scrapy logs through it
-        "LOOMWATCH_CONFIG": config,
+        "LOOMWATCH_PIPELINES": config.pipelines,
         "LOOMWATCH_RUN_ID": run_id,
     }
