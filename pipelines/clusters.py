@@ -12,8 +12,11 @@ the threshold. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby,
 and less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", 宁波某某有限公司). Ambiguous names ("Datang") count only with textile
-words or other cluster names nearby; excluded phrases ("Jinjiang Inn"), government
+("Hangzhou-based", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
+base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin names
+split into syllables ("Ke-qiao", "Zhang Jia Gang") count only with textile words or
+other cluster names nearby; excluded phrases ("Jinjiang Inn"), a place's facilities,
+events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
 datelines and credit lines never count. A body's name reaches over no conjunction,
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
@@ -40,8 +43,8 @@ from typing import Any
 
 import ahocorasick
 
-from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer
-from loomwatch.pipelines.hanzi import variants
+from loomwatch.pipelines.gazetteer import Cluster, Gazetteer, fold, load_gazetteer
+from loomwatch.pipelines.hanzi import pinyin_readings, variants
 from loomwatch.pipelines.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
@@ -101,29 +104,33 @@ TERMS: dict[str, float] = {
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
     "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
     "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
-    "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6,
+    "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
     # and Russian, Malay: a few words each, for the textile pages our sources publish in
     # other languages.
     "textil*": 1.0, "habillement": 1.0, "vêtement*": 1.0, "prêt-à-porter": 1.0, "tissu": 0.8,
     "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature": 0.9, "chaussettes": 0.9,
-    "chaussures": 0.5, "chapeaux": 0.6, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
+    "chaussures": 0.5, "chapeaux": 0.6, "écharpes": 0.6, "bonnets": 0.6, "gants": 0.3, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
     "*kleidung": 1.0, "bekleidung*": 1.0, "stoffe": 0.6, "garne": 0.9, "strickwaren": 1.0,
     "weberei": 1.0, "spinnerei": 1.0, "*mützen": 0.7, "*mütze": 0.6, "socken": 0.9, "seide": 0.7,
-    "baumwolle": 0.7, "kaschmir": 1.0, "*textilien": 1.0,
+    "baumwolle": 0.7, "kaschmir": 1.0, "*textilien": 1.0, "strickerei*": 1.0, "näherei": 0.9,
+    "*strümpfe": 0.9, "pullover": 0.8, "webstühle": 0.9, "kleider": 0.7,
+    "couture": 0.6, "chemises": 0.6, "lainage": 0.9, "teinture": 0.8,
     "ropa": 0.8, "prendas": 0.7, "confección": 0.9, "indumentaria": 1.0, "vestimenta": 0.8,
     "tejido": 0.8, "tejidos": 0.9, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
-    "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0,
+    "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0, "mezclilla": 1.0, "suéteres": 0.9,
+    "jerséis": 0.9, "hilo": 0.5, "tintorería": 0.8, "bufandas": 0.6, "guantes": 0.3,
     "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,
     "confecção": 1.0, "confecções": 1.0, "tecido": 0.8, "tecidos": 0.9, "fiação": 0.9,
-    "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6,
+    "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6, "malha": 0.7, "malharia*": 1.0,
+    "vestidos": 0.6, "tinturaria": 0.8, "cachecóis": 0.6, "luvas": 0.3,
     "tessil*": 1.0, "abbigliamento": 1.0, "tessuti": 1.0, "tessuto": 0.9, "filati": 0.9,
     "maglieria": 1.0, "pronto moda": 1.0, "moda": 0.3, "calze": 0.8, "cappelli": 0.6,
     "tekstil*": 1.0, "tøj": 0.8, "beklædning": 1.0, "striktøj": 1.0, "strikket": 0.9, "garn": 0.7,
-    "tørklæde*": 0.6, "*handsker": 0.4, "hatte": 0.6, "huer": 0.5, "kläder": 0.8, "klær": 0.8,
+    "tørklæde*": 0.6, "strikkede": 0.9, "*handsker": 0.4, "hatte": 0.6, "huer": 0.5, "kläder": 0.8, "klær": 0.8,
     "текстил*": 1.0, "облекло": 1.0, "дрехи": 0.8, "трикотаж*": 1.0, "прежда": 0.9, "пряжа": 0.9,
-    "шалове": 0.6, "ръкавици": 0.4, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
+    "шалове": 0.6, "ръкавици": 0.4, "плетен*": 0.9, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
     "hüte": 0.6, "schals": 0.6, "*handschuhe": 0.4, "*kappen": 0.5,
     "pakaian": 0.8, "kaus kaki": 1.0, "kaos kaki": 1.0, "stoking": 0.8, "benang": 0.7, "garmen": 1.0,
     # Japanese
@@ -131,6 +138,8 @@ TERMS: dict[str, float] = {
     "織物": 1.0, "生地": 0.7, "ニット": 1.0, "セーター": 0.9, "靴下": 0.9, "毛皮": 0.5, "シルク": 0.8,
     "デニム": 1.0, "ジーンズ": 0.9, "カシミヤ": 1.0, "下着": 0.8, "寝具": 0.8, "タオル": 0.6,
     "子供服": 1.0, "婦人服": 1.0, "紳士服": 1.0, "ファッション": 0.4, "ウール": 0.6,
+    "テキスタイル": 1.0, "ファブリック": 0.8, "ソックス": 0.9, "ジャカード": 1.0, "捺染": 1.0, "染織": 1.0,
+    "ぬいぐるみ": 0.5, "寝装": 0.9, "肌着": 0.8, "作業服": 0.8, "マフラー": 0.6, "手袋": 0.3,
 }
 
 # Markers of the page furniture that follows the article: headlines of other stories.
@@ -141,6 +150,16 @@ TAIL_MARKERS = (
     "相关阅读", "相关文章", "相关新闻", "延伸阅读", "推荐阅读", "上一篇", "下一篇", "热门文章",
 )
 TAIL_MIN_POSITION = 0.4  # a marker earlier than this share of the text is body, not furniture
+
+# Words that say the places beside them are industry clusters: "the four clusters visited
+# were Haining, ...", 产业集群, 産地. They are context for a name, like textile words,
+# but no evidence of relevance: clusters of other industries use them too. Not "capital
+# of", "hub" or 名城: "Hangzhou, capital of Zhejiang" and 历史文化名城 say nothing of industry.
+CLUSTER_WORDS = (
+    "cluster", "clusters", "industrial cluster", "industrial clusters", "industrial base", "production base",
+    "industrial park", "*cluster", "*clustern", "pôle", "pôles", "grappe", "grappes", "conglomerado", "conglomerados",
+    "产业集群", "集群", "产业基地", "生产基地", "产业园", "工业园", "産地", "産業集積", "クラスター",
+)
 
 # Relevance: evidence E -> relevance 1 - exp(-E).
 TITLE_TERM_FACTOR = 0.9  # per unit of title vocabulary weight, capped at TITLE_TERM_CAP
@@ -169,7 +188,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT = 0, 1, 2, 3
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT = 0, 1, 2, 3, 4
 _EXCLUDED = -1
 
 
@@ -251,6 +270,17 @@ COMPANY_WORDS = (
     "股份有限公司", "有限公司", "有限责任公司", "集团", "公司",
     "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.",
 )
+# A place's name directly before one of these is a facility, an event or a product named
+# after the place, not its industry: "Humen Bridge", "Jinjiang Inn", "Datang Power",
+# "Ningbo airport", 南通大学, 绍兴黄酒, 南通马拉松.
+FACILITY_WORDS = (
+    "hotel", "hotels", "inn", "inns", "bridge", "airport", "railway station", "train station", "station",
+    "university", "hospital", "museum", "stadium", "power", "electric power", "metro", "subway",
+    "marathon", "port", "zoo", "wine", "opera", "fc", "football club",
+    "酒店", "大酒店", "宾馆", "饭店", "大饭店", "大桥", "机场", "火车站", "高铁站", "东站", "西站", "南站", "北站", "大学", "医院",
+    "博物馆", "体育场", "体育馆", "电力", "电厂", "发电", "供电", "地铁", "轨道交通", "马拉松", "港口",
+    "动物园", "黄酒", "电视台", "ホテル", "空港", "駅",
+)
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
 _JOINS = _words("的", "和", "与", "、", "及", "在")
 # A character of a place's name: not a conjunction or CJK punctuation (、。), so that a
@@ -266,7 +296,8 @@ _BEHIND = "|".join(
     f"(?<={re.escape(_key(w[0]))}){re.escape(_key(w[1:]))}" for w in GOVERNMENT_WORDS if w[0] in "市县区镇"
 ) + r"|(?<=city)\shall\b"
 BODY_OR_COMPANY = re.compile(
-    "(?P<government>"
+    "(?P<facility>" + _ADMIN_ZH + r"?(?:\s(?:city|county|district|town))?\s?"
+    + _words(*FACILITY_WORDS) + r"(?![a-z0-9]))|(?P<government>"
     + _ADMIN_ZH + "?(?:" + _NAME_HAN + "{1,4}?" + _ADMIN_ZH + "){0,2}"
     + _words(*(w for w in GOVERNMENT_WORDS if not w.isascii()))
     + "|" + _ADMIN_EN + r"\s(?:" + _words(*(w for w in GOVERNMENT_WORDS if w.isascii() and w != "bureau"))
@@ -314,7 +345,7 @@ def _term_automaton() -> ahocorasick.Automaton:
     for marker in TAIL_MARKERS:
         for key, edges in _spellings(marker):
             automaton.add_word(key, (_TAIL, 0.0, len(key), edges, key))
-    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS), (_CREDIT, CREDIT_WORDS)):
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS)):
         for word in words:
             for key, edges in _spellings(word):
                 automaton.add_word(key, (kind, 0.0, len(key), edges, key))
@@ -322,9 +353,30 @@ def _term_automaton() -> ahocorasick.Automaton:
     return automaton
 
 
+def _syllable_spellings(cluster: Cluster) -> tuple[str, ...]:
+    """The cluster's pinyin name split into its syllables, as machine translations and
+    trade portals write it: "Ke-qiao", "Zhang Jia Gang" (two syllables apart, "Zhou
+    Quan", read as a person's name, so they are split only by a hyphen); () unless the
+    name is the reading of its Chinese name (with or without the admin suffix: 沙溪镇
+    is "Shaxi")."""
+    latin = fold(re.sub(r"\s*\(.*\)$", "", cluster.name)).replace("'", "")
+    readings = pinyin_readings()
+    for chinese in (cluster.name_zh, cluster.name_zh[:-1]):
+        syllables = [readings.get(char, "") for char in chinese]
+        if len(syllables) > 1 and all(syllables) and "".join(syllables) == latin:
+            return ("-".join(syllables),) + ((" ".join(syllables),) if len(syllables) > 2 else ())
+    return ()
+
+
 def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
     """Names and excluded phrases of all clusters; None when there are none."""
     automaton = ahocorasick.Automaton()
+    # Split spellings first, so that an excluded phrase or a name written the same wins. They
+    # count only in context, like ambiguous names: "Zhou Quan" may be a person.
+    for index, cluster in enumerate(gazetteer):
+        for spelling in _syllable_spellings(cluster):
+            key = _key(spelling)
+            automaton.add_word(key, (index, True, len(key), _edges(key)))
     # Exclusions first, so that a phrase that is also some cluster's name stays a name.
     for cluster in gazetteer:
         for phrase in cluster.exclude:
@@ -402,6 +454,7 @@ class Tagger:
         tail_start = len(doc)
         markers: list[int] = []  # government and company words
         credits: list[int] = []
+        cluster_words: list[int] = []
         for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -412,6 +465,9 @@ class Tagger:
                 continue
             if kind == _MARKER or kind == _CREDIT:
                 (markers if kind == _MARKER else credits).append(start)
+                continue
+            if kind == _CONTEXT:
+                cluster_words.append(start)
                 continue
             if weight <= 0:
                 continue
@@ -426,7 +482,8 @@ class Tagger:
             return Tagging(relevance, False, ())
         if self._names is None:
             return Tagging(relevance, True, ())
-        raw = self._mentions(self._names, doc, body_start, tail_start, term_positions, markers, credits, len(body))
+        context = sorted(term_positions + cluster_words) if cluster_words else term_positions
+        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
         return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int) -> float:
@@ -464,8 +521,8 @@ class Tagger:
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)
-            after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "government" or None (a company)
-            if after and after.lastgroup and LEADER.match(doc, after.end()):
+            after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "facility", "government" or None (a company)
+            if after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
                 after = None  # a leader of the place, not its office
             if (
                 after and after.lastgroup

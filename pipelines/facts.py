@@ -33,6 +33,7 @@ import ahocorasick
 
 from loomwatch.pipelines.dedup import BOILERPLATE, MIN_LINE_WEIGHT, normalise
 from loomwatch.pipelines.gazetteer import Gazetteer, load_gazetteer
+from loomwatch.pipelines.hanzi import pinyin_readings
 
 # How much one shared fact of a kind counts (see `weight`).
 KIND_WEIGHT = {"org": 1.0, "event": 1.0, "cluster": 0.8, "person": 1.5, "place": 0.4, "media": 0.3, "country": 0.3}
@@ -179,12 +180,7 @@ def _people(raw_lines: list[str], normalised: str) -> set[str]:
 @functools.lru_cache(maxsize=1)
 def _pinyin() -> tuple[dict[str, str], frozenset[str]]:
     """The toneless reading of each GB 2312 character, and the surnames' readings."""
-    readings: dict[str, str] = {}
-    text = resources.files("loomwatch.pipelines.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            reading, chars = line.split(" ", 1)
-            readings.update(dict.fromkeys(chars, reading))
+    readings = pinyin_readings()
     return readings, frozenset(_SURNAME_READING.get(c) or readings[c] for c in _HAN_SURNAMES)
 
 

@@ -3,9 +3,11 @@ scripts (near-duplicate detection) and to tell zh-tw from zh-cn (language detect
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable
+from importlib import resources
 
 # Han ideographs of the Basic Multilingual Plane: the unified block, extension A and the
 # compatibility ideographs (a regex character-class body).
@@ -95,7 +97,7 @@ for _traditional, _simplified in SIMPLIFIED.items():
 JAPANESE = {chr(k): v for k, v in _pairs((
     "吴呉泽沢乡郷轻軽县県广広佛仏纤繊经経带帯团団卖売关関发発转転铁鉄单単战戦乐楽药薬检検险険验験"
     "剂剤扩拡价価变変对対总総济済营営劳労丝糸实実写写边辺国国区区装装晋晋会会学学来来条条号号体体"
-    "万万与与台台当当点点宝宝礼礼声声尽尽旧旧湾湾汇汇厅庁码碼产産"
+    "万万与与台台当当点点宝宝礼礼声声尽尽旧旧湾湾汇汇厅庁码碼产産叠畳绣繍"
 )).items()}
 
 
@@ -130,3 +132,16 @@ def _is_traditional(char: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+@functools.cache
+def pinyin_readings() -> dict[str, str]:
+    """The toneless pinyin reading of each GB 2312 character (its first reading), from
+    `pipelines/data/pinyin.txt`."""
+    readings: dict[str, str] = {}
+    text = resources.files("loomwatch.pipelines.data").joinpath("pinyin.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            reading, chars = line.split(" ", 1)
+            readings.update(dict.fromkeys(chars, reading))
+    return readings

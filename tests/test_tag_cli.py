@@ -86,9 +86,10 @@ def test_retag_puts_newly_relevant_articles_into_stories_and_takes_off_topic_one
 
 
 def test_retag_brings_an_archive_tagged_by_an_older_tagger_up_to_date(tmp_path):
-    """What an archive crawled before the offices rule and the Japanese vocabulary holds: a
-    Japanese story stored off-topic, a meeting story tagged with a city hall's city, and a
-    clusters table without the clusters added since."""
+    """What an archive crawled before the offices and facilities rules, the Japanese
+    vocabulary and the later clusters holds: a Japanese story stored off-topic, a meeting
+    story tagged with a city hall's city, a fair story tagged with its airport's city, a
+    Yangzhou plush-toy story with no tag, and a clusters table without the clusters added since."""
     config = tmp_path / "loomwatch.toml"
     config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
     japanese = {"title": "虎門の衣料品市場", "text": "広東省の虎門ではアパレル企業が冬物の縫製を急いでいる。繊維製品の輸出も増えた。"}
@@ -96,20 +97,27 @@ def test_retag_brings_an_archive_tagged_by_an_older_tagger_up_to_date(tmp_path):
         "title": "Cluster meeting on fabric exports",
         "text": "Officials of the Ningbo city hall heard Keqiao fabric traders and Shengze weavers report on textile exports.",
     }
+    fair = {"title": "Garment buyers arrive for the autumn fabric fair",
+            "text": "Garment buyers landed at Nantong airport on Monday and checked in at the Nantong Hotel before the fabric fair opened."}
+    toys = {"title": "扬州毛绒玩具出口增长", "text": "扬州的毛绒玩具企业今年出口增长，面料采购和缝纫工人的需求都在增加。"}
     db = open_database(tmp_path / "archive.db")
     with db.atomic():
         insert_article(db, {**japanese, "url": "http://x.example/ja/1", "source": "s", "relevance": 0.0, "relevant": 0}, clusters=[])
         insert_article(db, {**meeting, "url": "http://x.example/en/2", "source": "s", "relevance": 0.9, "relevant": 1},
                        clusters=[("ningbo", 0.4), ("keqiao", 0.6), ("shengze", 0.6)])
-        db.execute("DELETE FROM clusters WHERE id IN ('pinghu', 'yangxunqiao')")
+        insert_article(db, {**fair, "url": "http://x.example/en/3", "source": "s", "relevance": 0.9, "relevant": 1}, clusters=[("nantong", 0.5)])
+        insert_article(db, {**toys, "url": "http://x.example/zh/4", "source": "s", "relevance": 0.8, "relevant": 1}, clusters=[])
+        db.execute("DELETE FROM clusters WHERE id IN ('pinghu', 'yangxunqiao', 'yangzhou')")
     db.close()
 
     result = CliRunner().invoke(main, ["retag", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "re-tagged 2 articles; 2 changed" in result.output
+    assert "re-tagged 4 articles; 4 changed" in result.output
     db = open_database(tmp_path / "archive.db")
     tags = {(r["url"], r["cluster_id"]) for r in db.query(
         "SELECT url, cluster_id FROM article_clusters JOIN articles ON articles.id = article_id")}
-    assert tags == {("http://x.example/ja/1", "humen"), ("http://x.example/en/2", "keqiao"), ("http://x.example/en/2", "shengze")}
+    assert tags == {("http://x.example/ja/1", "humen"), ("http://x.example/en/2", "keqiao"), ("http://x.example/en/2", "shengze"),
+                    ("http://x.example/zh/4", "yangzhou")}
     assert db.execute("SELECT relevant FROM articles WHERE url = 'http://x.example/ja/1'").fetchone() == (1,)
-    assert db.execute("SELECT count(*) FROM clusters WHERE id IN ('pinghu', 'yangxunqiao')").fetchone() == (2,)
+    assert db.execute("SELECT count(*) FROM clusters WHERE id IN ('pinghu', 'yangxunqiao', 'yangzhou')").fetchone() == (3,)
+

@@ -403,9 +403,14 @@ def test_offices_leave_the_other_clusters_of_a_meeting(tagger: Tagger) -> None:
         "HANGZHOU, June 3 (Xinhua) -- Garment and textile exports rose, and fabric orders are full.",
         "来源：宁波日报\n今年以来纺织服装出口增长，面料订单饱满。",
         "[Photo/Ningbo Daily] Garment and textile exports rose, and fabric orders are full.",
+        # A place's facilities are not its industry, whichever cluster the place is.
+        "Garment buyers landed at Nantong airport on Monday and checked in at the Nantong Hotel before the fabric fair opened.",
+        "服装采购商周一抵达南通机场，入住南通大酒店后参加面料展。",
+        "Fabric and garment exporters say the Jiangyin Bridge and the Haining power plant upgrade cut their costs.",
+        "面料和服装出口商说，江阴大桥通车和海宁电厂扩建降低了成本。",
     ],
 )
-def test_datelines_and_credits_name_no_cluster(tagger: Tagger, text: str) -> None:
+def test_datelines_credits_and_facilities_name_no_cluster(tagger: Tagger, text: str) -> None:
     tagging = tagger.tag("Textile exports", text)
     assert tagging.relevant and tagging.clusters == ()
 
@@ -532,3 +537,61 @@ def test_labels_meet_tags_in_the_shared_sets_terms(gazetteer: Gazetteer) -> None
 )
 def test_offices_take_only_their_own_place_and_leaders_name_theirs(tagger: Tagger, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag("Garment makers visited", text)) == [cluster_id]
+
+
+# ---------------------------------------------------------------- cluster words, facilities, further clusters and languages
+
+
+def test_cluster_words_are_context_for_the_places_they_introduce(tagger: Tagger) -> None:
+    # The knitting words are far from the list of places; "产业集群" says what the places are.
+    lead = "中国针织工业协会组织的调研活动持续了整整一年，记者们走遍了各地，撰写了两百多篇报道，行程两万多公里，受到了广泛好评和行业关注。"
+    with_word = tagger.tag("针织服装企业走访活动收官", lead + "活动先后走进三个产业集群：浙江海宁和江苏梅李。随后召开了总结会。")
+    without = tagger.tag("针织服装企业走访活动收官", lead + "活动先后走进三个地方：浙江海宁和江苏梅李。随后召开了总结会。")
+    assert set(ids(with_word)) == {"haining", "meili"}
+    assert ids(without) == []
+    # Context only: the word alone does not make a story about clusters of another industry relevant.
+    assert not tagger.tag("Battery cluster grows", "The battery cluster in Ningbo added three plants.").relevant
+
+
+def test_the_place_itself_still_counts_beside_its_facilities(tagger: Tagger) -> None:
+    tagging = tagger.tag("Sweater makers in Puyuan", "Sweater makers in Puyuan sold more knitwear; their yarn comes by truck over the Tongxiang bridge.")
+    assert ids(tagging) == ["puyuan"]
+    assert ids(tagger.tag("Humen garment fair opens", "The Humen garment fair opened; clothing makers from the port showed women's wear.")) == ["humen"]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("扬州毛绒玩具出口增长", "扬州的毛绒玩具企业今年出口增长，面料采购和缝纫工人的需求都在增加。", "yangzhou"),
+        ("Hanfu makers in Caoxian expand", "Workshops in Caoxian sewing hanfu garments hired more tailors as clothing orders rose.", "caoxian"),
+        ("辽源袜业订单回暖", "辽源的棉袜企业订单回暖，袜机开工率提高。", "liaoyuan"),
+        ("于都服装产业园投产", "于都新建的服装工厂投产，缝纫和面料仓储同步启用。", "yudu"),
+        ("潮南内衣企业扩产", "潮南的内衣和家居服工厂增加了针织面料的采购。", "chaonan"),
+        ("光山羽绒服走俏", "光山的羽绒服加工点赶制冬装，面料和羽绒用量大增。", "guangshan"),
+        ("Ningjin shirt makers", "Shirt and jeans factories in Ningjin hired more sewing workers for garment orders.", "ningjin"),
+        # Textile words in other languages, and the Japanese forms of Chinese names (畳 for 叠).
+        ("浙江・柯橋の産地を訪ねて", "柯橋はテキスタイルの一大産地で、多くの工場がファブリックを織っている。", "keqiao"),
+        ("畳石橋の寝装市場", "江蘇省の畳石橋には寝装品とテキスタイルの卸売店が並ぶ。", "dieshiqiao"),
+        ("Strickerei in Puyuan", "In Puyuan arbeiten tausende Strickereien; die Pullover gehen nach Europa.", "puyuan"),
+        ("Malharia de Puyuan cresce", "As malharias de Puyuan venderam mais peças de malha neste inverno.", "puyuan"),
+        ("義烏のマフラー工場", "義烏の工場ではマフラーと手袋の注文が増え、マフラーの輸出も伸びた。", "yiwu"),
+        ("Strikkede huer fra Yiwu", "Fabrikkerne i Yiwu laver strikkede huer til Finland.", "yiwu"),
+    ],
+)
+def test_further_clusters_and_languages_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+def test_pinyin_names_split_into_syllables_match(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Fabric traders in Hai-ning and Zhang Jia Gang",
+        "Knitting mills in Hai-ning sold more warp-knitted fabric; yarn traders in Zhang Jia Gang agreed.",
+    )
+    assert set(ids(tagging)) == {"haining", "zhangjiagang"}
+    # Two syllables apart read as a person's name: Zhou Quan chairs a board, Zhouquan is not tagged.
+    person = tagger.tag("Textile group names its chairman", "The textile group said Zhou Quan will chair its board of garment makers.")
+    assert person.relevant and ids(person) == []
+    # Only when the name is the reading of the Chinese name: no split form for Ordos (鄂尔多斯).
+    assert not tagger.tag("Cashmere from Or-dos", "Cashmere knitwear makers from Or-dos showed sweaters.").clusters
