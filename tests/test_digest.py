@@ -678,3 +678,20 @@ def test_docs_cover_every_option_and_email_setting():
     for key in documented_keys():
         if key.startswith(("email.", "digest.")):
             assert key.split(".", 1)[1] in doc, f"docs/digest.md does not mention {key}"
+
+
+def test_plain_text_wraps_chinese_by_display_width():
+    from loomwatch.crawler.digest.render import wrap
+    from loomwatch.crawler.digest.model import width
+
+    text = ("本报讯：织里镇童装企业今年前三季度共接待外地采购商一万二千余批次，较去年同期增长百分之十八，"
+            "其中来自东南亚的客商明显增多。镇商会负责人介绍说，多数企业已经开通直播销售。")
+    lines = wrap(text, "  ").split("\n")
+    assert len(lines) > 1 and "".join(line.strip() for line in lines) == text  # nothing lost or added
+    assert all(width(line) <= 76 for line in lines[:-1] if not line.strip()[-1] in "。，")
+    assert all(width(line) <= 78 for line in lines)
+    assert not any(line.strip()[0] in "。，、" for line in lines)  # a closing mark never starts a line
+    english = "Weavers in the town added two hundred water-jet looms this autumn, the association said."
+    lines = wrap(f"{english} {english}", "  ").split("\n")
+    assert len(lines) == 3 and all(len(line) <= 76 for line in lines)
+    assert " ".join(line.strip() for line in lines) == f"{english} {english}"  # broken at spaces only

@@ -18,7 +18,7 @@ from loomwatch.crawler.config import (
     ConfigError,
     Subscription,
 )
-from loomwatch.crawler.digest.model import DAYS, Digest, short_time
+from loomwatch.crawler.digest.model import DAYS, Digest, short_time, width
 
   # display columns (a Han character is two): about three English or two Chinese sentences
 
@@ -43,8 +43,32 @@ _ENV = jinja2.Environment(
 _ENV.filters["nowrap_times"] = lambda text: markupsafe.Markup(re.sub(
     r"\b((?:%s) \d{1,2} \w{3}) (\d\d:\d\d)" % "|".join(DAYS),
     lambda m: m.group(1).replace(" ", "&nbsp;") + "&nbsp;" + m.group(2), str(markupsafe.escape(text))))
-_ENV.filters["wrap"] = lambda text, indent="": textwrap.fill(
-    text, 76, initial_indent=indent, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+_ENV.filters["wrap"] = lambda text, indent="": wrap(text, indent)
+# A line never starts with these: a closing mark stays with the character before it.
+_NO_LINE_START = set("。，、；：？！）」』》〉】”’…,.;:?!)]")
+_UNITS = re.compile(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+
+
+def wrap(text: str, indent: str = "", columns: int = 76) -> str:
+    """Text filled to `columns` display columns (a Han character takes two) for the plain-text
+    digest. Chinese has no spaces to break at: it breaks between characters, never before a
+    closing mark; Latin words are never split."""
+    lines: list[str] = []
+    line, used = "", width(indent)
+    for unit in _UNITS.findall(text):
+        if unit.isspace():
+            unit = " "
+            if not line:
+                continue
+        size = width(unit)
+        if line and used + size > columns and not unit.isspace() and unit[0] not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line, used = "", width(indent)
+        line += unit
+        used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(indent + line for line in lines)
 
 
 def render(digest: Digest) -> tuple[str, str]:
