@@ -389,11 +389,18 @@ def _lookup_sql(bands: int) -> str:
     return _LOOKUP_SQL[bands]
 
 
-def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, threshold: float) -> int | None:
-    """The original of the earliest stored article whose estimated Jaccard similarity is ≥ threshold."""
+def prepare(db: sqlite_utils.Database, threshold: float) -> Params:
+    """The index's parameters for `threshold` (rebuilding the index first if it needs others),
+    for the `params` of a batch's lookups and entries: the recorded ones are then read once."""
+    return _current(db, threshold)
+
+
+def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, threshold: float, params: Params | None = None) -> int | None:
+    """The original of the earliest stored article whose estimated Jaccard similarity is ≥ threshold
+    (`params`: what `prepare` returned for it in this transaction)."""
     if signature is None:
         return None
-    params = _current(db, threshold)
+    params = params or _current(db, threshold)
     values = _values(signature)
     keys = _keys_of(signature, params)
     hits = Counter(row[0] for row in db.execute(_lookup_sql(params.bands), keys))
@@ -429,11 +436,11 @@ def _original(db: sqlite_utils.Database, article_id: int, duplicate_of: int | No
     return article_id
 
 
-def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None) -> None:
+def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, params: Params | None = None) -> None:
     """Add a stored article to the index (in the caller's transaction; commits nothing)."""
     if signature is None:
         return
-    params = _current(db, None)
+    params = params or _current(db, None)
     keys = _keys_of(signature, params)
     old = db.execute("SELECT signature FROM dedup_signatures WHERE article_id = ?", [article_id]).fetchone()
     if old is not None and len(old[0]) == SIGNATURE_BYTES:  # re-indexed: drop the old entries
