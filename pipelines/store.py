@@ -15,6 +15,7 @@ run fetches it again).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -28,11 +29,11 @@ from loomwatch.pipelines import dedup, stories
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage.archive import archive_error
 from loomwatch.storage.articles import (
-    article_id_for_url,
     content_hash,
-    exact_duplicate,
+    exact_duplicates,
     index_for_search,
     insert_article,
+    known_of,
     record_skipped,
 )
 from loomwatch.storage.urls import canonical_url, same_site, site_of
@@ -77,6 +78,11 @@ class StorePipeline:
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups in the current flush
         self.search: list[tuple[int, str, str]] = []  # search-index entries of the current batch
         self.stored: list[tuple[str, bool]] = []  # (source, is a duplicate) of each article in the current batch
+        self.failures: list[tuple[str, str, str]] = []  # (source, reason, last error) of the current batch's unusable pages
+        self.careful = False  # each article in a savepoint of its own
+        self.known: set[str] = set()  # URLs of the current batch stored already (in the archive or earlier in the batch)
+        self.originals: dict[str, int] = {}  # content hash -> its original, for the current batch's hashes
+        self.params: dedup.Params | None = None
         self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
         self.story_rules = settings.stories
         self.db = None
@@ -120,18 +126,24 @@ class StorePipeline:
         if not batch or self.db is None:
             return
         # thread_time: the pool's result thread runs in this process at the same time
-        started, self.dedup_cpu, self.story_cpu, self.search, self.stored = time.thread_time(), 0.0, 0.0, [], []
+        started, self.dedup_cpu, self.story_cpu = time.thread_time(), 0.0, 0.0
         try:
-            with self.db.atomic():
-                for item in batch:
-                    self._write(item)
-                index_for_search(self.db, self.search, indexed=True)  # one search-index segment per batch (see insert_article)
-                if also is not None:
-                    also(self.db)
+            try:
+                self._write_batch(batch, also, careful=False)
+            except sqlite3.IntegrityError:
+                # An article broke a constraint (a bug or a damaged archive): the batch is written
+                # again, each article in a savepoint of its own, so that only that article is left out.
+                # Savepoints for every article cost a copy of each page an article touches.
+                self._write_batch(batch, also, careful=True)
         except sqlite3.IntegrityError:
             raise  # one article's problem is handled in _write: this is a bug
         except (sqlite3.DatabaseError, OSError) as exc:
             raise archive_error(self.database, exc, self.busy_timeout) from None
+        finally:
+            for source, reason, detail in self.failures:  # counted whether or not the batch could be written
+                self.count(source, "errors")
+                self.count(source, reason)
+                self.stats.set_value(f"loomwatch/{source}/last_error", detail)
         for source, duplicate in self.stored:  # counted once committed: a batch that could not be written stored nothing
             self.count(source, "new_articles")
             if duplicate:
@@ -140,6 +152,21 @@ class StorePipeline:
         stats.inc_value("loomwatch/cpu/store", time.thread_time() - started - self.dedup_cpu - self.story_cpu)
         stats.inc_value("loomwatch/cpu/dedup_lookup", self.dedup_cpu)
         stats.inc_value("loomwatch/cpu/story_lookup", self.story_cpu)
+
+    def _write_batch(self, batch: list[dict[str, Any]], also: Callable[[sqlite_utils.Database], None] | None, careful: bool) -> None:
+        self.search, self.stored, self.failures, self.careful = [], [], [], careful
+        with self.db.atomic():
+            pages = [(item, *self._urls(item)) for item in batch]
+            # What the archive knows of the batch's URLs and content hashes, read at once; the
+            # batch's own articles are added to both as they are stored.
+            self.known = known_of(self.db, {u for item, url, urls in pages if url for u in (url, *urls)})
+            self.originals = exact_duplicates(self.db, {self._digest(item["article"]) for item, url, _ in pages if url})
+            self.params = dedup.prepare(self.db, self.threshold)
+            for item, url, urls in pages:
+                self._write(item, url, urls)
+            index_for_search(self.db, self.search, indexed=True)  # one search-index segment per batch (see insert_article)
+            if also is not None:
+                also(self.db)
 
     def _stop(self, error: ArchiveError, lost: int) -> None:
         from scrapy.utils.defer import deferred_from_coro
@@ -151,30 +178,39 @@ class StorePipeline:
         if self.crawler is not None:
             self.stopping = deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_unwritable"))
 
-    def _write(self, item: dict[str, Any]) -> None:
-        db, source = self.db, item["source"]
-        failure = item.get("failure")
-        if failure:
-            if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
-                self.count(source, "errors")
-                self.count(source, failure["reason"])
-                self.stats.set_value(f"loomwatch/{source}/last_error", f"{item['url']}: {failure['detail']}")
-            record_skipped(db, item["url"], source, failure["reason"], failure["detail"])
-            return
-        article = item["article"]
+    @staticmethod
+    def _urls(item: dict[str, Any]) -> tuple[str | None, set[str]]:
+        """The URL an article is stored under and its other URLs (None for a failed page)."""
+        if item.get("failure"):
+            return None, set()
         urls = set(item["urls"])
         url = item["url"]
-        canonical = article.get("canonical")
+        canonical = item["article"].get("canonical")
         if canonical:
             canonical = canonical_url(urljoin(url, canonical))
             if same_site(canonical, {site_of(url)}):
                 urls.add(url)
                 url = canonical
-        if any(article_id_for_url(db, u) for u in (url, *urls)):
+        return url, urls
+
+    @staticmethod
+    def _digest(article: dict[str, Any]) -> str:
+        return article.get("content_hash") or content_hash(article["text"])
+
+    def _write(self, item: dict[str, Any], url: str | None, urls: set[str]) -> None:
+        db, source = self.db, item["source"]
+        failure = item.get("failure")
+        if failure:
+            if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
+                self.failures.append((source, failure["reason"], f"{item['url']}: {failure['detail']}"))
+            record_skipped(db, item["url"], source, failure["reason"], failure["detail"])
+            return
+        article = item["article"]
+        if not self.known.isdisjoint((url, *urls)):
             return  # reached under another URL in this run (a redirect or rel=canonical to a stored article)
-        digest = article.get("content_hash") or content_hash(article["text"])
+        digest = self._digest(article)
         lookup = time.thread_time()
-        duplicate_of = exact_duplicate(db, digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold)
+        duplicate_of = self.originals.get(digest) or dedup.find_near_duplicate(db, article["signature"], self.threshold, self.params)
         self.dedup_cpu += time.thread_time() - lookup
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
         lookup = time.thread_time()
@@ -183,15 +219,19 @@ class StorePipeline:
         self.story_cpu += time.thread_time() - lookup
         indexed = len(self.search)
         try:
-            with db.atomic():  # a savepoint: one bad article does not undo the batch
+            with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
-                dedup.index(db, article_id, article["signature"])
+                dedup.index(db, article_id, article["signature"], self.params)
                 if db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0] is not None:
                     stories.record(db, article_id, article.get("facts", ()), day)
         except sqlite3.IntegrityError as exc:
+            if not self.careful:
+                raise
             del self.search[indexed:]
             log.warning("%s: not stored: %s", url, exc)
             return
+        self.known.update((url, *urls))
+        self.originals.setdefault(digest, duplicate_of or article_id)
         self.stored.append((source, bool(duplicate_of)))
 
     def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int) -> int | None:

@@ -7,6 +7,7 @@ either wholly in the archive or not at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -18,7 +19,7 @@ import sqlite_utils
 
 from loomwatch.storage.clock import utcnow
 from loomwatch.storage.search import fts_text
-from loomwatch.storage.stories import NEW_STORY, default_story, set_story
+from loomwatch.storage.stories import NEW_STORY, default_story, story_added
 
 ARTICLE_COLUMNS = ("url", "source", "title", "text", "published", "lang", "author", "relevance", "relevant", "duplicate_of", "content_hash", "run_id")
 _SPACE = re.compile(r"\s+")
@@ -74,6 +75,22 @@ def exact_duplicate(db: sqlite_utils.Database, digest: str) -> int | None:
     return row[0] if row else None
 
 
+def known_of(db: sqlite_utils.Database, urls: Iterable[str]) -> set[str]:
+    """Those of `urls` that stored articles were reached under (`article_id_for_url` of many at once)."""
+    return {row[0] for row in db.execute("SELECT url FROM article_urls WHERE url IN (SELECT value FROM json_each(?))", [dumps(list(urls))])}
+
+
+def exact_duplicates(db: sqlite_utils.Database, digests: Iterable[str]) -> dict[str, int]:
+    """`exact_duplicate` of many content hashes at once: hash -> original, for those stored."""
+    found: dict[str, int] = {}
+    for digest, original in db.execute(
+        "SELECT content_hash, coalesce(duplicate_of, id) FROM articles WHERE content_hash IN (SELECT value FROM json_each(?)) ORDER BY id",
+        [dumps(list(digests))],
+    ):
+        found.setdefault(digest, original)
+    return found
+
+
 def insert_article(
     db: sqlite_utils.Database,
     article: dict[str, Any],
@@ -97,20 +114,24 @@ def insert_article(
     row["first_seen"] = article.get("first_seen") or utcnow()
     if row["content_hash"] is None:
         row["content_hash"] = content_hash(article["text"])
-    columns = ", ".join(row)
-    cursor = db.execute(f"INSERT INTO articles ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
-    article_id = cursor.lastrowid
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
-        [(u, article_id) for u in {row["url"], *urls}],
-    )
-    db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
+    # The id SQLite would give the row (one above the largest), known before the insert so
+    # that the row is written with its story at once: setting story_id afterwards rewrote
+    # the three story indexes' entries of every new article.
+    article_id = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]
     story_id = article.get("story_id")
     if story_id == NEW_STORY:
         story_id = article_id
     elif story_id is None:
         story_id = default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
-    set_story(db, article_id, story_id)  # before the tags: the weekly coverage counts stories
+    row["id"], row["story_id"] = article_id, story_id
+    db.conn.execute(_insert_sql(tuple(row)), list(row.values()))
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
+        [(u, article_id) for u in {row["url"], *urls}],
+    )
+    db.conn.execute("DELETE FROM skipped_pages WHERE url = ?", [row["url"]])
+    if story_id is not None:  # before the tags: the weekly coverage counts stories
+        story_added(db, article_id, story_id)
     set_clusters(db, article_id, clusters)
     # the title and text in their index form (see fts_text): computed by the extraction workers
     title, text = article.get("search_forms") or (fts_text(row["title"]), fts_text(row["text"]))
@@ -119,6 +140,11 @@ def insert_article(
     else:
         search.append((article_id, title, text))
     return article_id
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def index_for_search(db: sqlite_utils.Database, articles: Iterable[tuple[int, str | None, str | None]], *, indexed: bool = False) -> None:

@@ -73,6 +73,21 @@ def set_story(db: sqlite_utils.Database, article_id: int, story_id: int | None) 
                             [(article_id, *tag) for tag in tags])
 
 
+def story_added(db: sqlite_utils.Database, article_id: int, story_id: int) -> None:
+    """Keep the `stories` row of a new article's story (written with the article's row,
+    before its tags) up to date: what `set_story` does for an article that had none."""
+    if story_id != article_id:
+        refresh(db, [story_id])
+        return
+    # A story of its own: its only report is the article (as `refresh` would write it).
+    db.execute(
+        "INSERT OR REPLACE INTO stories (id, lead_article_id, first_seen, last_seen, reports, languages, sources) "
+        "SELECT id, id, first_seen, first_seen, 1, CASE WHEN lang IS NULL THEN '[]' ELSE json_array(lang) END, json_array(source) "
+        "FROM articles WHERE id = ?",
+        [article_id],
+    )
+
+
 def refresh(db: sqlite_utils.Database, story_ids: Iterable[int]) -> None:
     """Recompute the given stories' rows from their members; a story left without members
     goes, and one whose lead left is led by its earliest remaining member."""

@@ -151,10 +151,14 @@ def fleet_state(config: Path) -> dict:
 def snapshot(db: Path) -> dict[str, object]:
     """An archive's content, independent of row ids and storage order."""
     url_of = dict(rows(db, "SELECT id, url FROM articles"))
-    articles = {r[0]: (*r[1:-1], url_of.get(r[-1])) for r in rows(
-        db, "SELECT url, source, title, text, published, lang, author, relevance, relevant, content_hash, duplicate_of FROM articles")}
+    articles = {r[0]: (*r[1:-2], url_of.get(r[-2]), url_of.get(r[-1])) for r in rows(
+        db, "SELECT url, source, title, text, published, lang, author, relevance, relevant, content_hash, duplicate_of, story_id "
+            "FROM articles")}
     return {
-        "articles": articles,
+        "articles": articles,  # with the URLs of its original and of its story's lead
+        "stories": {(url_of[r[0]], *r[1:]) for r in rows(db, "SELECT lead_article_id, reports, languages, sources FROM stories")},
+        "story_facts": {(url_of[r[0]], *r[1:]) for r in rows(db, "SELECT article_id, day, facts FROM story_facts")},
+        "coverage": set(rows(db, "SELECT week, cluster_id, stories, articles, sources FROM coverage_weekly")),
         "urls": set(rows(db, "SELECT u.url, a.url FROM article_urls u JOIN articles a ON a.id = u.article_id")),
         "tags": set(rows(db, "SELECT a.url, t.cluster_id, t.score FROM article_clusters t JOIN articles a ON a.id = t.article_id")),
         "skipped": set(rows(db, "SELECT url, source, reason, detail, attempts FROM skipped_pages")),
@@ -198,7 +202,8 @@ def test_a_fleet_crawl_stores_what_a_local_crawl_stores(fleet_crawl):
     assert summary(result.stdout) == summary(fleet_crawl["local"].stdout)
     fleet, local = snapshot(fleet_crawl["db"]), snapshot(fleet_crawl["local_db"])
     assert len(fleet["articles"]) == 30
-    for part in ("articles", "urls", "tags", "skipped", "runs"):
+    assert sum(lead is not None for *_, lead in fleet["articles"].values()) >= 10  # the relevant ones lead stories
+    for part in ("articles", "stories", "story_facts", "coverage", "urls", "tags", "skipped", "runs"):
         assert fleet[part] == local[part], part
     assert_each_article_once(fleet_crawl["db"])
 

@@ -57,9 +57,9 @@ KNOWN_BUCKETS = 1 << 16  # see protocol.known_key
 
 def tune_writer(db: Any) -> None:
     """The writer's connection keeps the archive's hot index pages (URLs, content hashes,
-    near-duplicate bands: about 0.6 GB at a million articles) in its own page cache, and the
-    pages an article's savepoint must be able to roll back in memory rather than in a
-    temporary file (20 % less CPU per article, measured at a million articles)."""
+    near-duplicate bands: about 0.6 GB at a million articles) in its own page cache, and
+    the pages a savepoint must be able to roll back (a batch written again with one per
+    article, see StorePipeline.write) in memory rather than in a temporary file."""
     db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
     db.execute("PRAGMA temp_store = MEMORY")
 
