@@ -7,9 +7,16 @@
    set-up has it) on a free local port.
 2. `--results` analysed article pages, as workers stream them: texts made like
    bench_archive.py's (English and Chinese, 1-5 kB), each with what the worker computes
-   (`dedup.signature`, `analyse.search_keys`, 1-3 cluster tags), 8 % of them near-copies
-   of earlier ones (so the near-duplicate check finds some), encoded by `protocol.encode_page`
-   and added to the results stream before the clock starts.
+   (`dedup.signature`, `analyse.search_keys`, 1-3 cluster tags, and for the relevant ones
+   story facts), 8 % of them near-copies of earlier ones (so the near-duplicate check finds
+   some), encoded by `protocol.encode_page` and added to the results stream before the clock
+   starts. The facts are bench_stories.py's synthetic ones (shaped like `extract_facts`'s:
+   the generated texts have no figures or dates to extract), dated on the archive's last
+   day; 30 % of the relevant results report one of the archive's stories of its last days
+   (most of its facts), a near-copy has its original's facts. An archive without story facts
+   gets them first for its story members (`bench_stories.add_facts`: it is changed, once),
+   so that the story decision finds candidates as in a real crawl. `--no-facts`: results
+   without facts, as before (the story decision then costs next to nothing).
 3. The writer's own loop (`FleetRun._drain`: read a batch, `StorePipeline.write` with the
    stream position, trim) stores them all into the archive. Printed: articles per second
    over all, over the last 80 % (the first batches warm SQLite's page cache), and CPU ms
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import json
 import random
 import shutil
 import socket
@@ -36,7 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_archive import SOURCES, _pool, build, make_text  # noqa: E402
+from bench_archive import LAST_DAY, SOURCES, _pool, build, make_text  # noqa: E402
+from bench_stories import Maker, add_facts  # noqa: E402
 
 from loomwatch.crawler.config import Config, FleetSettings, StorageSettings  # noqa: E402
 from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
@@ -44,6 +53,7 @@ from loomwatch.crawler.fleet.writer import FleetRun, tune_writer  # noqa: E402
 from loomwatch.crawler.run import begin_run  # noqa: E402
 from loomwatch.pipelines import dedup  # noqa: E402
 from loomwatch.pipelines.analyse import search_keys  # noqa: E402
+from loomwatch.pipelines.stories import article_day  # noqa: E402
 from loomwatch.storage import open_database  # noqa: E402
 from loomwatch.storage.runs import finish_run  # noqa: E402
 
@@ -71,26 +81,35 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, int]:
     sys.exit("redis-server did not start")
 
 
-def pages(n: int, seed: int) -> list[str]:
-    """Analysed pages as workers stream them (protocol.encode_page)."""
+def pages(n: int, seed: int, recent: list[set[str]] | None = None, day: int = 0) -> list[str]:
+    """Analysed pages as workers stream them (protocol.encode_page); the relevant ones with
+    facts of `day` when `recent` (facts of the archive's latest story members) is given."""
     rng = random.Random(seed)
+    maker = Maker(seed)
     en, zh = _pool(rng, 5000)
-    out, texts = [], []
+    out, texts, facts_of = [], [], []
     for i in range(n):
         if texts and rng.random() < 0.08:  # a near-copy: an earlier text with its first paragraph cut
-            text = texts[rng.randrange(len(texts))].split("\n\n", 1)[-1] + "\n\nReprinted."
+            j = rng.randrange(len(texts))
+            text, facts = texts[j].split("\n\n", 1)[-1] + "\n\nReprinted.", facts_of[j]
             chinese = False
         else:
             chinese = rng.random() < 0.55
             text = make_text(rng, zh, rng.randint(400, 1800), "") if chinese else make_text(rng, en, rng.randint(1000, 5000), " ")
+            facts = None
+            if recent is not None:
+                facts = maker.report_of(maker.rng.choice(recent), day) if maker.rng.random() < 0.3 else maker.facts(day)
         texts.append(text)
+        facts_of.append(facts)
         title = text[: rng.randint(14, 30)] if chinese else text[: rng.randint(50, 110)].rsplit(" ", 1)[0]
         url = f"https://fleet-{seed}.example.invalid/{i // 1000}/t_{i}.html"
         clusters = [(c, round(rng.uniform(0.5, 5), 2)) for c in rng.sample(CLUSTERS, rng.choice((0, 1, 1, 2, 3)))]
-        article = {"title": title, "text": text, "published": "2026-11-20", "author": None, "canonical": None,
+        article = {"title": title, "text": text, "published": LAST_DAY.isoformat(), "author": None, "canonical": None,
                    "encoding": "utf-8", "lang": "zh-cn" if chinese else "en", "relevance": 0.7 if clusters else 0.1,
                    "relevant": int(bool(clusters)), "clusters": clusters, "signature": dedup.signature(text),
                    **search_keys(title, text)}
+        if clusters and facts is not None:  # the worker computes facts for relevant articles only
+            article["facts"] = sorted(facts)
         out.append(encode_page({"source": rng.choice(SOURCES), "url": url, "urls": [url], "failure": None, "article": article}))
     return out
 
@@ -101,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000, help="articles of the temporary archive (default 100,000)")
     parser.add_argument("--results", type=int, default=20_000, help="results to store (default 20,000)")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the results' texts and URLs")
+    parser.add_argument("--no-facts", action="store_true", help="results without story facts (the old measurement)")
     parser.add_argument("--profile", type=Path, help="write a cProfile (CPU time) of the writer's loop to this file")
     args = parser.parse_args(argv)
 
@@ -113,7 +133,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"building an archive of {args.n:,} articles ...", file=sys.stderr)
             build(db, args.n)
             have = args.n
-        print(f"archive: {path}, {have:,} articles")
+        recent, last_day = None, 0
+        if not args.no_facts:
+            if not db.execute("SELECT 1 FROM story_facts LIMIT 1").fetchone():
+                clock = time.perf_counter()
+                added = add_facts(db)
+                print(f"story facts recorded for {added:,} story members in {time.perf_counter() - clock:.0f} s")
+            last_day = article_day(LAST_DAY.isoformat())  # the results' date
+            recent = [set(json.loads(row[0])) for row in db.execute(
+                "SELECT facts FROM story_facts WHERE day >= ? ORDER BY article_id DESC LIMIT 500", [last_day - 3])]
+        have_facts = db.execute("SELECT count(*) FROM story_facts").fetchone()[0]
+        print(f"archive: {path}, {have:,} articles, {have_facts:,} with story facts; results {'without' if recent is None else 'with'} facts")
         proc, port = start_redis(workdir)
         try:
             import redis
@@ -122,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(Config(), storage=StorageSettings(database=path),
                                          fleet=FleetSettings(redis_url=f"redis://127.0.0.1:{port}/0", prefix="bench"))
             started = time.perf_counter()
-            encoded = pages(args.results, args.seed)
+            encoded = pages(args.results, args.seed, recent, last_day)
             keys = Keys("bench")
             for first in range(0, len(encoded), 1000):
                 pipe = client.pipeline(transaction=False)

@@ -40,7 +40,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlite_utils
@@ -70,19 +70,23 @@ class Comparison:
     share: float  # shared / the specific-fact weight of the side that has less
     text: float  # estimated shingle similarity (0 across languages; not computed without shared facts)
     same_language: bool  # both in one language (Simplified and Traditional Chinese are one), both signed
-    veto: str | None  # the kinds of figure that disagree, when they veto a match
     score: float  # for ranking matches: shared + 10 × text
+    figures: tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]] = field(repr=False, compare=False)  # both reports'
+
+    @functools.cached_property
+    def veto(self) -> str | None:
+        """The kinds of figure that disagree, when they veto a match. Worked out when asked:
+        most candidates a new article is compared with fail the thresholds anyway."""
+        return _veto(*self.figures)
 
     def matches(self, rules: StorySettings, factor: float = 1.0) -> bool:
-        if self.veto:
-            return False
         by_facts = (self.shared >= factor * rules.min_shared_facts and self.share >= factor * rules.min_fact_share
                     and (not self.same_language or self.text >= factor * rules.min_same_language_text))
         # Shared wording with a little factual agreement: a template reused for another
         # report shares wording too, but few of its figures.
         by_text = (self.text >= factor * rules.min_text_similarity and self.shared > 0
                    and self.share >= COMPATIBLE * factor * rules.min_fact_share)
-        return by_facts or by_text
+        return (by_facts or by_text) and not self.veto
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def _role(fact: str) -> tuple[str | None, float]:
     return (kind if kind in VETO_KINDS else None), weight(fact)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)  # a few days of relevant articles: a crawl's own are the likeliest candidates
 def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Report:
     """The Report of a stored article (facts as stored, JSON): recent articles are candidates again and again."""
     return Report.of(json.loads(facts), signature, lang)
@@ -132,14 +136,16 @@ def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Rep
 def compare(a: Report, b: Report) -> Comparison:
     """Compare two reports by their facts and near-duplicate signatures."""
     common = a.specific.keys() & b.specific.keys()
+    signed = a.signature is not None and b.signature is not None
+    same_language = bool(a.language and a.language == b.language and signed)
+    if not common:  # nothing specific shared, so no match: the values the sums below would give
+        return Comparison(0, 0.0, 0.0, same_language, 0.0, (a.figures, b.figures))
     shared = sum(a.specific[f] for f in common)
     smaller = min(a.specific_weight, b.specific_weight)
     share = sum(a.specific[f] for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
-    signed = a.signature is not None and b.signature is not None
     # The estimated Jaccard similarity (as dedup.similarity), from the values kept decoded.
     text = int(np.count_nonzero(a.signature == b.signature)) / dedup.NUM_PERM if shared and signed else 0.0
-    same_language = bool(a.language and a.language == b.language and signed)
-    return Comparison(shared, share, text, same_language, _veto(a.figures, b.figures), shared + 10 * text)
+    return Comparison(shared, share, text, same_language, shared + 10 * text, (a.figures, b.figures))
 
 
 def _veto(a: dict[str, frozenset[str]], b: dict[str, frozenset[str]]) -> str | None:
@@ -196,10 +202,9 @@ def story_for(
 def decide_story(db: sqlite_utils.Database, facts: Iterable[str], new: Report, day: int, rules: StorySettings,
                  before_id: int | None = None) -> int:
     """The story a new relevant article (its facts, and their Report) joins, or `NEW_STORY` when it leads a new one."""
-    found = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id)
-    if not found:
+    ranked = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id, MAX_CANDIDATES)
+    if not ranked:
         return stories.NEW_STORY
-    ranked = sorted(found, key=lambda a: (-found[a], -a))[:MAX_CANDIDATES]
     matches: dict[int, float] = {}  # story -> best score of a match in it
     for report in stories.reports(db, ranked):
         if report["story_id"] is None:

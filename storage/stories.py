@@ -17,9 +17,9 @@ time whatever the size of the archive.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -124,6 +124,7 @@ def rebuild(db: sqlite_utils.Database) -> None:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fact_key(fact: str) -> int:
     """A fact's key in `story_keys`: a stable signed 64-bit hash."""
     return int.from_bytes(hashlib.blake2b(fact.encode(), digest_size=8).digest(), "little", signed=True)
@@ -152,21 +153,24 @@ def forget_facts(db: sqlite_utils.Database, article_id: int) -> None:
 _CANDIDATES_SQL: dict[int, str] = {}
 
 
-def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window: int, before_id: int | None = None) -> Counter[int]:
+def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window: int, before_id: int | None = None,
+               limit: int = -1) -> list[int]:
     """Articles dated within `window` days of `day` (and with an id below `before_id`)
-    indexed under any of `keys`, with how many of the keys each shares. Reads at most
-    BUCKET_LIMIT articles per key, the nearest in time first."""
+    indexed under any of `keys`: the `limit` (-1: all) sharing the most keys, ties the
+    latest first. Reads at most BUCKET_LIMIT articles per key, the nearest in time first."""
     if not keys:
-        return Counter()
+        return []
     if len(keys) not in _CANDIDATES_SQL:
         part = (f"SELECT article_id FROM (SELECT article_id FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? "
                 f"AND article_id < ? ORDER BY day DESC LIMIT {BUCKET_LIMIT})")
-        _CANDIDATES_SQL[len(keys)] = " UNION ALL ".join([part] * len(keys))
+        # Counted and ranked by SQLite: a hundred rows and more per new article need not reach Python.
+        _CANDIDATES_SQL[len(keys)] = ("SELECT article_id FROM (" + " UNION ALL ".join([part] * len(keys)) + ") "
+                                      "GROUP BY article_id ORDER BY count(*) DESC, article_id DESC LIMIT ?")
     bound = before_id if before_id is not None else 2**62
     parameters: list[Any] = []
     for key in keys:
         parameters += [fact_key(key), day - window, day + window, bound]
-    return Counter(row[0] for row in db.execute(_CANDIDATES_SQL[len(keys)], parameters))
+    return [row[0] for row in db.execute(_CANDIDATES_SQL[len(keys)], [*parameters, limit])]
 
 
 def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:
