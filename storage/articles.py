@@ -62,26 +62,18 @@ def known_urls(db: sqlite_utils.Database, after_article: int = 0, seen_since: st
         yield url
 
 
-def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
-    row = db.execute("SELECT article_id FROM article_urls WHERE url = ?", [url]).fetchone()
-    return row[0] if row else None
-
-
 def exact_duplicate(db: sqlite_utils.Database, digest: str) -> int | None:
     """The first stored article with this content hash, followed to its original."""
-    row = db.execute(
-        "SELECT coalesce(duplicate_of, id) FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", [digest]
-    ).fetchone()
-    return row[0] if row else None
+    return exact_duplicates(db, [digest]).get(digest)
 
 
 def known_of(db: sqlite_utils.Database, urls: Iterable[str]) -> set[str]:
-    """Those of `urls` that stored articles were reached under (`article_id_for_url` of many at once)."""
+    """Those of `urls` that stored articles were reached under."""
     return {row[0] for row in db.execute("SELECT url FROM article_urls WHERE url IN (SELECT value FROM json_each(?))", [dumps(list(urls))])}
 
 
 def exact_duplicates(db: sqlite_utils.Database, digests: Iterable[str]) -> dict[str, int]:
-    """`exact_duplicate` of many content hashes at once: hash -> original, for those stored."""
+    """For each of these content hashes that is stored: the first article with it, followed to its original."""
     found: dict[str, int] = {}
     for digest, original in db.execute(
         "SELECT content_hash, coalesce(duplicate_of, id) FROM articles WHERE content_hash IN (SELECT value FROM json_each(?)) ORDER BY id",
