@@ -445,7 +445,9 @@ def unhealthy(db: sqlite_utils.Database, settings: HealthSettings, names: list[s
 
 # --- excerpts ------------------------------------------------------------------------------
 
-_HAN = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+# Characters that take two columns on a terminal (Han, Hangul, full-width forms).
+WIDE_CHARS = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_HAN = re.compile(f"[{WIDE_CHARS}]")
 _SENTENCE = re.compile(
     r".+?(?:[。！？]+[”’」』）]*|[.!?]+[\"'”’)]*(?=\s+[\"“‘(\[A-Z0-9\u4e00-\u9fff])|$)", re.S)
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|No|Nos|Co|Corp|Inc|Ltd|St|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"

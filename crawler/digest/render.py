@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import string
-import textwrap
 import zoneinfo
 from importlib.resources import files
 from typing import Any
@@ -18,9 +17,7 @@ from loomwatch.crawler.config import (
     ConfigError,
     Subscription,
 )
-from loomwatch.crawler.digest.model import DAYS, Digest, short_time, width
-
-  # display columns (a Han character is two): about three English or two Chinese sentences
+from loomwatch.crawler.digest.model import DAYS, WIDE_CHARS, Digest, short_time, width
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -43,10 +40,9 @@ _ENV = jinja2.Environment(
 _ENV.filters["nowrap_times"] = lambda text: markupsafe.Markup(re.sub(
     r"\b((?:%s) \d{1,2} \w{3}) (\d\d:\d\d)" % "|".join(DAYS),
     lambda m: m.group(1).replace(" ", "&nbsp;") + "&nbsp;" + m.group(2), str(markupsafe.escape(text))))
-_ENV.filters["wrap"] = lambda text, indent="": wrap(text, indent)
 # A line never starts with these: a closing mark stays with the character before it.
 _NO_LINE_START = set("。，、；：？！）」』》〉】”’…,.;:?!)]")
-_UNITS = re.compile(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+_UNITS = re.compile(rf"\s+|[{WIDE_CHARS}]|[^\s{WIDE_CHARS}]+")  # a space, a wide character, or a run of others
 
 
 def wrap(text: str, indent: str = "", columns: int = 76) -> str:
@@ -69,6 +65,9 @@ def wrap(text: str, indent: str = "", columns: int = 76) -> str:
     if line.strip():
         lines.append(line.rstrip())
     return "\n".join(indent + line for line in lines)
+
+
+_ENV.filters["wrap"] = wrap
 
 
 def render(digest: Digest) -> tuple[str, str]:
