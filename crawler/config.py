@@ -288,10 +288,10 @@ def _check_clusters(config: Config) -> None:
         raise ConfigError(str(exc)) from None
     for source in config.sources:
         _check_cluster_ids(source.clusters, gaz, f"{config.path}: [[sources]] {source.name}")
+    known = sorted({c.province for c in gaz if c.province})
     for sub in config.subscriptions:
         label = f"{config.path}: [[subscriptions]] {sub.name}"
         _check_cluster_ids(sub.clusters, gaz, label)
-        known = sorted({c.province for c in gaz if c.province})
         for province in sub.provinces:
             if gazetteer.province_name(province, known) is None:
                 close = difflib.get_close_matches(province, known, n=1)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from loomwatch.crawler.config import Config
 from loomwatch.pipelines.clusters import tagger_for
 from loomwatch.pipelines.facts import extract_facts
+from loomwatch.pipelines.settings import SourceHints
 from loomwatch.pipelines.stories import article_day, reassign
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import iter_articles, set_clusters, sync_clusters
@@ -22,15 +23,15 @@ def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = la
     A kill between batches leaves every article tagged by either the old or the new
     gazetteer, never half; running retag again finishes the job.
     """
-    tagger = tagger_for(config.pipelines)
-    hints = {s.name: tuple(s.clusters) for s in config.sources}
+    settings = config.pipelines
+    tagger = tagger_for(settings)
     db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
     sync_clusters(db, tagger.gazetteer.rows())
     total = changed = 0
     for rows in iter_articles(db, batch):
         with db.atomic():
             for row in rows:
-                tagging = tagger.tag(row["title"], row["text"], hints.get(row["source"], ()))
+                tagging = tagger.tag(row["title"], row["text"], settings.sources.get(row["source"], SourceHints()).clusters)
                 clusters = [(c.id, c.score) for c in tagging.clusters]  # none when off-topic
                 before = db.execute("SELECT relevance, relevant, story_id, duplicate_of, published, first_seen, lang FROM articles WHERE id = ?",
                                     [row["id"]]).fetchone()
