@@ -308,9 +308,7 @@ def retag(config: Config, batch: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per cluster.")
 def clusters_command(config: Config, as_json: bool) -> None:
     """List the clusters loomwatch knows (packaged gazetteer plus [[clusters]])."""
-    from loomwatch.pipelines.gazetteer import load_gazetteer
-
-    for row in load_gazetteer(list(config.clusters), origin=str(config.path or "<defaults>")).rows():
+    for row in config.gazetteer().rows():
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:

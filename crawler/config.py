@@ -18,7 +18,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loomwatch.pipelines.settings import (
     DedupSettings,
@@ -29,6 +29,9 @@ from loomwatch.pipelines.settings import (
 )
 from loomwatch.storage.health import HealthSettings
 from loomwatch.storage.settings import StorageSettings, setting
+
+if TYPE_CHECKING:
+    from loomwatch.pipelines.gazetteer import Gazetteer
 
 DEFAULT_PATH = "loomwatch.toml"
 ENV_CONFIG = "LOOMWATCH_CONFIG"
@@ -161,6 +164,13 @@ class Config:
                                 clusters=self.clusters, origin=str(self.path or "<defaults>"), workers=self.crawl.workers,
                                 sources={s.name: SourceHints(tuple(s.clusters), s.language) for s in self.sources})
 
+    def gazetteer(self) -> Gazetteer:
+        """The packaged gazetteer with this configuration's [[clusters]] applied (raises GazetteerError)."""
+        # Imported here: the gazetteer loads package data, not needed to parse settings.
+        from loomwatch.pipelines.gazetteer import load_gazetteer
+
+        return load_gazetteer(list(self.clusters), origin=str(self.path or "<defaults>"))
+
     def source(self, name: str) -> Source:
         for source in self.sources:
             if source.name == name:
@@ -279,11 +289,10 @@ def _subscriptions(tables: Any, where: str, base: Path) -> tuple[Subscription, .
 
 
 def _check_clusters(config: Config) -> None:
-    # Imported here: the gazetteer module loads package data and is not needed to parse settings.
     from loomwatch.pipelines import gazetteer
 
     try:
-        gaz = gazetteer.load_gazetteer(list(config.clusters), origin=str(config.path))
+        gaz = config.gazetteer()
     except gazetteer.GazetteerError as exc:
         raise ConfigError(str(exc)) from None
     for source in config.sources:

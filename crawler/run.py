@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config, ConfigError
 from loomwatch.crawler.scrapy_settings import scrapy_settings
-from loomwatch.pipelines.gazetteer import load_gazetteer
 from loomwatch.pipelines.store import ARCHIVE_ERROR
 from loomwatch.spiders.sources import SourcesSpider
 from loomwatch.storage import ArchiveError, CrawlLock, open_database
@@ -91,7 +90,7 @@ def begin_run(db: Any, config: Config, sources: Sequence[Any]) -> int:
     try:
         if close_abandoned_runs(db):
             log.warning("an earlier crawl was killed before it finished; this run picks up its work")
-        sync_clusters(db, load_gazetteer(list(config.clusters), origin=str(config.path)).rows())
+        sync_clusters(db, config.gazetteer().rows())
         return start_run(db, [{"name": s.name, "start_urls": s.start_urls, "feeds": s.feeds, "sitemaps": s.sitemaps} for s in sources])
     except (sqlite3.Error, OSError) as exc:  # a full disk, say
         db.close()

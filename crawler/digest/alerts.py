@@ -51,7 +51,6 @@ from loomwatch.crawler.digest.subscriptions import (
     Match,
     Matcher,
     describe,
-    gazetteer_of,
     headline_language,
 )
 from loomwatch.storage import digests as store
@@ -134,7 +133,7 @@ def run_alerts(config: Config, *, send: bool = False, now: dt.datetime | None = 
 def _alert(db: sqlite_utils.Database, config: Config, sub: Subscription, now: dt.datetime, directory: Path,
            password: str | None, *, send: bool) -> AlertOutcome:
     tz = zoneinfo.ZoneInfo(config.timezone)
-    matcher = Matcher(sub, gazetteer_of(config))
+    matcher = Matcher(sub, config.gazetteer())
     window = choose_window(db, sub, now, tz, kind="alert")
     chosen = select_stories(db, window, matcher, config.digest.max_age_days, tz, context=True)
     if not chosen.rows:

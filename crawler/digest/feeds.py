@@ -29,7 +29,6 @@ from loomwatch.crawler.digest.model import Story, as_utc, make_story, story_tags
 from loomwatch.crawler.digest.subscriptions import (
     Matcher,
     describe,
-    gazetteer_of,
     headline_language,
     subscriptions_of,
 )
@@ -100,7 +99,7 @@ def write_feeds(db: sqlite_utils.Database, config: Config, directory: Path, *, n
     """Write every feed into `directory` (files replaced whole, and only when they changed);
     remove feeds of clusters and subscriptions that are no longer configured. Returns the feeds written."""
     now = as_utc(now)
-    gaz = gazetteer_of(config)
+    gaz = config.gazetteer()
     min_id = store.first_id_since(db, db_time(now - dt.timedelta(days=DAYS)))
     pool = _Stories(db, config)
     language = config.digest.language

@@ -22,7 +22,6 @@ from loomwatch.crawler.digest.subscriptions import (
     Match,
     Matcher,
     first_span,
-    gazetteer_of,
     headline_language,
     subscriptions_of,
 )
@@ -310,7 +309,7 @@ def build_digest(db: sqlite_utils.Database, config: Config, *, now: dt.datetime 
     now = as_utc(now)
     tz = zoneinfo.ZoneInfo(config.timezone)
     sub = subscription or subscriptions_of(config)[0]
-    matcher = Matcher(sub, gazetteer_of(config))
+    matcher = Matcher(sub, config.gazetteer())
     window = choose_window(db, sub, now, tz, day=day, force=force)
     chosen = select_stories(db, window, matcher, config.digest.max_age_days, tz)
     sections = group_by_cluster(db, chosen.rows, window.upto, headline_language(sub, config), reports=chosen.reports,

@@ -36,7 +36,6 @@ from loomwatch.crawler.digest.model import (
 from loomwatch.crawler.digest.render import render, subject_for, subject_template
 from loomwatch.crawler.digest.subscriptions import (
     Matcher,
-    gazetteer_of,
     subscriptions_of,
     week_start,
 )
@@ -240,7 +239,7 @@ def overview(config: Config, now: dt.datetime | None = None) -> list[dict[str, A
     database = config.storage.database
     # Reading must not create an archive: a missing one has matched nothing yet.
     db = open_database(database, busy_timeout=config.storage.busy_timeout) if Path(database).exists() else None
-    gaz = gazetteer_of(config)
+    gaz = config.gazetteer()
     rows = []
     try:
         for sub in subscriptions_of(config):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loomwatch.crawler.config import WEEKDAYS, Config, Subscription
-from loomwatch.pipelines.gazetteer import Gazetteer, fold, load_gazetteer, province_name
+from loomwatch.pipelines.gazetteer import Gazetteer, fold, province_name
 
 IMPLICIT = ""  # the name of the one subscription of a configuration without [[subscriptions]]
 LATIN = "a-z0-9\u00c0-\u024f"  # letters and digits of spaced scripts, after fold()
@@ -50,10 +50,6 @@ def where(sub: Subscription) -> str:
 
 def headline_language(sub: Subscription, config: Config) -> str:
     return sub.language or config.digest.language
-
-
-def gazetteer_of(config: Config) -> Gazetteer:
-    return load_gazetteer(list(config.clusters), origin=str(config.path or "<config>"))
 
 
 # --- matching -------------------------------------------------------------------------------
