@@ -435,6 +435,26 @@ def test_markets_parks_and_companies_stand_for_their_cluster(tagger: Tagger, nam
     assert ids(tagging) == [cluster_id]
 
 
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("Sportswear sales climb", "Xtep and 361 Degrees said running shoes and sportswear sold well this spring.", "jinjiang"),
+        ("羽绒服旺季提前", "波司登表示，今年羽绒服订单提前到来，面料采购比去年多了两成。", "changshu"),
+        ("Polyester yarn prices firm", "Tongkun raised its quotes for polyester filament yarn as weaving mills restocked.", "tongxiang"),
+    ],
+)
+def test_big_local_firms_stand_for_their_cluster_in_context(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_a_firm_named_without_textile_words_is_no_cluster(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Property shares slip",
+        "Shares of Youngor fell after it sold a stake in a property developer; banks and insurers also declined.",
+    )
+    assert "ningbo" not in ids(tagging)
+
+
 def test_gazetteer_reaches_further_clusters_and_their_places(gazetteer: Gazetteer) -> None:
     for cluster_id in ("pinghu", "puning", "kaiping", "wenzhou", "pujiang", "tonglu", "ordos", "zengcheng", "zhenze", "jimo"):
         assert cluster_id in gazetteer, cluster_id
