@@ -118,7 +118,7 @@ TERMS: dict[str, float] = {
     "*strümpfe": 0.9, "pullover": 0.8, "webstühle": 0.9, "kleider": 0.7,
     "couture": 0.6, "chemises": 0.6, "lainage": 0.9, "teinture": 0.8,
     "ropa": 0.8, "prendas": 0.7, "confección": 0.9, "indumentaria": 1.0, "vestimenta": 0.8,
-    "tejido": 0.8, "tejidos": 0.9, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
+    "tejido": 0.8, "tejidos": 0.9, "telas": 0.8, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
     "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0, "mezclilla": 1.0, "suéteres": 0.9,
     "jerséis": 0.9, "hilo": 0.5, "tintorería": 0.8, "bufandas": 0.6, "guantes": 0.3,
     "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,

@@ -485,6 +485,7 @@ def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Ga
         ("Les tricoteurs de Puyuan exportent davantage", "À Puyuan, les ateliers de tricot et de bonneterie ont vendu plus de pulls ; les vêtements en laine partent vers l'Europe."),
         ("Textilindustrie in Keqiao wächst", "In Keqiao verkaufen Händler mehr Stoffe und Garne; die Bekleidungsindustrie der Region meldet volle Auftragsbücher."),
         ("Xintang amplía su producción textil", "Las fábricas de Xintang producen más tejidos vaqueros y ropa; la confección de prendas crece un diez por ciento."),
+        ("Compradores africanos llenan el mercado de telas de Keqiao", "En Keqiao, los comerciantes venden telas estampadas y lisas a compradores de Nigeria y Ghana."),
         ("Confecções de Zhili ampliam vendas", "As confecções de Zhili venderam mais roupas infantis e tecidos; o setor têxtil da cidade contratou costureiras."),
     ],
 )
