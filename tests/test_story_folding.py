@@ -21,7 +21,7 @@ from loomwatch.crawler.config import Config, StorySettings
 from loomwatch.crawler.restory import fold_texts, restory
 from loomwatch.pipelines import dedup
 from loomwatch.pipelines.facts import extract_facts, weight
-from loomwatch.pipelines.stories import Report, compare
+from loomwatch.pipelines.stories import Report, StoredReports, compare, stored_reports
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import insert_article
 
@@ -320,3 +320,40 @@ def test_retag_decides_the_story_of_a_newly_relevant_article(tmp_path: Path) -> 
     assert story_ids(path) == [first, first]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM story_facts WHERE article_id = ?", [second]).fetchone() == (1,)
+
+
+def test_the_store_steps_cache_gives_what_the_archive_has_until_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    ids = write_archive(path, TEXTS)
+    restory(Config(storage=Config().storage.__class__(database=path)))  # records every article's facts
+    db = open_database(path)
+    cache = StoredReports()
+    asked = [ids[5], ids[0], 10**6, ids[2]]  # out of order, one unknown id
+    found = cache.of(db, asked)
+    assert [(i, s) for i, s, _ in found] == [(ids[0], ids[0]), (ids[2], ids[0]), (ids[5], ids[5])]
+    assert found == stored_reports(db, asked)  # as read without a cache
+    with db.atomic():
+        db.execute("DELETE FROM story_facts")
+    assert cache.of(db, asked) == found  # kept: the store step never changes a stored article's facts
+    cache.clear()
+    assert cache.of(db, asked) == []
+    db.close()
+
+
+def test_a_batch_that_cannot_be_written_clears_the_store_steps_cache(tmp_path: Path) -> None:
+    from loomwatch.pipelines.store import Counters, StorePipeline
+    from loomwatch.storage import ArchiveError
+
+    config = Config(storage=Config().storage.__class__(database=tmp_path / "archive.db"))
+    pipeline = StorePipeline(config.pipelines, None, Counters())
+    pipeline.open_spider()
+    pipeline.story_reports.known[1] = None
+    failed = {"source": "site", "url": "https://site.example/a.html", "failure": {"reason": "http", "detail": "500"}}
+
+    def full_disk(db: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(ArchiveError):
+        pipeline.write([failed], also=full_disk)
+    assert pipeline.story_reports.known == {}  # rolled back: its ids may be given to other articles
+    pipeline.close_spider()
