@@ -225,8 +225,10 @@ class StorePipeline:
             with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"], self.params)
-                if db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0] is not None:
+                story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
+                if story_id is not None:
                     stories.record(db, article_id, article.get("facts", ()), day)
+                    self.story_reports.add(article_id, story_id, article.get("facts", ()), article["signature"], article.get("lang"))
         except sqlite3.IntegrityError as exc:
             if not self.careful:
                 raise

@@ -149,6 +149,13 @@ class StoredReports:
     def clear(self) -> None:
         self.known.clear()
 
+    def add(self, article_id: int, story_id: int, facts: Iterable[str], signature: bytes | None, lang: str | None) -> None:
+        """Keep an article the store step has just stored and recorded (`record`): a new
+        article is the likeliest candidate of those that follow."""
+        if len(self.known) >= self.LIMIT:
+            self.known.clear()
+        self.known[article_id] = (story_id, Report.of(sorted(set(facts)), signature, lang))  # as stored
+
     def of(self, db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[tuple[int, int | None, Report]]:
         ids = sorted(set(article_ids))
         missing = [i for i in ids if i not in self.known]

@@ -340,6 +340,24 @@ def test_the_store_steps_cache_gives_what_the_archive_has_until_cleared(tmp_path
     db.close()
 
 
+def test_an_article_the_store_step_keeps_is_what_reading_it_back_gives(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    ids = write_archive(path, TEXTS)
+    restory(Config(storage=Config().storage.__class__(database=path)))
+    db = open_database(path)
+    (_, story, read), = stored_reports(db, [ids[2]])
+    cache = StoredReports()
+    title, text = TEXTS[2]
+    cache.add(ids[2], story, reversed(extract_facts(title, text)), dedup.signature(text), "en")
+    (_, kept_story, kept), = cache.of(db, [ids[2]])
+    assert kept_story == story == ids[0]
+    # The same facts in the same order: sums over them give the same floating-point values.
+    assert list(kept.specific.items()) == list(read.specific.items()) and kept.specific_weight == read.specific_weight
+    assert (kept.figures, kept.language) == (read.figures, read.language)
+    assert kept.signature.tobytes() == read.signature.tobytes()
+    db.close()
+
+
 def test_a_batch_that_cannot_be_written_clears_the_store_steps_cache(tmp_path: Path) -> None:
     from loomwatch.pipelines.store import Counters, StorePipeline
     from loomwatch.storage import ArchiveError
