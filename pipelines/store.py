@@ -85,6 +85,7 @@ class StorePipeline:
         self.params: dedup.Params | None = None
         self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
         self.story_rules = settings.stories
+        self.story_reports = stories.StoredReports()  # the stored articles decisions read, kept across batches
         self.db = None
         self.failed: ArchiveError | None = None
         self.stopping: Any = None  # the Deferred of the engine's close, kept so that it is not collected
@@ -131,6 +132,7 @@ class StorePipeline:
             try:
                 self._write_batch(batch, also, careful=False)
             except sqlite3.IntegrityError:
+                self.story_reports.clear()  # rolled back: the batch's ids are given again
                 # An article broke a constraint (a bug or a damaged archive): the batch is written
                 # again, each article in a savepoint of its own, so that only that article is left out.
                 # Savepoints for every article cost a copy of each page an article touches.
@@ -138,6 +140,7 @@ class StorePipeline:
         except sqlite3.IntegrityError:
             raise  # one article's problem is handled in _write: this is a bug
         except (sqlite3.DatabaseError, OSError) as exc:
+            self.story_reports.clear()
             raise archive_error(self.database, exc, self.busy_timeout) from None
         finally:
             for source, reason, detail in self.failures:  # counted whether or not the batch could be written
@@ -222,8 +225,10 @@ class StorePipeline:
             with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"], self.params)
-                if db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0] is not None:
+                story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
+                if story_id is not None:
                     stories.record(db, article_id, article.get("facts", ()), day)
+                    self.story_reports.add(article_id, story_id, article.get("facts", ()), article["signature"], article.get("lang"))
         except sqlite3.IntegrityError as exc:
             if not self.careful:
                 raise
@@ -238,6 +243,6 @@ class StorePipeline:
         """The story decision (loomwatch.pipelines.stories.story_for), inside the batch's
         transaction: a story to join, NEW_STORY, or None for the default (a copy's
         original's story; none when off-topic)."""
-        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules)
+        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules, cache=self.story_reports)
 
 

@@ -133,6 +133,52 @@ def _stored_report(facts: str, signature: bytes | None, lang: str | None) -> Rep
     return Report.of(json.loads(facts), signature, lang)
 
 
+class StoredReports:
+    """What decisions read of stored articles (their story and their Report), kept across a
+    writer's batches: the candidates of one day's articles are the same stories' members
+    again and again. Only for the store step, which holds the crawl lock: no other process
+    changes stored articles meanwhile, and the store step itself never changes an article's
+    story or facts once stored. `clear` it when a transaction is rolled back (an id may then
+    be given to another article)."""
+
+    LIMIT = 1 << 16  # articles kept; then it starts again (a long backfill)
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[int | None, Report] | None] = {}  # id -> (story, report), None: no facts
+
+    def clear(self) -> None:
+        self.known.clear()
+
+    def add(self, article_id: int, story_id: int, facts: Iterable[str], signature: bytes | None, lang: str | None) -> None:
+        """Keep an article the store step has just stored and recorded (`record`): a new
+        article is the likeliest candidate of those that follow."""
+        if len(self.known) >= self.LIMIT:
+            self.known.clear()
+        self.known[article_id] = (story_id, Report.of(sorted(set(facts)), signature, lang))  # as stored
+
+    def of(self, db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[tuple[int, int | None, Report]]:
+        ids = sorted(set(article_ids))
+        missing = [i for i in ids if i not in self.known]
+        if missing:
+            if len(self.known) + len(missing) > self.LIMIT:
+                self.known.clear()
+            self.known.update(dict.fromkeys(missing))
+            self.known.update(_reports(db, missing))
+        return [(i, *found) for i in ids if (found := self.known[i]) is not None]
+
+
+def _reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> dict[int, tuple[int | None, Report]]:
+    return {r["id"]: (r["story_id"], _stored_report(r["facts"], r["signature"], r["lang"])) for r in stories.reports(db, article_ids)}
+
+
+def stored_reports(db: sqlite_utils.Database, article_ids: Iterable[int], cache: StoredReports | None = None
+                   ) -> list[tuple[int, int | None, Report]]:
+    """(id, story, Report) of the stored articles among `article_ids` that have facts, by id."""
+    if cache is not None:
+        return cache.of(db, article_ids)
+    return [(i, *found) for i, found in sorted(_reports(db, article_ids).items())]
+
+
 def compare(a: Report, b: Report) -> Comparison:
     """Compare two reports by their facts and near-duplicate signatures."""
     common = a.specific.keys() & b.specific.keys()
@@ -140,9 +186,10 @@ def compare(a: Report, b: Report) -> Comparison:
     same_language = bool(a.language and a.language == b.language and signed)
     if not common:  # nothing specific shared, so no match: the values the sums below would give
         return Comparison(0, 0.0, 0.0, same_language, 0.0, (a.figures, b.figures))
-    shared = sum(a.specific[f] for f in common)
+    weights = a.specific  # sums of lists, not of generators: compared twenty times per new article
+    shared = sum([weights[f] for f in common])
     smaller = min(a.specific_weight, b.specific_weight)
-    share = sum(a.specific[f] for f in common if not f.startswith("p:")) / smaller if smaller else 0.0
+    share = sum([weights[f] for f in common if f[:2] != "p:"]) / smaller if smaller else 0.0
     # The estimated Jaccard similarity (as dedup.similarity), from the values kept decoded.
     text = int(np.count_nonzero(a.signature == b.signature)) / dedup.NUM_PERM if shared and signed else 0.0
     return Comparison(shared, share, text, same_language, shared + 10 * text, (a.figures, b.figures))
@@ -179,6 +226,7 @@ def story_for(
     day: int,
     rules: StorySettings,
     before_id: int | None = None,
+    cache: StoredReports | None = None,
 ) -> int | None:
     """The story decision for a new article (with its "relevant", "facts" and "signature"):
     the id of the story it joins, `NEW_STORY` when it leads one of its own, or None for
@@ -187,48 +235,49 @@ def story_for(
     A near copy whose figures conflict with its original's (a weekly report made from
     last week's template) is decided like any other article. Considers only articles
     stored before `before_id` (restory re-decides the archive in order); run inside the
-    transaction that stores the article.
+    transaction that stores the article. `cache`: the store step's StoredReports.
     """
     facts = frozenset(article.get("facts") or ())
     if duplicate_of is not None:
-        original = stories.reports(db, [duplicate_of])
-        if not original or not _veto(Report.of(facts, None).figures, _stored_report(original[0]["facts"], None, None).figures):
+        original = stored_reports(db, [duplicate_of], cache)
+        if not original or not _veto(Report.of(facts, None).figures, original[0][2].figures):
             return None
     if not article.get("relevant"):
         return None
-    return decide_story(db, facts, Report.of(facts, article.get("signature"), article.get("lang")), day, rules, before_id)
+    return decide_story(db, facts, Report.of(facts, article.get("signature"), article.get("lang")), day, rules, before_id,
+                        cache)
 
 
 def decide_story(db: sqlite_utils.Database, facts: Iterable[str], new: Report, day: int, rules: StorySettings,
-                 before_id: int | None = None) -> int:
+                 before_id: int | None = None, cache: StoredReports | None = None) -> int:
     """The story a new relevant article (its facts, and their Report) joins, or `NEW_STORY` when it leads a new one."""
     ranked = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id, MAX_CANDIDATES)
     if not ranked:
         return stories.NEW_STORY
     matches: dict[int, float] = {}  # story -> best score of a match in it
-    for report in stories.reports(db, ranked):
-        if report["story_id"] is None:
+    for _, story_id, report in stored_reports(db, ranked, cache):
+        if story_id is None:
             continue
-        comparison = compare(new, _stored_report(report["facts"], report["signature"], report["lang"]))
+        comparison = compare(new, report)
         if comparison.matches(rules):
-            matches[report["story_id"]] = max(matches.get(report["story_id"], 0.0), comparison.score)
+            matches[story_id] = max(matches.get(story_id, 0.0), comparison.score)
     for story_id in sorted(matches, key=lambda s: -matches[s]):
-        if _agrees_with_story(db, new, story_id, rules, before_id):
+        if _agrees_with_story(db, new, story_id, rules, before_id, cache):
             return story_id
     return stories.NEW_STORY
 
 
-def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, rules: StorySettings, before_id: int | None) -> bool:
+def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, rules: StorySettings, before_id: int | None,
+                       cache: StoredReports | None) -> bool:
     ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS)
     if not ids:
         return False
-    found = {r["id"]: r for r in stories.reports(db, ids)}
+    found = {article_id: report for article_id, _, report in stored_reports(db, ids, cache)}
     verdicts = []
     for article_id in ids:
         report = found.get(article_id)
         # A member without recorded facts (stored before stories were decided) is no evidence either way.
-        verdicts.append(None if report is None else
-                        compare(new, _stored_report(report["facts"], report["signature"], report["lang"])).matches(rules, COMPATIBLE))
+        verdicts.append(None if report is None else compare(new, report).matches(rules, COMPATIBLE))
     lead, others = verdicts[0], [v for v in verdicts[1:] if v is not None]
     if lead is False:
         return False

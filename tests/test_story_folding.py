@@ -21,7 +21,7 @@ from loomwatch.crawler.config import Config, StorySettings
 from loomwatch.crawler.restory import fold_texts, restory
 from loomwatch.pipelines import dedup
 from loomwatch.pipelines.facts import extract_facts, weight
-from loomwatch.pipelines.stories import Report, compare
+from loomwatch.pipelines.stories import Report, StoredReports, compare, stored_reports
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import insert_article
 
@@ -320,3 +320,58 @@ def test_retag_decides_the_story_of_a_newly_relevant_article(tmp_path: Path) -> 
     assert story_ids(path) == [first, first]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM story_facts WHERE article_id = ?", [second]).fetchone() == (1,)
+
+
+def test_the_store_steps_cache_gives_what_the_archive_has_until_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    ids = write_archive(path, TEXTS)
+    restory(Config(storage=Config().storage.__class__(database=path)))  # records every article's facts
+    db = open_database(path)
+    cache = StoredReports()
+    asked = [ids[5], ids[0], 10**6, ids[2]]  # out of order, one unknown id
+    found = cache.of(db, asked)
+    assert [(i, s) for i, s, _ in found] == [(ids[0], ids[0]), (ids[2], ids[0]), (ids[5], ids[5])]
+    assert found == stored_reports(db, asked)  # as read without a cache
+    with db.atomic():
+        db.execute("DELETE FROM story_facts")
+    assert cache.of(db, asked) == found  # kept: the store step never changes a stored article's facts
+    cache.clear()
+    assert cache.of(db, asked) == []
+    db.close()
+
+
+def test_an_article_the_store_step_keeps_is_what_reading_it_back_gives(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    ids = write_archive(path, TEXTS)
+    restory(Config(storage=Config().storage.__class__(database=path)))
+    db = open_database(path)
+    (_, story, read), = stored_reports(db, [ids[2]])
+    cache = StoredReports()
+    title, text = TEXTS[2]
+    cache.add(ids[2], story, reversed(extract_facts(title, text)), dedup.signature(text), "en")
+    (_, kept_story, kept), = cache.of(db, [ids[2]])
+    assert kept_story == story == ids[0]
+    # The same facts in the same order: sums over them give the same floating-point values.
+    assert list(kept.specific.items()) == list(read.specific.items()) and kept.specific_weight == read.specific_weight
+    assert (kept.figures, kept.language) == (read.figures, read.language)
+    assert kept.signature.tobytes() == read.signature.tobytes()
+    db.close()
+
+
+def test_a_batch_that_cannot_be_written_clears_the_store_steps_cache(tmp_path: Path) -> None:
+    from loomwatch.pipelines.store import Counters, StorePipeline
+    from loomwatch.storage import ArchiveError
+
+    config = Config(storage=Config().storage.__class__(database=tmp_path / "archive.db"))
+    pipeline = StorePipeline(config.pipelines, None, Counters())
+    pipeline.open_spider()
+    pipeline.story_reports.known[1] = None
+    failed = {"source": "site", "url": "https://site.example/a.html", "failure": {"reason": "http", "detail": "500"}}
+
+    def full_disk(db: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(ArchiveError):
+        pipeline.write([failed], also=full_disk)
+    assert pipeline.story_reports.known == {}  # rolled back: its ids may be given to other articles
+    pipeline.close_spider()
