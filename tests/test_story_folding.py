@@ -24,6 +24,7 @@ from loomwatch.pipelines.facts import extract_facts, weight
 from loomwatch.pipelines.stories import Report, StoredReports, compare, stored_reports
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import insert_article
+from loomwatch.storage.settings import StorageSettings
 
 EXPO_ZH = ("2025柯桥秋季纺博会开幕 首日成交34.2亿元",
            "10月14日，2025中国绍兴柯桥国际纺织品博览会（秋季）在柯桥国际会展中心开幕。本届展会由中国纺织工业联合会指导，"
@@ -222,7 +223,7 @@ def test_restory_folds_an_existing_archive_and_the_weekly_coverage_follows(tmp_p
     path = tmp_path / "archive.db"
     ids = write_archive(path, TEXTS)
     assert coverage_stories(path) == len(TEXTS)
-    report = restory(Config(storage=Config().storage.__class__(database=path)), batch=3)
+    report = restory(Config(storage=StorageSettings(database=path)), batch=3)
     expo = ids[0]
     assert story_ids(path) == [expo, ids[1], expo, ids[3], expo, ids[5], expo, ids[7]]
     assert (report.articles, report.moved, report.stories, report.resumed) == (8, 3, 5, False)
@@ -236,7 +237,7 @@ def test_restory_folds_an_existing_archive_and_the_weekly_coverage_follows(tmp_p
 def test_a_killed_restory_resumes_where_it_stopped(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     write_archive(path, TEXTS)
-    config = Config(storage=Config().storage.__class__(database=path))
+    config = Config(storage=StorageSettings(database=path))
 
     def die(done: int) -> None:
         if done >= 3:
@@ -250,7 +251,7 @@ def test_a_killed_restory_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert report.resumed and (report.articles, report.moved) == (8, 3)
     fresh = tmp_path / "fresh.db"
     write_archive(fresh, TEXTS)
-    restory(Config(storage=Config().storage.__class__(database=fresh)), batch=100)
+    restory(Config(storage=StorageSettings(database=fresh)), batch=100)
     assert story_ids(path) == story_ids(fresh)
 
 
@@ -259,7 +260,7 @@ def test_restory_with_other_rules_starts_over(tmp_path: Path) -> None:
     write_archive(path, TEXTS)
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO story_restory (id, rules, last_article_id, started) VALUES (1, '{}', 6, '2025-10-20 00:00:00')")
-    report = restory(Config(storage=Config().storage.__class__(database=path)))
+    report = restory(Config(storage=StorageSettings(database=path)))
     assert not report.resumed and report.articles == 8
 
 
@@ -307,7 +308,7 @@ def test_retag_decides_the_story_of_a_newly_relevant_article(tmp_path: Path) -> 
 
     path = tmp_path / "archive.db"
     first, second = write_archive(path, [EXPO_ZH, EXPO_EN])
-    config = Config(storage=Config().storage.__class__(database=path))
+    config = Config(storage=StorageSettings(database=path))
     restory(config)
     db = open_database(path)
     with db.atomic():  # as if an older gazetteer had found the English version off-topic
@@ -325,7 +326,7 @@ def test_retag_decides_the_story_of_a_newly_relevant_article(tmp_path: Path) -> 
 def test_the_store_steps_cache_gives_what_the_archive_has_until_cleared(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     ids = write_archive(path, TEXTS)
-    restory(Config(storage=Config().storage.__class__(database=path)))  # records every article's facts
+    restory(Config(storage=StorageSettings(database=path)))  # records every article's facts
     db = open_database(path)
     cache = StoredReports()
     asked = [ids[5], ids[0], 10**6, ids[2]]  # out of order, one unknown id
@@ -343,7 +344,7 @@ def test_the_store_steps_cache_gives_what_the_archive_has_until_cleared(tmp_path
 def test_an_article_the_store_step_keeps_is_what_reading_it_back_gives(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     ids = write_archive(path, TEXTS)
-    restory(Config(storage=Config().storage.__class__(database=path)))
+    restory(Config(storage=StorageSettings(database=path)))
     db = open_database(path)
     (_, story, read), = stored_reports(db, [ids[2]])
     cache = StoredReports()
@@ -362,7 +363,7 @@ def test_a_batch_that_cannot_be_written_clears_the_store_steps_cache(tmp_path: P
     from loomwatch.pipelines.store import Counters, StorePipeline
     from loomwatch.storage import ArchiveError
 
-    config = Config(storage=Config().storage.__class__(database=tmp_path / "archive.db"))
+    config = Config(storage=StorageSettings(database=tmp_path / "archive.db"))
     pipeline = StorePipeline(config.pipelines, None, Counters())
     pipeline.open_spider()
     pipeline.story_reports.known[1] = None
