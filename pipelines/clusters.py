@@ -15,13 +15,16 @@ and less near the end, after a "Related reading" marker and as a company's addre
 ("Hangzhou-based", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
 base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin names
 split into syllables ("Ke-qiao", "Zhang Jia Gang") count only with textile words or
-other cluster names nearby; excluded phrases ("Jinjiang Inn"), a place's facilities,
+other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
+own name is ambiguous) only with textile words in its sentence, since it so often just says
+where a place lies; excluded phrases ("Jinjiang Inn"), a place's facilities,
 events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
 datelines and credit lines never count. A body's name reaches over no conjunction,
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
-(a cluster named in passing is not what the story is about); the
+(a cluster named in passing is not what the story is about; a big city named
+with its towns does not set that bar); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -189,6 +192,9 @@ WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
 _TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT = 0, 1, 2, 3, 4
+CITY_ONLY_IN_CONTEXT = 2  # the `ambiguous` mark of a prefecture's ambiguous names
+# Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
+SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
 _EXCLUDED = -1
 
 
@@ -383,7 +389,10 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
             for key, edges in _spellings(phrase):
                 automaton.add_word(key, (_EXCLUDED, False, len(key), edges))
     for index, cluster in enumerate(gazetteer):
-        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, True)):
+        # A big city's name (广州, "Dongguan") says where a place lies as often as it names a
+        # cluster: only textile words in its sentence make it count, not other cluster names.
+        vague = CITY_ONLY_IN_CONTEXT if _big_city(cluster) else True
+        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, vague)):
             for name in names:
                 for key, edges in _spellings(name):
                     automaton.add_word(key, (index, ambiguous, len(key), edges))
@@ -401,6 +410,18 @@ def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
             return True
         i += 1
     return False
+
+
+def _big_city(cluster: Cluster) -> bool:
+    """A prefecture whose own name is ambiguous: it counts only in textile context."""
+    return cluster.kind == "prefecture" and fold(cluster.name) in {fold(a) for a in cluster.ambiguous}
+
+
+def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
+    """The part of doc[start - window : end + window] in the sentence of doc[start:end]."""
+    low = max(doc.rfind(stop, start - window, start) for stop in SENTENCE_STOPS)
+    highs = [i for i in (doc.find(stop, end, end + window) for stop in SENTENCE_STOPS) if i >= 0]
+    return max(low, start - window), min(highs, default=end + window)
 
 
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
@@ -433,6 +454,8 @@ class Tagger:
         self._names = _name_automaton(gazetteer)
         self._ids = list(gazetteer.ids())
         self._ancestors = {c: gazetteer.ancestors(c) for c in self._ids}
+        big_cities = {c.id for c in gazetteer if _big_city(c)}
+        self._city_ancestors = {c: tuple(a for a in self._ancestors[c] if a in big_cities) for c in self._ids}
         self._children: dict[str, list[str]] = defaultdict(list)
         for cluster_id, ancestors in self._ancestors.items():
             for ancestor in ancestors:
@@ -543,8 +566,13 @@ class Tagger:
                     in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)
                 continue
             window = WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK
-            context = _near(terms, start - window, end + window)
-            if ambiguous and not (context or _near(plain, start - window, end + window, besides=start)):
+            if ambiguous == CITY_ONLY_IN_CONTEXT:
+                context = _near(terms, *_sentence(doc, start, end, window))
+            else:
+                context = _near(terms, start - window, end + window)
+            if ambiguous and not (
+                context or ambiguous != CITY_ONLY_IN_CONTEXT and _near(plain, start - window, end + window, besides=start)
+            ):
                 continue
             share = (start - body_start) / max(text_len, 1)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
@@ -575,7 +603,10 @@ class Tagger:
         for cluster_id in hinted & raw.keys():
             raw[cluster_id] *= HINT_FACTOR
         floor = -math.log(1 - MIN_SCORE)
-        best = max(raw.values(), default=0.0)
+        # A big city named with its clusters (Dongguan with Humen and Dalang) is where they
+        # lie, not a rival: it does not set the bar the other clusters must reach.
+        cities = {a for c in raw for a in self._city_ancestors[c]}
+        best = max((r for c, r in raw.items() if c not in cities), default=0.0)
         tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}

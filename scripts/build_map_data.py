@@ -71,6 +71,11 @@ COUNTY = {
     "yanbu": "南海区",
     "zhangcha": "禅城区",
     "junan": "顺德区",
+    "hutang": "武进区",
+    "wangjiangjing": "秀洲区",
+    "honghe": "秀洲区",
+    "longqiao": "新都区",
+    "xiangshan": "象山县",
 }
 
 
@@ -132,7 +137,10 @@ CITIES = {
     "Anqing": "安庆市", "Zibo": "淄博市", "Binzhou": "滨州市", "Weifang": "潍坊市", "Xinyu": "新余市", "Yichun": "宜春市",
     "Nanyang": "南阳市", "Xiantao": "仙桃市", "Zhuzhou": "株洲市", "Xingtai": "邢台市", "Baoding": "保定市",
     "Huludao": "葫芦岛市", "Anshan": "鞍山市", "Wenzhou": "温州市", "Jieyang": "揭阳市", "Ordos": "鄂尔多斯市",
-    "Qingdao": "青岛市", "Jiujiang": "九江市",
+    "Qingdao": "青岛市", "Jiujiang": "九江市", "Shenzhen": "深圳市", "Changzhou": "常州市", "Xuzhou": "徐州市",
+    "Dezhou": "德州市", "Yantai": "烟台市", "Langfang": "廊坊市", "Shangqiu": "商丘市", "Zhoukou": "周口市",
+    "Xiaogan": "孝感市", "Xianning": "咸宁市", "Huanggang": "黄冈市", "Chengdu": "成都市", "Yangzhou": "扬州市", "Heze": "菏泽市",
+    "Liaoyuan": "辽源市", "Ganzhou": "赣州市", "Xinyang": "信阳市",
 }
 
 

@@ -11,13 +11,13 @@ from loomwatch.pipelines.clusters import tag_article
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import insert_article
 
-HONGHE = {
-    "title": "Honghe sweater market prepares for the spring wholesale season",
+YISHAN = {
+    "title": "Yishan underwear knitters prepare for the spring wholesale season",
     "text": (
-        "Knitwear traders in Honghe, a town in Jiaxing known for its sweater market, are restocking yarn and "
-        "samples ahead of the spring wholesale season. Market managers said that more than two hundred knitting "
-        "workshops had added computerised flat knitting machines this year, and that orders for lightweight "
-        "cashmere-blend sweaters had grown fastest. Several garment exporters said buyers now ask for smaller "
+        "Knitwear makers in Yishan, a town in Cangnan county known for knitted underwear, are restocking yarn and "
+        "samples ahead of the spring wholesale season. Local managers said that more than two hundred knitting "
+        "workshops had added circular knitting machines this year, and that orders for cotton-blend "
+        "underwear had grown fastest. Several garment exporters said buyers now ask for smaller "
         "batches and quicker delivery, which suits the town's many small knitting mills."
     ),
 }
@@ -25,18 +25,18 @@ MARATHON = {"title": "Nantong marathon draws runners", "text": "Thousands of run
 
 
 def test_tag_reads_json_lines_and_prints_the_pipeline_result(tmp_path):
-    lines = "\n".join(json.dumps(x) for x in (HONGHE, MARATHON)) + "\n"
+    lines = "\n".join(json.dumps(x) for x in (YISHAN, MARATHON)) + "\n"
     result = CliRunner().invoke(main, ["tag", "--config", str(tmp_path / "none.toml")], input=lines)
     assert result.exit_code == 0, result.output
     first, second = (json.loads(line) for line in result.output.strip().splitlines())
-    assert first == tag_article(HONGHE["title"], HONGHE["text"]).as_json()
+    assert first == tag_article(YISHAN["title"], YISHAN["text"]).as_json()
     assert first["relevant"] is True
     assert second["relevant"] is False and second["clusters"] == []
 
 
 def test_tag_names_the_bad_line(tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps(HONGHE) + "\n[1, 2]\n", encoding="utf-8")
+    path.write_text(json.dumps(YISHAN) + "\n[1, 2]\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["tag", str(path), "--config", str(tmp_path / "none.toml")])
     assert result.exit_code == 2
     assert f"{path}: line 2: not a JSON object" in result.output
@@ -46,25 +46,25 @@ def test_retag_applies_clusters_added_in_the_config(tmp_path):
     config = tmp_path / "loomwatch.toml"
     config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
     db = open_database(tmp_path / "archive.db")
-    before = tag_article(HONGHE["title"], HONGHE["text"])
-    assert "honghe" not in {c.id for c in before.clusters}
+    before = tag_article(YISHAN["title"], YISHAN["text"])
+    assert "yishan" not in {c.id for c in before.clusters}
     with db.atomic():
-        insert_article(db, {**HONGHE, "url": "http://x.example/a/1", "source": "s", "relevance": before.relevance, "relevant": int(before.relevant)},
+        insert_article(db, {**YISHAN, "url": "http://x.example/a/1", "source": "s", "relevance": before.relevance, "relevant": int(before.relevant)},
                        clusters=[(c.id, c.score) for c in before.clusters])
     db.close()
 
     config.write_text(
         config.read_text()
-        + '\n[[clusters]]\nid = "honghe"\nname = "Honghe"\nname_zh = "洪合"\nprovince = "Zhejiang"\ncity = "Jiaxing"\n'
-        'specialty = ["sweaters"]\naliases = ["洪合镇"]\n',
+        + '\n[[clusters]]\nid = "yishan"\nname = "Yishan"\nname_zh = "宜山"\nprovince = "Zhejiang"\ncity = "Wenzhou"\n'
+        'specialty = ["knitted underwear"]\naliases = ["宜山镇"]\n',
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["retag", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "re-tagged 1 articles; 1 changed" in result.output
     db = open_database(tmp_path / "archive.db")
-    assert [r["cluster_id"] for r in db.query("SELECT cluster_id FROM article_clusters")] == ["honghe"]
-    assert db.execute("SELECT name_zh FROM clusters WHERE id = 'honghe'").fetchone() == ("洪合",)
+    assert [r["cluster_id"] for r in db.query("SELECT cluster_id FROM article_clusters")] == ["yishan"]
+    assert db.execute("SELECT name_zh FROM clusters WHERE id = 'yishan'").fetchone() == ("宜山",)
     again = CliRunner().invoke(main, ["retag", "--config", str(config)])
     assert "1 articles; 0 changed" in again.output
 
@@ -74,7 +74,7 @@ def test_retag_puts_newly_relevant_articles_into_stories_and_takes_off_topic_one
     config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
     db = open_database(tmp_path / "archive.db")
     with db.atomic():  # stored by an older tagger that got both wrong
-        textile = insert_article(db, {**HONGHE, "url": "http://x.example/a/1", "source": "s", "relevance": 0.1, "relevant": 0})
+        textile = insert_article(db, {**YISHAN, "url": "http://x.example/a/1", "source": "s", "relevance": 0.1, "relevant": 0})
         marathon = insert_article(db, {**MARATHON, "url": "http://x.example/a/2", "source": "s", "relevance": 0.9, "relevant": 1})
     assert [r["story_id"] for r in db.query("SELECT story_id FROM articles ORDER BY id")] == [None, marathon]
     db.close()

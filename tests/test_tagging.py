@@ -109,12 +109,12 @@ def test_override_removes_aliases_and_disables_clusters() -> None:
 
 def test_new_cluster_from_config_is_tagged() -> None:
     gaz = load_gazetteer([{
-        "id": "honghe", "name": "Honghe", "name_zh": "洪合", "province": "Zhejiang", "city": "Jiaxing",
-        "specialty": ["sweaters"], "aliases": ["洪合镇"],
+        "id": "yishan", "name": "Yishan", "name_zh": "宜山", "province": "Zhejiang", "city": "Wenzhou",
+        "specialty": ["knitted underwear"], "aliases": ["宜山镇"],
     }])
-    assert gaz["honghe"].parent is None
-    tagging = Tagger(gaz).tag("洪合毛衫市场迎来旺季", "嘉兴洪合镇的羊毛衫市场人气渐旺，针织企业加紧生产。")
-    assert ids(tagging) == ["honghe"]
+    assert gaz["yishan"].parent is None
+    tagging = Tagger(gaz).tag("宜山针织内衣企业迎来旺季", "苍南宜山镇的针织内衣厂订单渐旺，企业加紧生产棉毛衫裤。")
+    assert ids(tagging) == ["yishan"]
 
 
 @pytest.mark.parametrize(
@@ -458,9 +458,63 @@ def test_a_firm_named_without_textile_words_is_no_cluster(tagger: Tagger) -> Non
 def test_gazetteer_reaches_further_clusters_and_their_places(gazetteer: Gazetteer) -> None:
     for cluster_id in ("pinghu", "puning", "kaiping", "wenzhou", "pujiang", "tonglu", "ordos", "zengcheng", "zhenze", "jimo"):
         assert cluster_id in gazetteer, cluster_id
-    assert gazetteer.ancestors("xintang") == ("zengcheng",)
+    assert gazetteer.ancestors("xintang") == ("zengcheng", "guangzhou")
     assert gazetteer.ancestors("hengcun") == ("tonglu", "hangzhou")
     assert gazetteer.ancestors("yangxunqiao") == ("keqiao", "shaoxing")
+
+
+def test_gazetteer_covers_pilot_clusters_beyond_the_east_coast(gazetteer: Gazetteer) -> None:
+    assert len(gazetteer) >= 150
+    for cluster_id in ("zhoucun", "wangjiangjing", "xiayi", "haiyang", "maozui", "rangdong", "longqiao", "gaochun"):
+        assert cluster_id in gazetteer, cluster_id
+    assert gazetteer.ancestors("rangdong") == ("dengzhou",)
+    assert gazetteer.ancestors("dongba") == ("gaochun",)
+    assert gazetteer.ancestors("humen") == ("dongguan",)
+    assert {gazetteer[c].province for c in gazetteer.ids()} >= {"Henan", "Hubei", "Sichuan", "Shandong", "Hebei"}
+
+
+def test_new_town_is_tagged_and_folds_its_county(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Rangdong trouser makers ship winter orders",
+        "Garment workshops in Rangdong, a town of Dengzhou in Henan, are sewing trousers for buyers "
+        "in the north-east; the town's clothing market sends parcels out every evening.",
+    )
+    assert ids(tagging) == ["rangdong"]
+
+
+def test_ambiguous_town_name_counts_only_with_textile_words(tagger: Tagger) -> None:
+    textile = tagger.tag("新桥毛纺企业扩产", "江阴新桥的毛纺企业今年新增了纺纱设备，羊毛面料和服装订单排到了明年春天。")
+    assert ids(textile) == ["xinqiao-jiangyin"]
+    road = tagger.tag(
+        "旧城改造进展顺利",
+        "市里的纺织厂旧址改成了公园。三公里外的新桥附近，工人正在铺设新的道路和排水管，预计年底通车。",
+    )
+    assert "xinqiao-jiangyin" not in ids(road)
+
+
+def test_big_city_named_as_a_location_is_not_a_tag(tagger: Tagger) -> None:
+    located = tagger.tag(
+        "新塘牛仔企业转型",
+        "新塘镇在增城南部，离广州、东莞和深圳都不远，交通很方便。\n"
+        "镇上的牛仔服装企业今年投了新的洗水设备，牛仔布和成衣的出口订单比去年多了一成。",
+    )
+    assert ids(located) == ["xintang"]
+    market = tagger.tag(
+        "Guangzhou garment wholesalers restock",
+        "Guangzhou's garment wholesale markets filled their stalls with winter clothing this week, "
+        "as fabric traders reported brisk orders from apparel buyers across the country.",
+    )
+    assert ids(market) == ["guangzhou"]
+
+
+def test_big_city_does_not_crowd_out_its_towns(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Dongguan garment towns prepare autumn fairs",
+        "Dongguan's apparel makers are busy. In Humen, women's wear brands show new collections at the "
+        "fashion fair. Dongguan's textile trade is also visible elsewhere: Dalang, another town, holds its woollen "
+        "knitwear fair, where sweater factories meet buyers.",
+    )
+    assert ids(tagging) == ["dalang", "humen"]
 
 
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
