@@ -75,6 +75,7 @@ COUNTY = {
     "wangjiangjing": "秀洲区",
     "honghe": "秀洲区",
     "longqiao": "新都区",
+    "qingshanhu": "青山湖区",
     "xiangshan": "象山县",
 }
 
@@ -140,7 +141,8 @@ CITIES = {
     "Qingdao": "青岛市", "Jiujiang": "九江市", "Shenzhen": "深圳市", "Changzhou": "常州市", "Xuzhou": "徐州市",
     "Dezhou": "德州市", "Yantai": "烟台市", "Langfang": "廊坊市", "Shangqiu": "商丘市", "Zhoukou": "周口市",
     "Xiaogan": "孝感市", "Xianning": "咸宁市", "Huanggang": "黄冈市", "Chengdu": "成都市", "Yangzhou": "扬州市", "Heze": "菏泽市",
-    "Liaoyuan": "辽源市", "Ganzhou": "赣州市", "Xinyang": "信阳市",
+    "Liaoyuan": "辽源市", "Ganzhou": "赣州市", "Xinyang": "信阳市", "Nanchang": "南昌市", "Cangzhou": "沧州市",
+    "Yinchuan": "银川市", "Aksu": "阿克苏地区",
 }
 
 

@@ -470,7 +470,7 @@ def test_gazetteer_covers_pilot_clusters_beyond_the_east_coast(gazetteer: Gazett
     assert gazetteer.ancestors("rangdong") == ("dengzhou",)
     assert gazetteer.ancestors("dongba") == ("gaochun",)
     assert gazetteer.ancestors("humen") == ("dongguan",)
-    assert {gazetteer[c].province for c in gazetteer.ids()} >= {"Henan", "Hubei", "Sichuan", "Shandong", "Hebei"}
+    assert {gazetteer[c].province for c in gazetteer.ids()} >= {"Henan", "Hubei", "Sichuan", "Shandong", "Hebei", "Ningxia", "Xinjiang"}
 
 
 def test_new_town_is_tagged_and_folds_its_county(tagger: Tagger) -> None:
@@ -490,6 +490,13 @@ def test_ambiguous_town_name_counts_only_with_textile_words(tagger: Tagger) -> N
         "市里的纺织厂旧址改成了公园。三公里外的新桥附近，工人正在铺设新的道路和排水管，预计年底通车。",
     )
     assert "xinqiao-jiangyin" not in ids(road)
+
+
+def test_town_name_inside_a_longer_word_is_excluded(tagger: Tagger) -> None:
+    miles = tagger.tag("针织厂新建仓库", "这家针织厂在离工厂两英里的地方建了一座新仓库，用来存放棉纱和面料。")
+    assert "liangying" not in ids(miles)
+    town = tagger.tag("两英针织企业接单忙", "潮南两英镇的针织企业订单饱满，针织面料和内衣的产量比去年多。")
+    assert ids(town) == ["liangying"]
 
 
 def test_big_city_named_as_a_location_is_not_a_tag(tagger: Tagger) -> None:
