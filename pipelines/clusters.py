@@ -17,7 +17,8 @@ base", 産地) are context like textile words. Ambiguous names ("Datang") and pi
 split into syllables ("Ke-qiao", "Zhang Jia Gang") count only with textile words or
 other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
 own name is ambiguous) only with textile words in its sentence, since it so often just says
-where a place lies; excluded phrases ("Jinjiang Inn"), a place's facilities,
+where a place lies. A big local firm's name ("Anta" for Jinjiang) counts like an ambiguous
+name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
 events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
 datelines and credit lines never count. A body's name reaches over no conjunction,
@@ -83,7 +84,7 @@ TERMS: dict[str, float] = {
     "jacquard": 1.0, "fashion week": 0.8, "fashion": 0.4, "sewing": 0.8, "tailoring": 0.6,
     "dress": 0.3, "dresses": 0.5, "cntac": 1.0, "clothing industry": 1.0,
     "scarf": 0.6, "scarves": 0.7, "hats": 0.6, "winter hats": 0.9, "caps": 0.2,
-    "footwear": 0.8, "shoes": 0.5, "sneakers": 0.7, "sneaker": 0.6, "sports shoes": 0.8,
+    "footwear": 0.8, "shoes": 0.5, "shoe": 0.4, "shoemaking": 0.8, "shoe-making": 0.8, "shoemakers": 0.7, "sneakers": 0.7, "sneaker": 0.6, "sports shoes": 0.8,
     "leather": 0.5, "fur": 0.3, "plush toys": 0.5, "cotton futures": 1.0, "workwear": 0.8,
     # Not about textiles although they contain a textile word.
     "silk road": 0.0, "maritime silk road": 0.0, "optical fibre": 0.0, "optical fiber": 0.0,
@@ -193,6 +194,7 @@ WINDOW_CJK = 150
 
 _TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT = 0, 1, 2, 3, 4
 CITY_ONLY_IN_CONTEXT = 2  # the `ambiguous` mark of a prefecture's ambiguous names
+FIRM = 3  # the `ambiguous` mark of a firm's name: in context, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
 _EXCLUDED = -1
@@ -392,7 +394,7 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
         # A big city's name (广州, "Dongguan") says where a place lies as often as it names a
         # cluster: only textile words in its sentence make it count, not other cluster names.
         vague = CITY_ONLY_IN_CONTEXT if _big_city(cluster) else True
-        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, vague)):
+        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, vague), (cluster.firms, FIRM)):
             for name in names:
                 for key, edges in _spellings(name):
                     automaton.add_word(key, (index, ambiguous, len(key), edges))
@@ -553,7 +555,8 @@ class Tagger:
                 or credits and _credited(doc, start, credits)
             ):
                 continue  # a government body, a dateline or a credit names no cluster
-            address = ADDRESS_FACTOR if after or doc.startswith("-based", end + 1) else 1.0
+            # A firm's name ("Anta") says where the firm is based, like "Jinjiang-based".
+            address = ADDRESS_FACTOR if after or ambiguous == FIRM or doc.startswith("-based", end + 1) else 1.0
             found.append((start, end, index, ambiguous, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, ambiguous, _, _ in found if not ambiguous]

@@ -4,8 +4,8 @@ The packaged `data/clusters.toml` is the one source of truth; its header documen
 every key. Users add or override clusters with `[[clusters]]` tables in their
 configuration, which `load_gazetteer` applies on top of the packaged entries:
 
-- an entry whose `id` exists overrides the keys it gives; `aliases`, `ambiguous` and
-  `exclude` are added to the packaged lists, every other key replaces its value;
+- an entry whose `id` exists overrides the keys it gives; `aliases`, `ambiguous`,
+  `firms` and `exclude` are added to the packaged lists, every other key replaces its value;
   `remove_aliases = [...]` drops packaged aliases; `enabled = false` drops the cluster
   (its children then hang from its parent);
 - an entry with a new `id` adds a cluster and must give `name` and `name_zh`.
@@ -34,12 +34,12 @@ PACKAGE_ORIGIN = "clusters.toml (package data)"
 
 # Keys of a cluster, in the order of the `Cluster` fields.
 TEXT_KEYS = ("id", "name", "name_zh", "kind", "province", "city", "parent")
-LIST_KEYS = ("specialty", "aliases", "ambiguous", "exclude", "titles", "sources")
+LIST_KEYS = ("specialty", "aliases", "ambiguous", "firms", "exclude", "titles", "sources")
 # Where the cluster is on the dashboard's map, in degrees (as the map's outlines: GCJ-02, within half a kilometre of WGS84).
 PLACE_KEYS = ("lat", "lon")
 PLACE_RANGE = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
 # Lists of names that an override adds to instead of replacing.
-ADDITIVE_KEYS = ("aliases", "ambiguous", "exclude")
+ADDITIVE_KEYS = ("aliases", "ambiguous", "firms", "exclude")
 # Keys that only make sense in a user's override.
 CONFIG_KEYS = ("enabled", "remove_aliases")
 
@@ -84,6 +84,7 @@ class Cluster:
     specialty: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     ambiguous: tuple[str, ...] = ()
+    firms: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
@@ -248,7 +249,7 @@ def _validate(entry: Mapping[str, Any], where: str, config: bool) -> tuple[dict[
     for key in ("name", "name_zh"):
         if key in values and not values[key]:
             raise GazetteerError(f"{where}: key {key!r} must not be empty")
-    for key in ("aliases", "ambiguous"):
+    for key in ("aliases", "ambiguous", "firms"):
         for name in values.get(key, ()):
             if len(fold(name)) < 2:
                 raise GazetteerError(f"{where}: key {key!r}: {name!r} is too short to match reliably; use the full name")
@@ -319,11 +320,11 @@ def _relink_orphans(clusters: dict[str, Cluster], blame: Mapping[str, str], pare
 
 
 def _check_names(clusters: Mapping[str, Cluster], blame: Mapping[str, str]) -> None:
-    """A name (or ambiguous name) must point at one cluster, or tags would be guesses."""
+    """A name (or ambiguous name, or firm) must point at one cluster, or tags would be guesses."""
     owner: dict[str, str] = {}
     for cluster in clusters.values():
         # The tagger also matches each name's Traditional and Japanese spellings (柯橋 for 柯桥).
-        for name, spelling in ((n, s) for n in (*cluster.names(), *cluster.ambiguous) for s in (n, *variants(n))):
+        for name, spelling in ((n, s) for n in (*cluster.names(), *cluster.ambiguous, *cluster.firms) for s in (n, *variants(n))):
             key = fold(spelling)
             other = owner.setdefault(key, cluster.id)
             if other == cluster.id:

@@ -439,12 +439,49 @@ def test_markets_parks_and_companies_stand_for_their_cluster(tagger: Tagger, nam
     ("title", "text", "cluster_id"),
     [
         ("Sportswear sales climb", "Xtep and 361 Degrees said running shoes and sportswear sold well this spring.", "jinjiang"),
-        ("羽绒服旺季提前", "波司登表示，今年羽绒服订单提前到来，面料采购比去年多了两成。", "changshu"),
-        ("Polyester yarn prices firm", "Tongkun raised its quotes for polyester filament yarn as weaving mills restocked.", "tongxiang"),
+        ("羽绒服旺季提前", "波司登表示，今年羽绒服订单提前到来，波司登的面料采购比去年多了两成。", "changshu"),
+        ("Polyester yarn prices firm", "Tongkun raised its quotes for polyester filament yarn as weaving mills restocked; Tongkun plans more spinning lines.", "tongxiang"),
     ],
 )
 def test_big_local_firms_stand_for_their_cluster_in_context(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_a_firm_weighs_as_its_address(tagger: Tagger) -> None:
+    # A brand says where its firm is based ("Jinjiang-based"), not that the story is about the place.
+    firm = tagger.tag("Sportswear sales climb", "Anta said running shoes and sportswear sold well; Anta added two knitting lines.")
+    place = tagger.tag("Sportswear sales climb", "Jinjiang said running shoes and sportswear sold well; Jinjiang added two knitting lines.")
+    assert 0 < score(firm, "jinjiang") < score(place, "jinjiang")
+    titled = tagger.tag("Anta lifts its sportswear output", "The company said running shoes and jackets sold well this spring.")
+    assert ids(titled) == ["jinjiang"]
+
+
+def test_brands_named_in_passing_leave_the_story_to_its_cluster(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Casual wear makers show new lines",
+        "After Peacebird and Anta drew crowds abroad, Shishi held its fashion week for casual wear makers. "
+        "Shishi garment firms showed jackets and trousers, and Shishi fabric mills showed new prints.",
+    )
+    assert ids(tagging) == ["shishi"]
+
+
+def test_firms_are_their_own_gazetteer_key(gazetteer: Gazetteer) -> None:
+    assert "Anta" in gazetteer["jinjiang"].firms and "Anta" not in gazetteer["jinjiang"].ambiguous
+    gaz = load_gazetteer([{"id": "jinjiang", "firms": ["Lilanz"]}])
+    assert {"Lilanz", "Anta"} <= set(gaz["jinjiang"].firms)  # an override adds to the packaged firms
+    tagging = Tagger(gaz).tag("Menswear orders rise", "Lilanz said menswear orders rose; Lilanz will add a garment plant.")
+    assert ids(tagging) == ["jinjiang"]
+    with pytest.raises(GazetteerError, match="name 'Youngor' also names cluster 'ningbo'"):
+        load_gazetteer([{"id": "shishi", "firms": ["Youngor"]}], origin="loomwatch.toml")
+
+
+def test_shoe_trade_words_make_a_footwear_story_relevant(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Designers move to the coast",
+        "A shoe designer opened a studio in Jinjiang, where the shoe industry buys soles and uppers. "
+        "Local shoemaking firms hire designers, and shoemakers sell to buyers from India and Vietnam.",
+    )
+    assert tagging.relevant and ids(tagging) == ["jinjiang"]
 
 
 def test_a_firm_named_without_textile_words_is_no_cluster(tagger: Tagger) -> None:
@@ -535,7 +572,7 @@ def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagge
 
 def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Gazetteer) -> None:
     for cluster in gazetteer:
-        names = (cluster.name, cluster.name_zh, *cluster.aliases, *cluster.ambiguous)
+        names = (cluster.name, cluster.name_zh, *cluster.aliases, *cluster.ambiguous, *cluster.firms)
         spellings = {fold(v) for name in names for v in variants(name)}
         assert not spellings & {fold(a) for a in cluster.aliases}, cluster.id
 
