@@ -156,11 +156,12 @@ def measure(path: Path, lookups: int, seed: int = 9) -> dict[str, float]:
                 facts = maker.report_of(maker.rng.choice(recent)[1], last_day) if maker.rng.random() < 0.3 else maker.facts(last_day)
                 article = {"facts": sorted(facts), "signature": maker.rng.randbytes(256), "relevant": 1}
                 started = time.perf_counter()
-                story = decision.story_for(db, article, None, last_day, rules)
+                newcomer = decision.Newcomer.of(article)
+                story = decision.story_for(db, article, None, last_day, rules, newcomer=newcomer)
                 db.conn.execute("INSERT INTO articles (id, url, source, text, first_seen, relevant, story_id, content_hash) "
                                 "VALUES (?, ?, 's', '', '2027-01-01 00:00:00', 1, ?, '')",
                                 [next_id, f"https://new.example/{next_id}", next_id if story == decision.stories.NEW_STORY else story])
-                decision.record(db, next_id, facts, last_day)
+                decision.record(db, next_id, newcomer, last_day)
                 times.append((time.perf_counter() - started) * 1000)
                 joined += story != decision.stories.NEW_STORY
                 next_id += 1

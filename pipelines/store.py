@@ -36,6 +36,7 @@ from loomwatch.storage.articles import (
     known_of,
     record_skipped,
 )
+from loomwatch.storage.stories import NEW_STORY
 from loomwatch.storage.urls import canonical_url, same_site, site_of
 
 if TYPE_CHECKING:
@@ -218,17 +219,21 @@ class StorePipeline:
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
         lookup = time.thread_time()
         day = stories.article_day(article.get("published"))
-        row["story_id"] = self._story(article, duplicate_of, day)
+        newcomer = stories.Newcomer.of(article)
+        decided = row["story_id"] = self._story(article, duplicate_of, day, newcomer)
         self.story_cpu += time.thread_time() - lookup
         indexed = len(self.search)
         try:
             with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
                 dedup.index(db, article_id, article["signature"], self.params)
-                story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
+                if decided is None:  # the default story, which insert_article worked out
+                    story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
+                else:
+                    story_id = article_id if decided == NEW_STORY else decided
                 if story_id is not None:
-                    stories.record(db, article_id, article.get("facts", ()), day)
-                    self.story_reports.add(article_id, story_id, article.get("facts", ()), article["signature"], article.get("lang"))
+                    stories.record(db, article_id, newcomer, day)
+                    self.story_reports.add(article_id, story_id, newcomer.report)
         except sqlite3.IntegrityError as exc:
             if not self.careful:
                 raise
@@ -239,10 +244,11 @@ class StorePipeline:
         self.originals.setdefault(digest, duplicate_of or article_id)
         self.stored.append((source, bool(duplicate_of)))
 
-    def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int) -> int | None:
+    def _story(self, article: dict[str, Any], duplicate_of: int | None, day: int, newcomer: stories.Newcomer) -> int | None:
         """The story decision (loomwatch.pipelines.stories.story_for), inside the batch's
         transaction: a story to join, NEW_STORY, or None for the default (a copy's
         original's story; none when off-topic)."""
-        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules, cache=self.story_reports)
+        return stories.story_for(self.db, article, duplicate_of, day, self.story_rules, cache=self.story_reports,
+                                 newcomer=newcomer)
 
 

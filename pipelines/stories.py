@@ -149,12 +149,13 @@ class StoredReports:
     def clear(self) -> None:
         self.known.clear()
 
-    def add(self, article_id: int, story_id: int, facts: Iterable[str], signature: bytes | None, lang: str | None) -> None:
-        """Keep an article the store step has just stored and recorded (`record`): a new
-        article is the likeliest candidate of those that follow."""
+    def add(self, article_id: int, story_id: int, report: Report) -> None:
+        """Keep an article the store step has just stored and recorded (`record`), with its
+        Newcomer's report (built from its facts as stored): a new article is the likeliest
+        candidate of those that follow."""
         if len(self.known) >= self.LIMIT:
             self.known.clear()
-        self.known[article_id] = (story_id, Report.of(sorted(set(facts)), signature, lang))  # as stored
+        self.known[article_id] = (story_id, report)
 
     def of(self, db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[tuple[int, int | None, Report]]:
         ids = sorted(set(article_ids))
@@ -177,6 +178,24 @@ def stored_reports(db: sqlite_utils.Database, article_ids: Iterable[int], cache:
     if cache is not None:
         return cache.of(db, article_ids)
     return [(i, *found) for i, found in sorted(_reports(db, article_ids).items())]
+
+
+@dataclass(frozen=True)
+class Newcomer:
+    """A new article's facts as they are stored (sorted, distinct), the keys it is looked up
+    and indexed by, and its Report: worked out once for its decision, the recording of its
+    facts and StoredReports. Built from the stored order, its Report is the one reading the
+    article back would give (the same sums over the same facts in the same order)."""
+
+    facts: list[str]
+    keys: list[str]
+    report: Report
+
+    @classmethod
+    def of(cls, article: dict) -> "Newcomer":
+        """Of an article with its "facts" (any order), "signature" and "lang"."""
+        facts = sorted(set(article.get("facts") or ()))
+        return cls(facts, blocking_keys(facts, MAX_KEYS), Report.of(facts, article.get("signature"), article.get("lang")))
 
 
 def compare(a: Report, b: Report) -> Comparison:
@@ -227,6 +246,7 @@ def story_for(
     rules: StorySettings,
     before_id: int | None = None,
     cache: StoredReports | None = None,
+    newcomer: Newcomer | None = None,
 ) -> int | None:
     """The story decision for a new article (with its "relevant", "facts" and "signature"):
     the id of the story it joins, `NEW_STORY` when it leads one of its own, or None for
@@ -235,23 +255,24 @@ def story_for(
     A near copy whose figures conflict with its original's (a weekly report made from
     last week's template) is decided like any other article. Considers only articles
     stored before `before_id` (restory re-decides the archive in order); run inside the
-    transaction that stores the article. `cache`: the store step's StoredReports.
+    transaction that stores the article. `cache`: the store step's StoredReports;
+    `newcomer`: the article's, when the caller has it already.
     """
-    facts = frozenset(article.get("facts") or ())
+    new = newcomer or Newcomer.of(article)
     if duplicate_of is not None:
         original = stored_reports(db, [duplicate_of], cache)
-        if not original or not _veto(Report.of(facts, None).figures, original[0][2].figures):
+        if not original or not _veto(new.report.figures, original[0][2].figures):
             return None
     if not article.get("relevant"):
         return None
-    return decide_story(db, facts, Report.of(facts, article.get("signature"), article.get("lang")), day, rules, before_id,
-                        cache)
+    return decide_story(db, new, day, rules, before_id, cache)
 
 
-def decide_story(db: sqlite_utils.Database, facts: Iterable[str], new: Report, day: int, rules: StorySettings,
+def decide_story(db: sqlite_utils.Database, newcomer: Newcomer, day: int, rules: StorySettings,
                  before_id: int | None = None, cache: StoredReports | None = None) -> int:
-    """The story a new relevant article (its facts, and their Report) joins, or `NEW_STORY` when it leads a new one."""
-    ranked = stories.candidates(db, blocking_keys(facts, MAX_KEYS), day, rules.window_days, before_id, MAX_CANDIDATES)
+    """The story a new relevant article joins, or `NEW_STORY` when it leads a new one."""
+    new = newcomer.report
+    ranked = stories.candidates(db, newcomer.keys, day, rules.window_days, before_id, MAX_CANDIDATES)
     if not ranked:
         return stories.NEW_STORY
     matches: dict[int, float] = {}  # story -> best score of a match in it
@@ -289,7 +310,8 @@ def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicat
     """Decide the story of a stored article again, as if it arrived now after every
     article stored before it, and move it there (restory; retag of a newly relevant
     article). Returns its story, or None when it has none."""
-    decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id)
+    newcomer = Newcomer.of(article)
+    decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id, newcomer=newcomer)
     if decided is None:
         story_id = stories.default_story(db, article_id, duplicate_of, bool(article.get("relevant")))
     else:
@@ -298,11 +320,10 @@ def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicat
     if story_id is None:
         stories.forget_facts(db, article_id)
     else:
-        record(db, article_id, article.get("facts") or (), day)
+        record(db, article_id, newcomer, day)
     return story_id
 
 
-def record(db: sqlite_utils.Database, article_id: int, facts: Iterable[str], day: int) -> None:
+def record(db: sqlite_utils.Database, article_id: int, newcomer: Newcomer, day: int) -> None:
     """Keep a story member's facts and index it for the decisions to come."""
-    facts = sorted(set(facts))
-    stories.record_facts(db, article_id, day, facts, blocking_keys(facts, MAX_KEYS))
+    stories.record_facts(db, article_id, day, newcomer.facts, newcomer.keys)

@@ -21,7 +21,7 @@ from loomwatch.crawler.config import Config, StorySettings
 from loomwatch.crawler.restory import fold_texts, restory
 from loomwatch.pipelines import dedup
 from loomwatch.pipelines.facts import extract_facts, weight
-from loomwatch.pipelines.stories import Report, StoredReports, compare, stored_reports
+from loomwatch.pipelines.stories import Newcomer, Report, StoredReports, compare, stored_reports
 from loomwatch.storage import CrawlLock, open_database
 from loomwatch.storage.articles import insert_article
 from loomwatch.storage.settings import StorageSettings
@@ -349,7 +349,8 @@ def test_an_article_the_store_step_keeps_is_what_reading_it_back_gives(tmp_path:
     (_, story, read), = stored_reports(db, [ids[2]])
     cache = StoredReports()
     title, text = TEXTS[2]
-    cache.add(ids[2], story, reversed(extract_facts(title, text)), dedup.signature(text), "en")
+    newcomer = Newcomer.of({"facts": reversed(extract_facts(title, text)), "signature": dedup.signature(text), "lang": "en"})
+    cache.add(ids[2], story, newcomer.report)
     (_, kept_story, kept), = cache.of(db, [ids[2]])
     assert kept_story == story == ids[0]
     # The same facts in the same order: sums over them give the same floating-point values.
