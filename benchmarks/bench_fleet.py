@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 profile.disable()
                 profile.dump_stats(args.profile)
             run.store.close_spider()
+            parts = {key: run.counters.get(f"loomwatch/cpu/{key}", 0.0) for key in ("story_lookup", "dedup_lookup")}  # thread CPU
             finish_run(db, run_id, [])
             db.close()
         finally:
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stored {stored:,} articles in {wall:.1f} s: {stored / wall:,.0f} articles/s; after the first fifth "
           f"{sum(n for n, _ in warm) / sum(s for _, s in warm):,.0f} articles/s (batches of {batches[0][0]}: median "
           f"{statistics.median(rates):,.0f}, slowest {min(rates):,.0f}); writer CPU {cpu * 1000 / stored:.2f} ms per article "
-          f"(in the kernel {system * 1000 / stored:.2f})")
+          f"(in the kernel {system * 1000 / stored:.2f}; story decisions {parts['story_lookup'] * 1000 / stored:.2f}, "
+          f"near-duplicate lookups {parts['dedup_lookup'] * 1000 / stored:.2f})")
     return 0
 
 
