@@ -20,7 +20,8 @@
 3. The writer's own loop (`FleetRun._drain`: read a batch, `StorePipeline.write` with the
    stream position, trim) stores them all into the archive. Printed: articles per second
    over all, over the last 80 % (the first batches warm SQLite's page cache), and CPU ms
-   per article of the writer process.
+   per article of the writer process, with its time in the kernel and the story decisions'
+   and near-duplicate lookups' shares (the store step's own CPU counters).
 
 The stored articles stay in the archive (a run id of their own): run it on a copy, or
 accept an archive that grows by `--results` articles per run.
