@@ -3,12 +3,14 @@
 `Tagger` is built once from a `Gazetteer` and then tags many articles. Each article
 costs two passes of Aho-Corasick automata over the folded title and text: one for the
 textile vocabulary (relevance and local context) and the words that mark offices,
-companies and credits, one for cluster names. Both hold every Chinese word and name in
+companies, credits and travel guides, one for cluster names. Both hold every Chinese word and name in
 its Simplified, Traditional and Japanese spellings.
 
 Relevance (0..1) weighs textile vocabulary in the title and its density in the body,
 so that a marathon story that calls Nantong "a home-textile city" once stays below
-the threshold. Off-topic articles get no cluster tags at all.
+the threshold; the words of travel guides and place profiles (景区, 门票, 常住人口) count
+against it, so that a guide to a cluster town that describes its cloth market among its
+sights is not textile news either. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby,
 and less near the end, after a "Related reading" marker and as a company's address
@@ -165,6 +167,18 @@ CLUSTER_WORDS = (
     "产业集群", "集群", "产业基地", "生产基地", "产业园", "工业园", "産地", "産業集積", "クラスター",
 )
 
+# Words of travel guides and place profiles (景区, 门票, 常住人口, "scenic spot"): a page
+# about a cluster town that describes its trade among its sights, hotels and population
+# is not textile news. Each distinct word counts once against relevance.
+PROFILE_WORDS = (
+    "scenic spot", "scenic spots", "scenic area", "tourist attraction", "tourist attractions", "sightseeing",
+    "itinerary", "admission fee", "opening hours", "travel guide", "homestay", "homestays", "must-see",
+    "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "攻略", "游玩", "打卡",
+    "常住人口", "户籍人口", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
+)
+PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on
+PROFILE_CAP = 3.0
+
 # Relevance: evidence E -> relevance 1 - exp(-E).
 TITLE_TERM_FACTOR = 0.9  # per unit of title vocabulary weight, capped at TITLE_TERM_CAP
 TITLE_TERM_CAP = 2.0
@@ -192,7 +206,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT = 0, 1, 2, 3, 4
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE = 0, 1, 2, 3, 4, 5
 CITY_ONLY_IN_CONTEXT = 2  # the `ambiguous` mark of a prefecture's ambiguous names
 FIRM = 3  # the `ambiguous` mark of a firm's name: in context, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
@@ -353,7 +367,8 @@ def _term_automaton() -> ahocorasick.Automaton:
     for marker in TAIL_MARKERS:
         for key, edges in _spellings(marker):
             automaton.add_word(key, (_TAIL, 0.0, len(key), edges, key))
-    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS)):
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
+                        (_PROFILE, PROFILE_WORDS)):
         for word in words:
             for key, edges in _spellings(word):
                 automaton.add_word(key, (kind, 0.0, len(key), edges, key))
@@ -480,6 +495,7 @@ class Tagger:
         markers: list[int] = []  # government and company words
         credits: list[int] = []
         cluster_words: list[int] = []
+        profile_words: set[str] = set()
         for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -494,6 +510,9 @@ class Tagger:
             if kind == _CONTEXT:
                 cluster_words.append(start)
                 continue
+            if kind == _PROFILE:
+                profile_words.add(key)
+                continue
             if weight <= 0:
                 continue
             term_positions.append(start)
@@ -502,7 +521,7 @@ class Tagger:
             else:
                 body_terms.append((start, key, weight))
 
-        relevance = self._relevance(title_weight, body_terms, doc[body_start:tail_start], tail_start)
+        relevance = self._relevance(title_weight, body_terms, doc[body_start:tail_start], tail_start, len(profile_words))
         if relevance < self.threshold:
             return Tagging(relevance, False, ())
         if self._names is None:
@@ -511,7 +530,8 @@ class Tagger:
         raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
         return Tagging(relevance, True, self._select(raw, hints))
 
-    def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int) -> float:
+    def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
+                   profile_words: int = 0) -> float:
         counts: Counter[str] = Counter()
         evidence = 0.0
         for start, key, weight in body_terms:
@@ -525,8 +545,9 @@ class Tagger:
             TITLE_TERM_FACTOR * min(title_weight, TITLE_TERM_CAP)
             + DENSITY_FACTOR * density
             + COUNT_FACTOR * min(evidence, COUNT_CAP)
+            - min(PROFILE_FACTOR * max(profile_words - 1, 0), PROFILE_CAP)
         )
-        return round(1 - math.exp(-total), 3)
+        return round(1 - math.exp(-max(total, 0.0)), 3)
 
     def _mentions(
         self,

@@ -714,3 +714,30 @@ def test_pinyin_names_split_into_syllables_match(tagger: Tagger) -> None:
     assert person.relevant and ids(person) == []
     # Only when the name is the reading of the Chinese name: no split form for Ordos (鄂尔多斯).
     assert not tagger.tag("Cashmere from Or-dos", "Cashmere knitwear makers from Or-dos showed sweaters.").clusters
+
+
+TRAVEL_GUIDE = (
+    "周末去哪儿：柯桥一日游",
+    "柯桥古镇是绍兴的热门景点，开放时间为早八点到晚五点，门票免费。镇上的布市历史悠久，中国轻纺城里面料"
+    "品种繁多，游客可以顺路逛逛。附近的风景区有湖有桥，适合坐船游玩，晚上住在河边的民宿。",
+)
+PARK_NEWS = (
+    "柯桥印染园区扩建",
+    "柯桥区印染产业园区二期开工，新建印染车间和面料仓库，年产面料五亿米。园区下辖三个片区，"
+    "周边常住人口约十二万，企业用工以本地纺织工人为主。园区负责人说，新车间上马后印染能耗下降两成。",
+)
+
+
+def test_a_travel_guide_to_a_cluster_town_is_not_textile_news(tagger: Tagger) -> None:
+    guide = tagger.tag(*TRAVEL_GUIDE)
+    assert not guide.relevant and ids(guide) == []
+    # The same page without its travel words would pass: the words are what count against it.
+    plain = TRAVEL_GUIDE[1]
+    for word in ("景点", "开放时间", "门票", "游客", "风景区", "游玩", "民宿"):
+        plain = plain.replace(word, "")
+    assert tagger.tag(TRAVEL_GUIDE[0], plain).relevance > guide.relevance
+
+
+def test_textile_news_that_profiles_its_place_in_passing_stays_relevant(tagger: Tagger) -> None:
+    news = tagger.tag(*PARK_NEWS)
+    assert news.relevant and ids(news) == ["keqiao"]
