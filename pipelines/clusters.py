@@ -207,8 +207,11 @@ WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
 _TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE = 0, 1, 2, 3, 4, 5
-CITY_ONLY_IN_CONTEXT = 2  # the `ambiguous` mark of a prefecture's ambiguous names
-FIRM = 3  # the `ambiguous` mark of a firm's name: in context, and weighed as an address
+# What a name needs to count (kept with it in the names' automaton):
+ANYWHERE = 0  # a cluster's name or alias
+IN_CONTEXT = 1  # an ambiguous or split pinyin name: textile words or another cluster's name nearby
+IN_SENTENCE = 2  # a big city's ambiguous name: textile words in its own sentence
+FIRM = 3  # a firm's name: in context, like IN_CONTEXT, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
 _EXCLUDED = -1
@@ -399,20 +402,20 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
     for index, cluster in enumerate(gazetteer):
         for spelling in _syllable_spellings(cluster):
             key = _key(spelling)
-            automaton.add_word(key, (index, True, len(key), _edges(key)))
+            automaton.add_word(key, (index, IN_CONTEXT, len(key), _edges(key)))
     # Exclusions first, so that a phrase that is also some cluster's name stays a name.
     for cluster in gazetteer:
         for phrase in cluster.exclude:
             for key, edges in _spellings(phrase):
-                automaton.add_word(key, (_EXCLUDED, False, len(key), edges))
+                automaton.add_word(key, (_EXCLUDED, ANYWHERE, len(key), edges))
     for index, cluster in enumerate(gazetteer):
         # A big city's name (广州, "Dongguan") says where a place lies as often as it names a
         # cluster: only textile words in its sentence make it count, not other cluster names.
-        vague = CITY_ONLY_IN_CONTEXT if _big_city(cluster) else True
-        for names, ambiguous in ((cluster.names(), False), (cluster.ambiguous, vague), (cluster.firms, FIRM)):
+        vague = IN_SENTENCE if _big_city(cluster) else IN_CONTEXT
+        for names, need in ((cluster.names(), ANYWHERE), (cluster.ambiguous, vague), (cluster.firms, FIRM)):
             for name in names:
                 for key, edges in _spellings(name):
-                    automaton.add_word(key, (index, ambiguous, len(key), edges))
+                    automaton.add_word(key, (index, need, len(key), edges))
     if not len(automaton):
         return None
     automaton.make_automaton()
@@ -562,7 +565,7 @@ class Tagger:
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
         found = []
-        for end, (index, ambiguous, length, edges) in names.iter_long(doc):
+        for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue
@@ -577,25 +580,25 @@ class Tagger:
             ):
                 continue  # a government body, a dateline or a credit names no cluster
             # A firm's name ("Anta") says where the firm is based, like "Jinjiang-based".
-            address = ADDRESS_FACTOR if after or ambiguous == FIRM or doc.startswith("-based", end + 1) else 1.0
-            found.append((start, end, index, ambiguous, edges, address))
+            address = ADDRESS_FACTOR if after or need == FIRM or doc.startswith("-based", end + 1) else 1.0
+            found.append((start, end, index, need, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
-        plain = [start for start, _, _, ambiguous, _, _ in found if not ambiguous]
+        plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
-        for start, end, index, ambiguous, edges, address in found:
+        for start, end, index, need, edges, address in found:
             if start < body_start:
-                if title_has_terms or not ambiguous:
+                if title_has_terms or need == ANYWHERE:
                     in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)
                 continue
             window = WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK
-            if ambiguous == CITY_ONLY_IN_CONTEXT:
+            if need == IN_SENTENCE:
                 context = _near(terms, *_sentence(doc, start, end, window))
             else:
                 context = _near(terms, start - window, end + window)
-            if ambiguous and not (
-                context or ambiguous != CITY_ONLY_IN_CONTEXT and _near(plain, start - window, end + window, besides=start)
+            if need != ANYWHERE and not (
+                context or need != IN_SENTENCE and _near(plain, start - window, end + window, besides=start)
             ):
                 continue
             share = (start - body_start) / max(text_len, 1)
