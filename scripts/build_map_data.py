@@ -77,6 +77,8 @@ COUNTY = {
     "longqiao": "新都区",
     "qingshanhu": "青山湖区",
     "xiangshan": "象山县",
+    "mule": "桂平市",
+    "xiaobeihe": "辽阳县",
 }
 
 
@@ -143,6 +145,7 @@ CITIES = {
     "Xiaogan": "孝感市", "Xianning": "咸宁市", "Huanggang": "黄冈市", "Chengdu": "成都市", "Yangzhou": "扬州市", "Heze": "菏泽市",
     "Liaoyuan": "辽源市", "Ganzhou": "赣州市", "Xinyang": "信阳市", "Nanchang": "南昌市", "Cangzhou": "沧州市",
     "Yinchuan": "银川市", "Aksu": "阿克苏地区",
+    "Yulin": "玉林市", "Guigang": "贵港市", "Hechi": "河池市", "Nanchong": "南充市", "Liaoyang": "辽阳市", "Alar": "阿拉尔市",
 }
 
 

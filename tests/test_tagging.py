@@ -507,7 +507,7 @@ def test_gazetteer_covers_pilot_clusters_beyond_the_east_coast(gazetteer: Gazett
     assert gazetteer.ancestors("rangdong") == ("dengzhou",)
     assert gazetteer.ancestors("dongba") == ("gaochun",)
     assert gazetteer.ancestors("humen") == ("dongguan",)
-    assert {gazetteer[c].province for c in gazetteer.ids()} >= {"Henan", "Hubei", "Sichuan", "Shandong", "Hebei", "Ningxia", "Xinjiang"}
+    assert {gazetteer[c].province for c in gazetteer.ids()} >= {"Henan", "Hubei", "Sichuan", "Shandong", "Hebei", "Ningxia", "Xinjiang", "Guangxi"}
 
 
 def test_new_town_is_tagged_and_folds_its_county(tagger: Tagger) -> None:
@@ -534,6 +534,23 @@ def test_town_name_inside_a_longer_word_is_excluded(tagger: Tagger) -> None:
     assert "liangying" not in ids(miles)
     town = tagger.tag("两英针织企业接单忙", "潮南两英镇的针织企业订单饱满，针织面料和内衣的产量比去年多。")
     assert ids(town) == ["liangying"]
+
+
+def test_town_whose_pinyin_is_an_english_word_counts_only_with_textile_words(tagger: Tagger) -> None:
+    farm = tagger.tag("Fair day in the hills", "A mule pulled a cart of apples past the stalls, and the children fed the mule some hay.")
+    assert "mule" not in ids(farm)
+    town = tagger.tag(
+        "Sportswear orders rise in Guangxi",
+        "Garment workshops in Mule, a town of Guiping in Guangxi, are sewing sportswear and casual wear for buyers in Africa.",
+    )
+    assert ids(town) == ["mule"]
+
+
+def test_city_name_read_across_a_common_phrase_is_excluded(tagger: Tagger) -> None:
+    plan = tagger.tag("纺织园区改造", "会上谈到了各项城市建设，纺织园区的道路和服装厂房也在改造。")
+    assert "xiangcheng-henan" not in ids(plan)
+    city = tagger.tag("项城医护服装企业扩产", "项城市的医护服装企业新增了生产线，护士服和手术服的订单排到了明年。")
+    assert ids(city) == ["xiangcheng-henan"]
 
 
 def test_big_city_named_as_a_location_is_not_a_tag(tagger: Tagger) -> None:
