@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -52,8 +53,13 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FOLD = {chr(cp): chr(cp - 0xFEE0) for r in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B)) for cp in range(*r)}
 _FOLD.update({c: "'" for c in "\u2018\u2019\u02bc\u2032\u00b4"})
 _FOLD.update({"\u00a0": " ", "\u3000": " ", "\u2010": "-", "\u2011": "-", "\u2013": "-"})
+# Pinyin's tone marks (Kēqiáo, Shèngzé, Lǚ) are dropped: English pages and encyclopedias
+# write names with them. Only the vowels pinyin marks, so "Keqiaoâ€™s" (mojibake) still ends at "â".
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü"
+_FOLD.update({c: unicodedata.normalize("NFD", c)[0] for c in _TONED + _TONED.upper()})
 # A regex finds the few characters to fold much faster than str.translate walks all.
-_FOLDABLE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u2018\u2019\u02bc\u2032\u00b4\u00a0\u3000\u2010\u2011\u2013]")
+_FOLDABLE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u2018\u2019\u02bc\u2032\u00b4\u00a0\u3000\u2010\u2011\u2013"
+                       + _TONED + _TONED.upper() + "]")
 
 
 def fold(text: str) -> str:

@@ -758,3 +758,15 @@ def test_a_travel_guide_to_a_cluster_town_is_not_textile_news(tagger: Tagger) ->
 def test_textile_news_that_profiles_its_place_in_passing_stays_relevant(tagger: Tagger) -> None:
     news = tagger.tag(*PARK_NEWS)
     assert news.relevant and ids(news) == ["keqiao"]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("Cloth traders of Kēqiáo", "Fabric wholesalers in Kēqiáo, Shàoxīng, said textile orders from Africa doubled.", "keqiao"),
+        ("SHÈNGZÉ SILK", "Silk weaving mills in Shèngzé added looms as textile exports grew.", "shengze"),
+    ],
+)
+def test_pinyin_with_tone_marks_matches_like_plain_pinyin(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert fold("Kēqiáo Lǚ") == "keqiao lu"  # one letter for one: offsets in folded text stay those of the original
+    assert ids(tagger.tag(title, text)) == [cluster_id]
