@@ -156,7 +156,7 @@ def measure(path: Path, lookups: int, seed: int = 9) -> dict[str, float]:
                 facts = maker.report_of(maker.rng.choice(recent)[1], last_day) if maker.rng.random() < 0.3 else maker.facts(last_day)
                 article = {"facts": sorted(facts), "signature": maker.rng.randbytes(256), "relevant": 1}
                 started = time.perf_counter()
-                newcomer = decision.Newcomer.of(article)
+                newcomer = decision.Newcomer(article)
                 story = decision.story_for(db, article, None, last_day, rules, newcomer=newcomer)
                 db.conn.execute("INSERT INTO articles (id, url, source, text, first_seen, relevant, story_id, content_hash) "
                                 "VALUES (?, ?, 's', '', '2027-01-01 00:00:00', 1, ?, '')",

@@ -219,7 +219,7 @@ class StorePipeline:
         row = {**article, "url": url, "source": source, "content_hash": digest, "duplicate_of": duplicate_of, "run_id": self.run_id}
         lookup = time.thread_time()
         day = stories.article_day(article.get("published"))
-        newcomer = stories.Newcomer.of(article)
+        newcomer = stories.Newcomer(article)
         decided = row["story_id"] = self._story(article, duplicate_of, day, newcomer)
         self.story_cpu += time.thread_time() - lookup
         indexed = len(self.search)

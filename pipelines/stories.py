@@ -180,22 +180,26 @@ def stored_reports(db: sqlite_utils.Database, article_ids: Iterable[int], cache:
     return [(i, *found) for i, found in sorted(_reports(db, article_ids).items())]
 
 
-@dataclass(frozen=True)
 class Newcomer:
     """A new article's facts as they are stored (sorted, distinct), the keys it is looked up
-    and indexed by, and its Report: worked out once for its decision, the recording of its
-    facts and StoredReports. Built from the stored order, its Report is the one reading the
-    article back would give (the same sums over the same facts in the same order)."""
+    and indexed by, and its Report: each worked out once, when first needed (an off-topic
+    article needs neither), for its decision, the recording of its facts and StoredReports.
+    Built from the stored order, its Report is the one reading the article back would give
+    (the same sums over the same facts in the same order)."""
 
-    facts: list[str]
-    keys: list[str]
-    report: Report
-
-    @classmethod
-    def of(cls, article: dict) -> "Newcomer":
+    def __init__(self, article: dict) -> None:
         """Of an article with its "facts" (any order), "signature" and "lang"."""
-        facts = sorted(set(article.get("facts") or ()))
-        return cls(facts, blocking_keys(facts, MAX_KEYS), Report.of(facts, article.get("signature"), article.get("lang")))
+        self.facts = sorted(set(article.get("facts") or ()))
+        self.signature: bytes | None = article.get("signature")
+        self.lang: str | None = article.get("lang")
+
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        return blocking_keys(self.facts, MAX_KEYS)
+
+    @functools.cached_property
+    def report(self) -> Report:
+        return Report.of(self.facts, self.signature, self.lang)
 
 
 def compare(a: Report, b: Report) -> Comparison:
@@ -258,7 +262,7 @@ def story_for(
     transaction that stores the article. `cache`: the store step's StoredReports;
     `newcomer`: the article's, when the caller has it already.
     """
-    new = newcomer or Newcomer.of(article)
+    new = newcomer or Newcomer(article)
     if duplicate_of is not None:
         original = stored_reports(db, [duplicate_of], cache)
         if not original or not _veto(new.report.figures, original[0][2].figures):
@@ -310,7 +314,7 @@ def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicat
     """Decide the story of a stored article again, as if it arrived now after every
     article stored before it, and move it there (restory; retag of a newly relevant
     article). Returns its story, or None when it has none."""
-    newcomer = Newcomer.of(article)
+    newcomer = Newcomer(article)
     decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id, newcomer=newcomer)
     if decided is None:
         story_id = stories.default_story(db, article_id, duplicate_of, bool(article.get("relevant")))

@@ -349,7 +349,7 @@ def test_an_article_the_store_step_keeps_is_what_reading_it_back_gives(tmp_path:
     (_, story, read), = stored_reports(db, [ids[2]])
     cache = StoredReports()
     title, text = TEXTS[2]
-    newcomer = Newcomer.of({"facts": reversed(extract_facts(title, text)), "signature": dedup.signature(text), "lang": "en"})
+    newcomer = Newcomer({"facts": reversed(extract_facts(title, text)), "signature": dedup.signature(text), "lang": "en"})
     cache.add(ids[2], story, newcomer.report)
     (_, kept_story, kept), = cache.of(db, [ids[2]])
     assert kept_story == story == ids[0]
