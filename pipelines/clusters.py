@@ -27,7 +27,8 @@ datelines and credit lines never count. A body's name reaches over no conjunctio
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar); the
+with its towns does not set that bar; a town, county, market or park with textile
+words in a sentence of its own may sit further below it); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -201,6 +202,10 @@ ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its de
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
+# ... or only this share for a town, county, market or park (not a prefecture: a big
+# city's name so often just says where) with textile words in a sentence of its own:
+# "the group also visited the Hanchuan garment zone" is about Hanchuan too.
+DOMINANCE_OWN_SENTENCE = 0.25
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
 WINDOW_LATIN = 120
@@ -475,6 +480,7 @@ class Tagger:
         self._ids = list(gazetteer.ids())
         self._ancestors = {c: gazetteer.ancestors(c) for c in self._ids}
         big_cities = {c.id for c in gazetteer if _big_city(c)}
+        self._prefectures = {c.id for c in gazetteer if c.kind == "prefecture"}
         self._city_ancestors = {c: tuple(a for a in self._ancestors[c] if a in big_cities) for c in self._ids}
         self._children: dict[str, list[str]] = defaultdict(list)
         for cluster_id, ancestors in self._ancestors.items():
@@ -530,8 +536,8 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
-        return Tagging(relevance, True, self._select(raw, hints))
+        raw, own_sentence = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        return Tagging(relevance, True, self._select(raw, hints, own_sentence))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -562,8 +568,9 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
-    ) -> dict[int, float]:
-        """Raw evidence per cluster index from every name mention."""
+    ) -> tuple[dict[int, float], set[int]]:
+        """Raw evidence per cluster index from every name mention, and the indexes of the clusters
+        named in the body with textile words in their own sentence."""
         found = []
         for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
@@ -584,6 +591,7 @@ class Tagger:
             found.append((start, end, index, need, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
+        own_sentence: set[int] = set()
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
@@ -601,6 +609,8 @@ class Tagger:
                 context or need != IN_SENTENCE and _near(plain, start - window, end + window, besides=start)
             ):
                 continue
+            if context and start < tail_start and _near(terms, *_sentence(doc, start, end, window)):
+                own_sentence.add(index)
             share = (start - body_start) / max(text_len, 1)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
             if start >= tail_start:
@@ -616,10 +626,11 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw
+        return raw, own_sentence
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
+    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str], own_sentence: set[int]) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
+        lower_bar = {self._ids[i] for i in own_sentence} - self._prefectures
         hinted: set[str] = set()
         for hint in hints:
             if hint in self._ancestors:
@@ -634,7 +645,7 @@ class Tagger:
         # lie, not a rival: it does not set the bar the other clusters must reach.
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
-        tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
+        tagged = {c for c, r in raw.items() if r >= floor and r >= (DOMINANCE_OWN_SENTENCE if c in lower_bar else DOMINANCE) * best}
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
         tags = []
