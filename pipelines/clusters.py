@@ -14,7 +14,7 @@ sights is not textile news either. Off-topic articles get no cluster tags at all
 
 A cluster mention counts more in the title, in the lead and with textile words nearby,
 and less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
 base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin names
 split into syllables ("Ke-qiao", "Zhang Jia Gang") count only with textile words or
 other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
@@ -336,6 +336,8 @@ BODY_OR_COMPANY = re.compile(
     + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
     + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
 )
+# "a garment maker based in Suzhou" gives an address like "Suzhou-based".
+BASED_IN = ("based in ", "headquartered in ", "headquarters in ")
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
 # secretary") names a person of the place, like "石狮市长": the place counts.
@@ -587,7 +589,9 @@ class Tagger:
             ):
                 continue  # a government body, a dateline or a credit names no cluster
             # A firm's name ("Anta") says where the firm is based, like "Jinjiang-based".
-            address = ADDRESS_FACTOR if after or need == FIRM or doc.startswith("-based", end + 1) else 1.0
+            address = ADDRESS_FACTOR if (
+                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, max(start - 20, 0), start)
+            ) else 1.0
             found.append((start, end, index, need, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]

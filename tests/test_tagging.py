@@ -795,3 +795,10 @@ def test_a_second_cluster_without_textile_words_in_its_sentence_stays_out(tagger
 def test_a_big_city_with_textile_words_in_its_sentence_still_needs_the_higher_bar(tagger: Tagger) -> None:
     visit = "The delegation also toured a Ningbo garment factory and signed supply deals there."
     assert ids(tagger.tag("Fabric orders rise", STORY_ABOUT_KEQIAO.format(visit))) == ["keqiao"]
+
+
+@pytest.mark.parametrize("where", ["based in Suzhou", "headquartered in Suzhou"])
+def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger, where: str) -> None:
+    text = "A garment exporter {} said its silk orders doubled this year."
+    assert ids(tagger.tag("Silk orders double", text.format("in Suzhou"))) == ["suzhou"]
+    assert ids(tagger.tag("Silk orders double", text.format(where))) == []
