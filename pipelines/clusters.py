@@ -45,7 +45,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,6 +221,7 @@ IN_SENTENCE = 2  # a big city's ambiguous name: textile words in its own sentenc
 FIRM = 3  # a firm's name: in context, like IN_CONTEXT, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
+_STOP = re.compile("|".join(re.escape(stop) for stop in SENTENCE_STOPS))
 _EXCLUDED = -1
 
 
@@ -453,6 +454,16 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
     return max(low, start - window), min(highs, default=end + window)
 
 
+def _term_in_sentence(doc: str, terms: list[int], start: int, end: int, window: int) -> bool:
+    """Whether a term within `window` of doc[start:end] stands in its sentence (no stop between):
+    the same test as _near over _sentence, checking only the nearest term on each side."""
+    i = bisect.bisect_left(terms, start)
+    if i and terms[i - 1] >= start - window and not _STOP.search(doc, terms[i - 1], start):
+        return True
+    j = bisect.bisect_right(terms, end)
+    return j < len(terms) and terms[j] <= end + window and not _STOP.search(doc, end, terms[j])
+
+
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
     """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
     line_start = doc.rfind("\n", 0, start) + 1
@@ -484,7 +495,8 @@ class Tagger:
         self._ids = list(gazetteer.ids())
         self._ancestors = {c: gazetteer.ancestors(c) for c in self._ids}
         big_cities = {c.id for c in gazetteer if _big_city(c)}
-        self._prefectures = {c.id for c in gazetteer if c.kind == "prefecture"}
+        self._prefecture_indexes = {i for i, c in enumerate(gazetteer) if c.kind == "prefecture"}
+        self._index = {c: i for i, c in enumerate(self._ids)}
         self._city_ancestors = {c: tuple(a for a in self._ancestors[c] if a in big_cities) for c in self._ids}
         self._children: dict[str, list[str]] = defaultdict(list)
         for cluster_id, ancestors in self._ancestors.items():
@@ -540,7 +552,15 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw, own_sentence = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        raw, found = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+
+        def own_sentence(index: int) -> bool:
+            return index not in self._prefecture_indexes and any(
+                i == index and body_start <= start < tail_start
+                and _term_in_sentence(doc, context, start, end, WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK)
+                for start, end, i, _, edges, _ in found
+            )
+
         return Tagging(relevance, True, self._select(raw, hints, own_sentence))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
@@ -572,9 +592,9 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
-    ) -> tuple[dict[int, float], set[int]]:
-        """Raw evidence per cluster index from every name mention, and the indexes of the clusters
-        named in the body with textile words in their own sentence."""
+    ) -> tuple[dict[int, float], list[tuple[int, int, int, int, tuple[bool, bool], float]]]:
+        """Raw evidence per cluster index from every name mention, and the mentions that name a
+        cluster (start, end, index, need, edges, address weight)."""
         found = []
         for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
@@ -592,12 +612,11 @@ class Tagger:
                 continue  # a government body, a dateline or a credit names no cluster
             # A firm's name ("Anta") says where the firm is based, like "Jinjiang-based".
             address = ADDRESS_FACTOR if (
-                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, max(start - 20, 0), start)
+                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
-        own_sentence: set[int] = set()
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
@@ -615,8 +634,6 @@ class Tagger:
                 context or need != IN_SENTENCE and _near(plain, start - window, end + window, besides=start)
             ):
                 continue
-            if context and start < tail_start and _near(terms, *_sentence(doc, start, end, window)):
-                own_sentence.add(index)
             share = (start - body_start) / max(text_len, 1)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
             if start >= tail_start:
@@ -632,11 +649,13 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw, own_sentence
+        return raw, found
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str], own_sentence: set[int]) -> tuple[ClusterTag, ...]:
+    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str],
+                own_sentence: Callable[[int], bool] = lambda index: False) -> tuple[ClusterTag, ...]:
+        """The tags from raw evidence; `own_sentence(index)` says whether a cluster has textile
+        words in a sentence of its own (asked only of those between the two bars)."""
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
-        lower_bar = {self._ids[i] for i in own_sentence} - self._prefectures
         hinted: set[str] = set()
         for hint in hints:
             if hint in self._ancestors:
@@ -651,18 +670,18 @@ class Tagger:
         # lie, not a rival: it does not set the bar the other clusters must reach.
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
-        tagged = {c for c, r in raw.items() if r >= floor and r >= (DOMINANCE_OWN_SENTENCE if c in lower_bar else DOMINANCE) * best}
+        tagged = {
+            c for c, r in raw.items()
+            if r >= floor and (r >= DOMINANCE * best or r >= DOMINANCE_OWN_SENTENCE * best and own_sentence(self._index[c]))
+        }
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes,
         # unless it is tagged with ANCESTOR_KEPT times the evidence of its tagged
         # descendants: then the story is about it too, not just where they lie (a big city
         # never: it is where its towns lie).
-        strongest_descendant: dict[str, float] = defaultdict(float)
-        for c in tagged:
-            for a in self._ancestors[c]:
-                strongest_descendant[a] = max(strongest_descendant[a], raw[c])
-        absorbed = {
-            a for a, r in strongest_descendant.items()
-            if a in raw and (a in cities or a not in tagged or raw[a] < ANCESTOR_KEPT * r)
+        absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
+        absorbed -= {
+            a for a in absorbed & tagged - cities
+            if raw[a] >= ANCESTOR_KEPT * max(raw[c] for c in tagged if a in self._ancestors[c])
         }
         tags = []
         for c in tagged - absorbed:
