@@ -30,8 +30,7 @@ cluster is tagged when its score is high enough and not far below the best clust
 with its towns does not set that bar; a town, county, market or park with textile
 words in a sentence of its own may sit further below it); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
-story is tagged once, unless an ancestor has three times their evidence (a story
-about Nantong that also visits a Haimen mill is about both). Source hints raise the score of their clusters (and their
+story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
 Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries,
 Chinese names match as substrings.
@@ -200,7 +199,6 @@ TAIL_FACTOR = 0.2  # after a "Related reading" marker
 ADDRESS_FACTOR = 0.5  # "Hangzhou-based": a company's address
 REPEAT_DECAY = 0.7  # the k-th further mention of one cluster adds REPEAT_DECAY**k as much
 ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its descendant
-ANCESTOR_KEPT = 3.0  # an ancestor with this many times its tagged descendants' evidence is tagged too
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
@@ -674,15 +672,8 @@ class Tagger:
             c for c, r in raw.items()
             if r >= floor and (r >= DOMINANCE * best or r >= DOMINANCE_OWN_SENTENCE * best and own_sentence(self._index[c]))
         }
-        # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes,
-        # unless it is tagged with ANCESTOR_KEPT times the evidence of its tagged
-        # descendants: then the story is about it too, not just where they lie (a big city
-        # never: it is where its towns lie).
+        # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
-        absorbed -= {
-            a for a in absorbed & tagged - cities
-            if raw[a] >= ANCESTOR_KEPT * max(raw[c] for c in tagged if a in self._ancestors[c])
-        }
         tags = []
         for c in tagged - absorbed:
             evidence = raw[c] + ANCESTOR_SHARE * sum(raw[a] for a in self._ancestors[c] if a in absorbed)

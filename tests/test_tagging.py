@@ -803,18 +803,3 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     assert ids(tagger.tag("Silk orders double", text.format("in Suzhou"))) == ["suzhou"]
     assert ids(tagger.tag("Silk orders double", text.format(where))) == []
 
-
-def test_an_enclosing_cluster_with_far_more_evidence_keeps_its_own_tag(tagger: Tagger) -> None:
-    about_the_city = tagger.tag(
-        "Nantong home textiles grow",
-        "Nantong's home textile makers reported a strong first half. Nantong exporters shipped more bedding to Europe, "
-        "and Nantong's trade fair drew buyers from thirty countries. One bedding mill in Haimen added forty new looms, "
-        "and Haimen duvet makers hired again. Nantong officials expect growth to continue.",
-    )
-    assert ids(about_the_city) == ["nantong", "haimen"]
-    about_the_town = tagger.tag(
-        "Haimen home textiles grow",
-        "Haimen's bedding makers reported a strong first half. Haimen exporters shipped more duvets to Europe, "
-        "and Haimen's trade fair in Nantong drew buyers from thirty countries.",
-    )
-    assert ids(about_the_town) == ["haimen"]
