@@ -555,7 +555,7 @@ class Tagger:
         def own_sentence(index: int) -> bool:
             return index not in self._prefecture_indexes and any(
                 i == index and body_start <= start < tail_start
-                and _term_in_sentence(doc, context, start, end, WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK)
+                and _term_in_sentence(doc, term_positions, start, end, WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK)
                 for start, end, i, _, edges, _ in found
             )
 
