@@ -27,8 +27,7 @@ datelines and credit lines never count. A body's name reaches over no conjunctio
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar; a town, county, market or park with textile
-words in a sentence of its own may sit further below it); the
+with its towns does not set that bar); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -44,7 +43,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,10 +201,6 @@ ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its de
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
-# ... or only this share for a town, county, market or park (not a prefecture: a big
-# city's name so often just says where) with textile words in a sentence of its own:
-# "the group also visited the Hanchuan garment zone" is about Hanchuan too.
-DOMINANCE_OWN_SENTENCE = 0.25
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
 WINDOW_LATIN = 120
@@ -219,7 +214,6 @@ IN_SENTENCE = 2  # a big city's ambiguous name: textile words in its own sentenc
 FIRM = 3  # a firm's name: in context, like IN_CONTEXT, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
-_STOP = re.compile("|".join(re.escape(stop) for stop in SENTENCE_STOPS))
 _EXCLUDED = -1
 
 
@@ -452,16 +446,6 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
     return max(low, start - window), min(highs, default=end + window)
 
 
-def _term_in_sentence(doc: str, terms: list[int], start: int, end: int, window: int) -> bool:
-    """Whether a term within `window` of doc[start:end] stands in its sentence (no stop between):
-    the same test as _near over _sentence, checking only the nearest term on each side."""
-    i = bisect.bisect_left(terms, start)
-    if i and terms[i - 1] >= start - window and not _STOP.search(doc, terms[i - 1], start):
-        return True
-    j = bisect.bisect_right(terms, end)
-    return j < len(terms) and terms[j] <= end + window and not _STOP.search(doc, end, terms[j])
-
-
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
     """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
     line_start = doc.rfind("\n", 0, start) + 1
@@ -493,8 +477,6 @@ class Tagger:
         self._ids = list(gazetteer.ids())
         self._ancestors = {c: gazetteer.ancestors(c) for c in self._ids}
         big_cities = {c.id for c in gazetteer if _big_city(c)}
-        self._prefecture_indexes = {i for i, c in enumerate(gazetteer) if c.kind == "prefecture"}
-        self._index = {c: i for i, c in enumerate(self._ids)}
         self._city_ancestors = {c: tuple(a for a in self._ancestors[c] if a in big_cities) for c in self._ids}
         self._children: dict[str, list[str]] = defaultdict(list)
         for cluster_id, ancestors in self._ancestors.items():
@@ -550,16 +532,8 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw, found = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
-
-        def own_sentence(index: int) -> bool:
-            return index not in self._prefecture_indexes and any(
-                i == index and body_start <= start < tail_start
-                and _term_in_sentence(doc, term_positions, start, end, WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK)
-                for start, end, i, _, edges, _ in found
-            )
-
-        return Tagging(relevance, True, self._select(raw, hints, own_sentence))
+        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -590,9 +564,8 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
-    ) -> tuple[dict[int, float], list[tuple[int, int, int, int, tuple[bool, bool], float]]]:
-        """Raw evidence per cluster index from every name mention, and the mentions that name a
-        cluster (start, end, index, need, edges, address weight)."""
+    ) -> dict[int, float]:
+        """Raw evidence per cluster index from every name mention."""
         found = []
         for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
@@ -647,12 +620,9 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw, found
+        return raw
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str],
-                own_sentence: Callable[[int], bool] = lambda index: False) -> tuple[ClusterTag, ...]:
-        """The tags from raw evidence; `own_sentence(index)` says whether a cluster has textile
-        words in a sentence of its own (asked only of those between the two bars)."""
+    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
         hinted: set[str] = set()
         for hint in hints:
@@ -668,10 +638,7 @@ class Tagger:
         # lie, not a rival: it does not set the bar the other clusters must reach.
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
-        tagged = {
-            c for c, r in raw.items()
-            if r >= floor and (r >= DOMINANCE * best or r >= DOMINANCE_OWN_SENTENCE * best and own_sentence(self._index[c]))
-        }
+        tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
         tags = []

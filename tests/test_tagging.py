@@ -773,30 +773,6 @@ def test_pinyin_with_tone_marks_matches_like_plain_pinyin(tagger: Tagger, title:
 
 
 
-# A story about Keqiao whose fifth sentence names another place ({}); our own text.
-STORY_ABOUT_KEQIAO = (
-    "Fabric traders in Keqiao reported brisk orders this spring, and Keqiao dyeing mills ran extra shifts. "
-    "Keqiao banks lent more to small weaving mills, and Keqiao logistics firms added trucks. "
-    "{} Keqiao's market office said buyers came from forty countries, and Keqiao exporters expect a busy autumn fair. "
-    "Keqiao weavers are hiring again."
-)
-
-
-def test_a_second_cluster_with_textile_words_in_its_own_sentence_is_tagged_too(tagger: Tagger) -> None:
-    visit = "The delegation also toured a Hanchuan garment factory and signed supply deals there."
-    assert ids(tagger.tag("Fabric orders rise", STORY_ABOUT_KEQIAO.format(visit))) == ["keqiao", "hanchuan"]
-
-
-def test_a_second_cluster_without_textile_words_in_its_sentence_stays_out(tagger: Tagger) -> None:
-    stop = "The delegation also stopped in Hanchuan for a night on the way back."
-    assert ids(tagger.tag("Fabric orders rise", STORY_ABOUT_KEQIAO.format(stop))) == ["keqiao"]
-
-
-def test_a_big_city_with_textile_words_in_its_sentence_still_needs_the_higher_bar(tagger: Tagger) -> None:
-    visit = "The delegation also toured a Ningbo garment factory and signed supply deals there."
-    assert ids(tagger.tag("Fabric orders rise", STORY_ABOUT_KEQIAO.format(visit))) == ["keqiao"]
-
-
 @pytest.mark.parametrize("where", ["based in Suzhou", "headquartered in Suzhou"])
 def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger, where: str) -> None:
     text = "A garment exporter {} said its silk orders doubled this year."
