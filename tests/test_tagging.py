@@ -779,3 +779,22 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     assert ids(tagger.tag("Silk orders double", text.format("in Suzhou"))) == ["suzhou"]
     assert ids(tagger.tag("Silk orders double", text.format(where))) == []
 
+
+
+@pytest.mark.parametrize("title, text, cluster_id", [
+    ("萧山党山镇化纤织造企业扩产", "党山镇的喷水织机企业今年新增织机,化纤面料销往柯桥市场。", "dangshan"),
+    ("常熟辛庄镇面料企业订单增加", "辛庄镇的面料企业今年订单增加,纺织工人加班生产。", "xinzhuang-changshu"),
+    ("夏履镇非织造布产业", "夏履镇的非织造布企业推出新产品。", "xialu"),
+])
+def test_towns_added_in_the_fourth_probe_round_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_dangshan_and_xinzhuang_need_textile_context(tagger: Tagger) -> None:
+    tagging = tagger.tag(
+        "Keqiao fabric exports rise",
+        "Keqiao fabric exports rose this year, traders in the market said. The weather stayed mild and the roads "
+        "were busy with holiday traffic all week long. Visitors ate Dangshan pears at lunch, and later walked "
+        "through Xinzhuang village to see the old bridge.",
+    )
+    assert ids(tagging) == ["keqiao"]
