@@ -51,7 +51,7 @@ from bench_stories import Maker, add_facts  # noqa: E402
 
 from loomwatch.crawler.config import Config, FleetSettings, StorageSettings  # noqa: E402
 from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
-from loomwatch.crawler.fleet.writer import FleetRun, tune_writer  # noqa: E402
+from loomwatch.crawler.fleet.writer import FleetRun  # noqa: E402
 from loomwatch.crawler.run import begin_run  # noqa: E402
 from loomwatch.pipelines import dedup  # noqa: E402
 from loomwatch.pipelines.analyse import search_keys  # noqa: E402
@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
             run_id = begin_run(db, config, [])
             run = FleetRun(config, client, db, run_id, [], "bench")
-            run.store.open_spider()
-            tune_writer(run.store.db)  # as FleetRun.crawl does
+            run.open()  # as FleetRun.crawl does
             batches: list[tuple[int, float]] = []
             store = run._store_results
 
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             if profile:
                 profile.disable()
                 profile.dump_stats(args.profile)
-            run.store.close_spider()
+            run.close()
             parts = {key: run.counters.get(f"loomwatch/cpu/{key}", 0.0) for key in ("story_lookup", "dedup_lookup")}  # thread CPU
             finish_run(db, run_id, [])
             db.close()

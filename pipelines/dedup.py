@@ -72,6 +72,7 @@ import numpy as np
 import sqlite_utils
 
 from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED, TRADITIONAL_RUNS
+from loomwatch.storage.pending import Pending
 
 log = logging.getLogger(__name__)
 
@@ -328,17 +329,14 @@ def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return (z >> np.uint64(32)).astype(np.int64) - (1 << 31)
 
 
-_last_keys: tuple[bytes, int, int, list[int]] = (b"", 0, 0, [])
+def band_keys_of(signature: bytes, params: Params) -> list[int]:
+    """The index entries (band keys) of one stored signature."""
+    return list(_keys_of(signature, params.bands, params.rows))
 
 
-def _keys_of(signature: bytes, params: Params) -> list[int]:
-    """Band keys of one signature; `index` reuses those that `find_near_duplicate` just made."""
-    global _last_keys
-    sig, bands, rows, keys = _last_keys
-    if (sig, bands, rows) != (signature, params.bands, params.rows):
-        keys = band_keys(_values(signature)[None, :], params.bands, params.rows)[0].tolist()
-        _last_keys = (signature, params.bands, params.rows, keys)
-    return keys
+@functools.lru_cache(maxsize=4096)  # the store step looks an article up, then indexes it (a batch later when decided ahead)
+def _keys_of(signature: bytes, bands: int, rows: int) -> tuple[int, ...]:
+    return tuple(band_keys(_values(signature)[None, :], bands, rows)[0].tolist())
 
 
 def _recorded(db: sqlite_utils.Database) -> tuple[Params, float] | None:
@@ -378,15 +376,17 @@ def _current(db: sqlite_utils.Database, threshold: float | None) -> Params:
     return params
 
 
-_LOOKUP_SQL: dict[int, str] = {}
+_LOOKUP_SQL: dict[tuple[int, bool], str] = {}
 
 
-def _lookup_sql(bands: int) -> str:
+def _lookup_sql(bands: int, numbered: bool = False) -> str:
     # One bounded index range per band key, earliest articles first: flat cost even for a hot key.
-    if bands not in _LOOKUP_SQL:
-        part = f"SELECT article_id FROM (SELECT article_id FROM dedup_bands WHERE band_key = ? ORDER BY article_id LIMIT {BUCKET_LIMIT})"
-        _LOOKUP_SQL[bands] = " UNION ALL ".join([part] * bands)
-    return _LOOKUP_SQL[bands]
+    # `numbered`: each row with its key's place in the list (0, 1, ...).
+    if (bands, numbered) not in _LOOKUP_SQL:
+        bucket = f"SELECT article_id FROM dedup_bands WHERE band_key = ? ORDER BY article_id LIMIT {BUCKET_LIMIT}"
+        _LOOKUP_SQL[bands, numbered] = " UNION ALL ".join(f"SELECT {f'{n}, ' if numbered else ''}article_id FROM ({bucket})"
+                                                          for n in range(bands))
+    return _LOOKUP_SQL[bands, numbered]
 
 
 def prepare(db: sqlite_utils.Database, threshold: float) -> Params:
@@ -395,15 +395,25 @@ def prepare(db: sqlite_utils.Database, threshold: float) -> Params:
     return _current(db, threshold)
 
 
-def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, threshold: float, params: Params | None = None) -> int | None:
+def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, threshold: float, params: Params | None = None,
+                        pending: Pending | None = None) -> int | None:
     """The original of the earliest stored article whose estimated Jaccard similarity is ≥ threshold
-    (`params`: what `prepare` returned for it in this transaction)."""
+    (`params`: what `prepare` returned for it in this transaction; `pending`: see storage.pending)."""
     if signature is None:
         return None
     params = params or _current(db, threshold)
     values = _values(signature)
-    keys = _keys_of(signature, params)
-    hits = Counter(row[0] for row in db.execute(_lookup_sql(params.bands), keys))
+    keys = list(_keys_of(signature, params.bands, params.rows))
+    if pending and any(k in pending.bands for k in keys):
+        # A bucket holds its earliest articles: pending ones (the latest) fill what the stored leave.
+        buckets: list[list[int]] = [[] for _ in keys]
+        for n, article_id in db.execute(_lookup_sql(params.bands, numbered=True), keys):
+            buckets[n].append(article_id)
+        for key, bucket in zip(keys, buckets):
+            bucket += pending.bands.get(key, [])[: max(BUCKET_LIMIT - len(bucket), 0)]
+        hits = Counter(article_id for bucket in buckets for article_id in bucket)
+    else:
+        hits = Counter(row[0] for row in db.execute(_lookup_sql(params.bands), keys))
     if not hits:
         return None
     candidates = sorted(hits, key=lambda a: (-hits[a], a))[:MAX_VERIFY]
@@ -415,6 +425,8 @@ def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, thre
         f"WHERE s.article_id IN ({', '.join('?' * len(candidates))})",
         candidates,
     ).fetchall()
+    if pending:
+        rows += [(a.id, a.signature, a.duplicate_of) for a in map(pending.articles.get, candidates) if a and a.signature]
     rows = [r for r in rows if len(r[1]) == SIGNATURE_BYTES]
     if not rows:
         return None
@@ -425,13 +437,16 @@ def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, thre
     if not matches:
         return None
     article_id, duplicate_of = min(matches)
-    return _original(db, article_id, duplicate_of)
+    return _original(db, article_id, duplicate_of, pending)
 
 
-def _original(db: sqlite_utils.Database, article_id: int, duplicate_of: int | None) -> int:
+def _original(db: sqlite_utils.Database, article_id: int, duplicate_of: int | None, pending: Pending | None = None) -> int:
     seen = {article_id}
     while duplicate_of is not None and duplicate_of not in seen:  # stored duplicates point at originals: one step
         seen.add(duplicate_of)
+        if pending and duplicate_of in pending.articles:
+            article_id, duplicate_of = duplicate_of, pending.articles[duplicate_of].duplicate_of
+            continue
         row = db.execute("SELECT duplicate_of FROM articles INDEXED BY articles_facts WHERE id = ?", [duplicate_of]).fetchone()
         if row is None:  # the original was deleted: the copy stands in for it
             break
@@ -444,7 +459,7 @@ def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, p
     if signature is None:
         return
     params = params or _current(db, None)
-    keys = _keys_of(signature, params)
+    keys = list(_keys_of(signature, params.bands, params.rows))
     old = db.execute("SELECT signature FROM dedup_signatures WHERE article_id = ?", [article_id]).fetchone()
     if old is not None and len(old[0]) == SIGNATURE_BYTES:  # re-indexed: drop the old entries
         old_keys = band_keys(_values(old[0])[None, :], params.bands, params.rows)[0].tolist()

@@ -49,6 +49,7 @@ from loomwatch.pipelines import dedup
 from loomwatch.pipelines.facts import blocking_keys, weight
 from loomwatch.pipelines.settings import StorySettings
 from loomwatch.storage import stories
+from loomwatch.storage.pending import Pending
 
 MAX_KEYS = 16  # facts an article is indexed and looked up by
 MAX_CANDIDATES = 20  # candidates compared, those sharing the most keys first
@@ -139,30 +140,36 @@ class StoredReports:
     again and again. Only for the store step, which holds the crawl lock: no other process
     changes stored articles meanwhile, and the store step itself never changes an article's
     story or facts once stored. `clear` it when a transaction is rolled back (an id may then
-    be given to another article)."""
+    be given to another article). With `pending` (see storage.pending), the pending articles
+    it was given are kept until they are visible: reading them would not find them."""
 
     LIMIT = 1 << 16  # articles kept; then it starts again (a long backfill)
 
-    def __init__(self) -> None:
+    def __init__(self, pending: Pending | None = None) -> None:
         self.known: dict[int, tuple[int | None, Report] | None] = {}  # id -> (story, report), None: no facts
+        self.pending = pending
 
     def clear(self) -> None:
         self.known.clear()
+
+    def _make_room(self, needed: int) -> None:
+        if len(self.known) + needed > self.LIMIT:
+            kept = {i: self.known[i] for i in self.pending.articles if i in self.known} if self.pending else {}
+            self.known.clear()
+            self.known.update(kept)
 
     def add(self, article_id: int, story_id: int, report: Report) -> None:
         """Keep an article the store step has just stored and recorded (`record`), with its
         Newcomer's report (built from its facts as stored): a new article is the likeliest
         candidate of those that follow."""
-        if len(self.known) >= self.LIMIT:
-            self.known.clear()
+        self._make_room(1)
         self.known[article_id] = (story_id, report)
 
     def of(self, db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[tuple[int, int | None, Report]]:
         ids = sorted(set(article_ids))
         missing = [i for i in ids if i not in self.known]
         if missing:
-            if len(self.known) + len(missing) > self.LIMIT:
-                self.known.clear()
+            self._make_room(len(missing))
             self.known.update(dict.fromkeys(missing))
             self.known.update(_reports(db, missing))
         return [(i, *found) for i in ids if (found := self.known[i]) is not None]
@@ -251,6 +258,7 @@ def story_for(
     before_id: int | None = None,
     cache: StoredReports | None = None,
     newcomer: Newcomer | None = None,
+    pending: Pending | None = None,
 ) -> int | None:
     """The story decision for a new article (with its "relevant", "facts" and "signature"):
     the id of the story it joins, `NEW_STORY` when it leads one of its own, or None for
@@ -260,7 +268,8 @@ def story_for(
     last week's template) is decided like any other article. Considers only articles
     stored before `before_id` (restory re-decides the archive in order); run inside the
     transaction that stores the article. `cache`: the store step's StoredReports;
-    `newcomer`: the article's, when the caller has it already.
+    `newcomer`: the article's, when the caller has it already; `pending`: see
+    storage.pending (the cache must then keep them).
     """
     new = newcomer or Newcomer(article)
     if duplicate_of is not None:
@@ -269,14 +278,14 @@ def story_for(
             return None
     if not article.get("relevant"):
         return None
-    return decide_story(db, new, day, rules, before_id, cache)
+    return decide_story(db, new, day, rules, before_id, cache, pending)
 
 
 def decide_story(db: sqlite_utils.Database, newcomer: Newcomer, day: int, rules: StorySettings,
-                 before_id: int | None = None, cache: StoredReports | None = None) -> int:
+                 before_id: int | None = None, cache: StoredReports | None = None, pending: Pending | None = None) -> int:
     """The story a new relevant article joins, or `NEW_STORY` when it leads a new one."""
     new = newcomer.report
-    ranked = stories.candidates(db, newcomer.keys, day, rules.window_days, before_id, MAX_CANDIDATES)
+    ranked = stories.candidates(db, newcomer.keys, day, rules.window_days, before_id, MAX_CANDIDATES, pending)
     if not ranked:
         return stories.NEW_STORY
     matches: dict[int, float] = {}  # story -> best score of a match in it
@@ -287,14 +296,14 @@ def decide_story(db: sqlite_utils.Database, newcomer: Newcomer, day: int, rules:
         if comparison.matches(rules):
             matches[story_id] = max(matches.get(story_id, 0.0), comparison.score)
     for story_id in sorted(matches, key=lambda s: -matches[s]):
-        if _agrees_with_story(db, new, story_id, rules, before_id, cache):
+        if _agrees_with_story(db, new, story_id, rules, before_id, cache, pending):
             return story_id
     return stories.NEW_STORY
 
 
 def _agrees_with_story(db: sqlite_utils.Database, new: Report, story_id: int, rules: StorySettings, before_id: int | None,
-                       cache: StoredReports | None) -> bool:
-    ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS)
+                       cache: StoredReports | None, pending: Pending | None) -> bool:
+    ids = stories.members(db, story_id, before_id if before_id is not None else 2**62, MAX_MEMBERS, pending)
     if not ids:
         return False
     found = {article_id: report for article_id, _, report in stored_reports(db, ids, cache)}

@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from loomwatch.storage.clock import utcnow
+from loomwatch.storage.pending import Pending
 from loomwatch.storage.search import fts_text
 from loomwatch.storage.stories import NEW_STORY, default_story, story_added
 
@@ -67,19 +68,26 @@ def exact_duplicate(db: sqlite_utils.Database, digest: str) -> int | None:
     return exact_duplicates(db, [digest]).get(digest)
 
 
-def known_of(db: sqlite_utils.Database, urls: Iterable[str]) -> set[str]:
-    """Those of `urls` that stored articles were reached under."""
-    return {row[0] for row in db.execute("SELECT url FROM article_urls WHERE url IN (SELECT value FROM json_each(?))", [dumps(list(urls))])}
+def known_of(db: sqlite_utils.Database, urls: Iterable[str], pending: Pending | None = None) -> set[str]:
+    """Those of `urls` that stored articles were reached under (`pending`: see storage.pending)."""
+    urls = list(urls)
+    found = {row[0] for row in db.execute("SELECT url FROM article_urls WHERE url IN (SELECT value FROM json_each(?))", [dumps(urls)])}
+    return found | pending.urls.intersection(urls) if pending else found
 
 
-def exact_duplicates(db: sqlite_utils.Database, digests: Iterable[str]) -> dict[str, int]:
+def exact_duplicates(db: sqlite_utils.Database, digests: Iterable[str], pending: Pending | None = None) -> dict[str, int]:
     """For each of these content hashes that is stored: the first article with it, followed to its original."""
+    digests = list(digests)
     found: dict[str, int] = {}
     for digest, original in db.execute(
         "SELECT content_hash, coalesce(duplicate_of, id) FROM articles WHERE content_hash IN (SELECT value FROM json_each(?)) ORDER BY id",
-        [dumps(list(digests))],
+        [dumps(digests)],
     ):
         found.setdefault(digest, original)
+    if pending:
+        for digest in digests:
+            if digest not in found and digest in pending.hashes:
+                found[digest] = pending.hashes[digest]
     return found
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import sqlite_utils
 
+from loomwatch.storage.pending import Pending
+
 BUCKET_LIMIT = 30  # articles read per fact and window at most: a hot fact costs no more
 NEW_STORY = 0  # as a decided story_id: the article leads a story of its own
 
@@ -34,10 +36,11 @@ def story_of(db: sqlite_utils.Database, article_id: int) -> int | None:
     return row[0] if row else None
 
 
-def default_story(db: sqlite_utils.Database, article_id: int, duplicate_of: int | None, relevant: bool) -> int | None:
+def default_story(db: sqlite_utils.Database, article_id: int, duplicate_of: int | None, relevant: bool,
+                  pending: Pending | None = None) -> int | None:
     """The story an article belongs to when nothing better is known: its original's (or, for
     an off-topic original, that of its earliest copy in a story), else, when it is
-    relevant, a story of its own."""
+    relevant, a story of its own. (`pending`: see storage.pending.)"""
     if duplicate_of is not None:
         row = db.execute(
             "SELECT story_id FROM articles WHERE id = :original AND story_id IS NOT NULL UNION ALL "
@@ -46,6 +49,11 @@ def default_story(db: sqlite_utils.Database, article_id: int, duplicate_of: int 
         ).fetchone()
         if row:
             return row[0]
+        if pending:  # the original or its copies may be pending (after every visible one)
+            ids = ([duplicate_of] if duplicate_of in pending.articles else []) + pending.copies.get(duplicate_of, [])
+            for story_id in (pending.articles[i].story_id for i in ids):
+                if story_id is not None:
+                    return story_id
     return article_id if relevant else None
 
 
@@ -150,27 +158,42 @@ def forget_facts(db: sqlite_utils.Database, article_id: int) -> None:
     db.execute("DELETE FROM story_facts WHERE article_id = ?", [article_id])
 
 
-_CANDIDATES_SQL: dict[int, str] = {}
+_BUCKET_SQL = ("SELECT article_id, day FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? AND article_id < ? "
+               f"ORDER BY day DESC, article_id DESC LIMIT {BUCKET_LIMIT}")
+_CANDIDATES_SQL: dict[tuple[int, bool], str] = {}
+
+
+def _candidates_sql(keys: int, with_pending: bool) -> str:
+    if (keys, with_pending) not in _CANDIDATES_SQL:
+        bucket = f"SELECT article_id FROM ({_BUCKET_SQL})"
+        if with_pending:  # or a bucket worked out with the pending articles, given as a JSON list of ids
+            bucket += " UNION ALL SELECT value FROM json_each(?)"
+        # Counted and ranked by SQLite: a hundred rows and more per new article need not reach Python.
+        _CANDIDATES_SQL[keys, with_pending] = ("SELECT article_id FROM (" + " UNION ALL ".join([bucket] * keys) + ") "
+                                               "GROUP BY article_id ORDER BY count(*) DESC, article_id DESC LIMIT ?")
+    return _CANDIDATES_SQL[keys, with_pending]
 
 
 def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window: int, before_id: int | None = None,
-               limit: int = -1) -> list[int]:
+               limit: int = -1, pending: Pending | None = None) -> list[int]:
     """Articles dated within `window` days of `day` (and with an id below `before_id`)
     indexed under any of `keys`: the `limit` (-1: all) sharing the most keys, ties the
-    latest first. Reads at most BUCKET_LIMIT articles per key, the nearest in time first."""
+    latest first. Reads at most BUCKET_LIMIT articles per key, the nearest in time first
+    (the latest first within a day). (`pending`: see storage.pending.)"""
     if not keys:
         return []
-    if len(keys) not in _CANDIDATES_SQL:
-        part = (f"SELECT article_id FROM (SELECT article_id FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? "
-                f"AND article_id < ? ORDER BY day DESC LIMIT {BUCKET_LIMIT})")
-        # Counted and ranked by SQLite: a hundred rows and more per new article need not reach Python.
-        _CANDIDATES_SQL[len(keys)] = ("SELECT article_id FROM (" + " UNION ALL ".join([part] * len(keys)) + ") "
-                                      "GROUP BY article_id ORDER BY count(*) DESC, article_id DESC LIMIT ?")
     bound = before_id if before_id is not None else 2**62
     parameters: list[Any] = []
     for key in keys:
-        parameters += [fact_key(key), day - window, day + window, bound]
-    return [row[0] for row in db.execute(_CANDIDATES_SQL[len(keys)], [*parameters, limit])]
+        hashed = fact_key(key)
+        found = pending.bucket(hashed, day - window, day + window, bound, BUCKET_LIMIT) if pending else []
+        if found:  # the bucket is the latest of the stored and the pending articles together
+            stored = db.execute(_BUCKET_SQL, [hashed, day - window, day + window, bound]).fetchall()
+            merged = sorted([(d, i) for i, d in stored] + [(d, i) for i, d in found], reverse=True)[:BUCKET_LIMIT]
+            parameters += [None, day - window, day + window, bound, json.dumps([i for _, i in merged])]
+        else:
+            parameters += [hashed, day - window, day + window, bound] + (["[]"] if pending else [])
+    return [row[0] for row in db.execute(_candidates_sql(len(keys), bool(pending)), [*parameters, limit])]
 
 
 def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -187,12 +210,18 @@ def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[
     return [{"id": r[0], "story_id": r[1], "facts": r[2], "signature": r[3], "lang": r[4]} for r in rows]
 
 
-def members(db: sqlite_utils.Database, story_id: int, before_id: int, limit: int) -> list[int]:
-    """Ids of a story's lead and its latest other reports stored before `before_id`, at most `limit` in all."""
+def members(db: sqlite_utils.Database, story_id: int, before_id: int, limit: int, pending: Pending | None = None) -> list[int]:
+    """Ids of a story's lead and its latest other reports stored before `before_id`, at most `limit` in all
+    (`pending`: see storage.pending)."""
     rows = db.execute(
         """SELECT id FROM (SELECT id FROM articles INDEXED BY articles_story WHERE story_id = :story AND id < :before ORDER BY id LIMIT 1)
            UNION
            SELECT id FROM (SELECT id FROM articles INDEXED BY articles_story WHERE story_id = :story AND id < :before ORDER BY id DESC LIMIT :rest)""",
         {"story": story_id, "before": before_id, "rest": max(limit - 1, 0)},
     ).fetchall()
-    return sorted(r[0] for r in rows)
+    ids = sorted(r[0] for r in rows)
+    extra = [i for i in pending.members.get(story_id, []) if i < before_id] if pending else []
+    if not extra:
+        return ids
+    every = sorted({*ids, *extra})  # the lead is the first; the latest are among these
+    return sorted({every[0], *every[max(len(every) - max(limit - 1, 0), 0):]}) if limit > 1 else every[:1]

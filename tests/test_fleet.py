@@ -206,6 +206,7 @@ def test_a_fleet_crawl_stores_what_a_local_crawl_stores(fleet_crawl):
     for part in ("articles", "stories", "story_facts", "coverage", "urls", "tags", "skipped", "runs"):
         assert fleet[part] == local[part], part
     assert_each_article_once(fleet_crawl["db"])
+    assert "ahead" not in result.stderr  # each batch was decided while the one before was written, as decided
 
 
 def test_the_fleet_shared_the_work(fleet_crawl):

@@ -113,18 +113,40 @@ def page(n: int, text: str, *, url: str | None = None, lang: str = "en", facts=F
     return {"source": "news", "url": url, "urls": [url], "failure": None, "article": article}
 
 
-def store(path, batches: list[list[dict]]) -> tuple[dict, dict]:
-    """Write the batches through the store step; what the archive holds (by URL) and the counters."""
+def store(path, batches: list[list[dict]], *, ahead: str = "") -> tuple[dict, dict]:
+    """Write the batches through the store step; what the archive holds (by URL) and the counters.
+    `ahead`: "process", decided ahead of their writing by the fleet writer's DecidingProcess (as
+    far ahead as it gets; "killed": that process killed first); "all": every batch decided before the first is written, so that every
+    decision reads the articles before it as pending (see storage.pending)."""
     import dataclasses
 
     from loomwatch.crawler.config import Config, StorageSettings
-    from loomwatch.pipelines.store import Counters, StorePipeline
+    from loomwatch.pipelines.store import AheadDecider, Counters, StorePipeline
 
     counters = Counters()
-    pipeline = StorePipeline(dataclasses.replace(Config(), storage=StorageSettings(database=path)), None, counters)
+    config = dataclasses.replace(Config(), storage=StorageSettings(database=path))
+    pipeline = StorePipeline(config, None, counters)
     pipeline.open_spider()
-    for batch in batches:
-        pipeline.write(batch)
+    if ahead in ("process", "killed"):
+        writing = pipeline.ahead()
+        if ahead == "killed":  # the deciding process is gone before the first batch
+            writing.process.process.kill()
+            writing.process.process.join()
+        for batch in batches:
+            writing.submit(batch)
+        for _ in batches:
+            writing.write()
+        writing.close()
+    elif ahead == "all":
+        pipeline.ahead().close()  # makes the near-duplicate index ready
+        decider = AheadDecider(str(path), config.dedup.threshold, config.stories, 30.0)
+        decided = [decider.decide_batch([(item, *StorePipeline._urls(item)) for item in batch]) for batch in batches]
+        decider.close()
+        for batch, decisions in zip(batches, decided):
+            pipeline.write(batch, decided=decisions)
+    else:
+        for batch in batches:
+            pipeline.write(batch)
     pipeline.close_spider()
     with sqlite3.connect(path) as conn:
         url_of = dict(conn.execute("SELECT id, url FROM articles"))
@@ -152,6 +174,12 @@ def test_a_batch_sees_its_own_articles_and_one_bad_article_leaves_the_rest_store
     alone, alone_counts = store(tmp_path / "alone.db", [[p] for p in pages])
     together, together_counts = store(tmp_path / "together.db", [pages])
     assert together == alone and together_counts == alone_counts
+    # Decided ahead of their writing (a fleet's writer), in batches of one and all at once: the
+    # same archive. The article that breaks a constraint voids the decisions made ahead of it.
+    for name, batches in (("ahead-alone.db", [[p] for p in pages]), ("ahead-together.db", [pages])):
+        ahead, ahead_counts = store(tmp_path / name, batches, ahead="process")
+        assert ahead_counts.pop("loomwatch/decided_again") == 1
+        assert (ahead, ahead_counts) == (alone, alone_counts)
     first = "https://news.example/1.html"
     assert together[first] == (None, first, 4)
     assert together["https://news.example/3.html"] == (first, first, 4)
@@ -161,3 +189,48 @@ def test_a_batch_sees_its_own_articles_and_one_bad_article_leaves_the_rest_store
     assert "https://news.example/5.html" not in together
     assert together_counts["loomwatch/news/new_articles"] == 7 and together_counts["loomwatch/news/duplicates"] == 3
     assert together_counts["loomwatch/news/errors"] == 1 and together_counts["loomwatch/news/no_text"] == 1
+
+
+def test_decisions_made_ahead_are_the_ones_made_one_by_one_with_full_buckets_and_long_stories(tmp_path):
+    # Enough articles that every story key's bucket overflows (BUCKET_LIMIT), a story outgrows
+    # the members a newcomer is checked against (MAX_MEMBERS), copies of earlier batches' articles,
+    # and an off-topic original whose copies' story starts with its first relevant copy.
+    import random
+
+    from loomwatch.pipelines.stories import MAX_MEMBERS
+    from loomwatch.storage.stories import BUCKET_LIMIT
+
+    rng = random.Random(7)
+    words = [f"{a}{b}" for a in ("loom", "dye", "silk", "yarn", "bale", "mill", "weft", "warp") for b in "aeiouy"]
+
+    def text(lines: int = 4) -> str:
+        return "\n".join(" ".join(rng.choice(words) for _ in range(14)) for _ in range(lines))
+
+    pages = []
+    fair = text(1)
+    for n in range(90):
+        if n % 6 == 0:  # rewrites of one fair's report (a line in common, no near copies): one story by its figures
+            body, facts = fair + "\n" + text(3), ["ord:27", "md:11-20", "cny:3.2e+09", "c:keqiao"]
+        elif n % 6 == 1:  # a smaller report, rewritten seven articles later (next batch): a story of two
+            body, facts = text(), [f"cny:{n}.5e+07", "md:11-21", "c:keqiao"]
+        elif n % 6 == 2 and n > 6:
+            body, facts = pages[n - 7]["article"]["text"].split("\n")[0] + "\n" + text(3), pages[n - 7]["article"]["facts"]
+        else:  # other Keqiao news: shares the cluster key only
+            body, facts = text(), [f"n:{1000 + n}", "c:keqiao"]
+        pages.append(page(n, body, facts=facts))
+    off_topic = text()
+    pages[10] = {**pages[10], "article": {**page(10, off_topic, facts=[])["article"], "relevant": 0}}
+    pages += [page(200 + n, off_topic + ("\nCopied." if n else ""), facts=["n:555", "c:keqiao"]) for n in range(3)]
+    batches = [pages[i : i + 5] for i in range(0, len(pages), 5)]
+
+    one_by_one = store(tmp_path / "one-by-one.db", batches)
+    assert store(tmp_path / "ahead.db", batches, ahead="process") == one_by_one  # none decided again
+    assert store(tmp_path / "all-ahead.db", batches, ahead="all") == one_by_one
+    assert store(tmp_path / "killed.db", batches, ahead="killed") == one_by_one  # decided as written instead
+    stored = one_by_one[0]
+    fair_story = stored["https://news.example/0.html"][1]
+    assert sum(1 for key, value in stored.items() if key.startswith("http") and value[1] == fair_story) > MAX_MEMBERS
+    assert sum(1 for p in pages if "c:keqiao" in p["article"]["facts"]) > BUCKET_LIMIT
+    assert all(stored[f"https://news.example/{n}.html"][1] == f"https://news.example/{n - 7}.html" for n in range(8, 90, 6))
+    copies = [stored[f"https://news.example/{200 + n}.html"] for n in range(3)]
+    assert {c[0] for c in copies} == {"https://news.example/10.html"} and len({c[1] for c in copies}) == 1

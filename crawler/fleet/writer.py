@@ -17,6 +17,7 @@ same per-source results, health and exit codes), under the same lock. In between
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config
 from loomwatch.crawler.fleet.protocol import (
@@ -47,6 +48,9 @@ from loomwatch.storage.clock import utcnow
 from loomwatch.storage.db import check_database
 from loomwatch.storage.fleet import record_stored, stored_up_to
 from loomwatch.storage.runs import finish_run, mark_run_failed
+
+if TYPE_CHECKING:
+    from loomwatch.pipelines.store import WritingAhead
 
 log = logging.getLogger(__name__)
 READ_BATCH = 1000  # results stored per transaction at most
@@ -108,6 +112,12 @@ def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
 
 
 @dataclass
+class Batch:
+    pages: list[dict[str, Any]]
+    last: str  # the stream id of its last result
+
+
+@dataclass
 class Outcome:
     reason: str = ""  # why the run stopped before its work was done, as Scrapy names it
     problem: str = ""  # why the run failed: exit 1
@@ -129,21 +139,23 @@ class FleetRun:
         self.holder = holder
         self.counters = Counters()  # the writer's side of the run's counters
         self.store = StorePipeline(config.pipelines, run_id, self.counters)
-        self.cursor = stored_up_to(db, self.keys.prefix)
+        self.cursor = stored_up_to(db, self.keys.prefix)  # the last result stored
+        self.read_cursor = self.cursor  # the last result read (decided, maybe not stored yet)
+        self.ahead: Batch | None = None  # the next batch, read and being decided
+        self.writing: WritingAhead | None = None
         self.stored = 0
         self.published = 0  # known URLs sent to Redis
         self.stop_signal: int | None = None
 
     def crawl(self) -> CrawlReport:
-        self.store.open_spider()
-        tune_writer(self.store.db)
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
+            self.open()
             outcome = self._run()
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
-            self.store.close_spider()
+            self.close()
         stats = {**outcome.worker_stats}
         for key, value in self.counters.items():
             stats[key] = stats.get(key, 0) + value if isinstance(value, (int, float)) else value
@@ -157,6 +169,17 @@ class FleetRun:
             status = "failed"
         cpu = {k.rsplit("/", 1)[1]: v for k, v in self.counters.items() if k.startswith("loomwatch/cpu/")}
         return CrawlReport(self.run_id, status, results, cpu, sum(r.pages_fetched for r in results), problem=outcome.problem)
+
+    def open(self) -> None:
+        """Open the archive for writing, and the connection that decides the batches ahead."""
+        self.store.open_spider()
+        tune_writer(self.store.db)
+        self.writing = self.store.ahead()
+
+    def close(self) -> None:
+        if self.writing is not None:
+            self.writing.close()
+        self.store.close_spider()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
@@ -234,19 +257,34 @@ class FleetRun:
     # -- storing ---------------------------------------------------------------------------------
 
     def _store_results(self, block_ms: int | None = None) -> int:
-        """Store the next batch of streamed results; returns how many."""
-        found = self.client.xread({self.keys.results: self.cursor}, count=READ_BATCH, block=block_ms)
+        """Store the next batch of streamed results; returns how many. The batch after it is
+        read and decided meanwhile (see pipelines.store.AheadDecider)."""
+        if self.ahead is None:
+            self.ahead = self._read(block_ms)
+            if self.ahead is None:
+                return 0
+        batch = self.ahead
+        self.ahead = self._read()
+        self._write(batch)
+        return len(batch.pages)
+
+    def _read(self, block_ms: int | None = None) -> Batch | None:
+        """The next results after those read, their decisions begun."""
+        found = self.client.xread({self.keys.results: self.read_cursor}, count=READ_BATCH, block=block_ms)
         entries = found[0][1] if found else []
         if not entries:
-            return 0
-        last = entries[-1][0].decode()
+            return None
         pages = [decode_page(fields[b"page"]) for _, fields in entries]
-        self.store.write(pages, also=lambda db: record_stored(db, self.keys.prefix, last))
-        self.cursor = last
-        self.stored += len(pages)
-        milliseconds, sequence = last.split("-")
+        self.read_cursor = entries[-1][0].decode()
+        self.writing.submit(pages)
+        return Batch(pages, self.read_cursor)
+
+    def _write(self, batch: Batch) -> None:
+        self.writing.write(also=functools.partial(record_stored, prefix=self.keys.prefix, entry=batch.last))
+        self.cursor = batch.last
+        self.stored += len(batch.pages)
+        milliseconds, sequence = batch.last.split("-")
         self.client.xtrim(self.keys.results, minid=f"{milliseconds}-{int(sequence) + 1}")  # stored: not needed any more
-        return len(pages)
 
     def _drain(self) -> int:
         stored = 0
