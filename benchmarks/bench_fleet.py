@@ -17,11 +17,12 @@
    gets them first for its story members (`bench_stories.add_facts`: it is changed, once),
    so that the story decision finds candidates as in a real crawl. `--no-facts`: results
    without facts, as before (the story decision then costs next to nothing).
-3. The writer's own loop (`FleetRun._drain`: read a batch, `StorePipeline.write` with the
-   stream position, trim) stores them all into the archive. Printed: articles per second
-   over all, over the last 80 % (the first batches warm SQLite's page cache), and CPU ms
-   per article of the writer process, with its time in the kernel and the story decisions'
-   and near-duplicate lookups' shares (the store step's own CPU counters).
+3. The writer's own loop (`FleetRun._drain`: read a batch, have the next one decided by the
+   deciding process meanwhile, `StorePipeline.write` with the stream position, trim) stores
+   them all into the archive. Printed: articles per second over all, over the last 80 % (the
+   first batches warm SQLite's page caches), CPU ms per article of the writer process (with
+   its time in the kernel) and of its deciding process, with the story decisions' and
+   near-duplicate lookups' shares of the latter (the store step's own CPU counters).
 
 The stored articles stay in the archive (a run id of their own): run it on a copy, or
 accept an archive that grows by `--results` articles per run.
@@ -188,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             if profile:
                 profile.disable()
                 profile.dump_stats(args.profile)
-            run.close()
+            run.close()  # joins the deciding process: its CPU is in os.times() now
+            after_close = os.times()
+            deciding = after_close.children_user + after_close.children_system - times.children_user - times.children_system
             parts = {key: run.counters.get(f"loomwatch/cpu/{key}", 0.0) for key in ("story_lookup", "dedup_lookup")}  # thread CPU
             finish_run(db, run_id, [])
             db.close()
@@ -198,10 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     warm = batches[len(batches) // 5 :]
     rates = [n / s for n, s in warm]
     print(f"stored {stored:,} articles in {wall:.1f} s: {stored / wall:,.0f} articles/s; after the first fifth "
-          f"{sum(n for n, _ in warm) / sum(s for _, s in warm):,.0f} articles/s (batches of {batches[0][0]}: median "
+          f"{sum(n for n, _ in warm) / sum(s for _, s in warm):,.0f} articles/s (batches of {max(n for n, _ in batches)}: median "
           f"{statistics.median(rates):,.0f}, slowest {min(rates):,.0f}); writer CPU {cpu * 1000 / stored:.2f} ms per article "
-          f"(in the kernel {system * 1000 / stored:.2f}; story decisions {parts['story_lookup'] * 1000 / stored:.2f}, "
-          f"near-duplicate lookups {parts['dedup_lookup'] * 1000 / stored:.2f})")
+          f"(in the kernel {system * 1000 / stored:.2f}); deciding process {deciding * 1000 / stored:.2f} ms per article "
+          f"(story decisions {parts['story_lookup'] * 1000 / stored:.2f}, near-duplicate lookups {parts['dedup_lookup'] * 1000 / stored:.2f})")
     return 0
 
 

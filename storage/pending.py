@@ -45,7 +45,7 @@ class Pending:
 
     def visible_up_to(self, last_id: int) -> None:
         """The reading connection now sees every article up to `last_id`: forget those."""
-        if any(i <= last_id for i in self.articles):
+        if self.articles and next(iter(self.articles)) <= last_id:  # added in the order of their ids
             self.articles = {i: a for i, a in self.articles.items() if i > last_id}
             self._index()
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 READ_BATCH = 1000  # results stored per transaction at most
+FIRST_BATCH = 100  # results read when nothing is read ahead
 WRITER_LEASE_MS = 30_000
 WRITER_CACHE_KIB = 512 * 1024  # SQLite page cache of the writer's connection, at most
 KNOWN_BUCKETS = 1 << 16  # see protocol.known_key
@@ -259,8 +260,8 @@ class FleetRun:
     def _store_results(self, block_ms: int | None = None) -> int:
         """Store the next batch of streamed results; returns how many. The batch after it is
         read and decided meanwhile (see pipelines.store.AheadDecider)."""
-        if self.ahead is None:
-            self.ahead = self._read(block_ms)
+        if self.ahead is None:  # a small first batch: the next one is decided while it is written
+            self.ahead = self._read(block_ms, count=FIRST_BATCH)
             if self.ahead is None:
                 return 0
         batch = self.ahead
@@ -268,9 +269,9 @@ class FleetRun:
         self._write(batch)
         return len(batch.pages)
 
-    def _read(self, block_ms: int | None = None) -> Batch | None:
+    def _read(self, block_ms: int | None = None, count: int = READ_BATCH) -> Batch | None:
         """The next results after those read, their decisions begun."""
-        found = self.client.xread({self.keys.results: self.read_cursor}, count=READ_BATCH, block=block_ms)
+        found = self.client.xread({self.keys.results: self.read_cursor}, count=count, block=block_ms)
         entries = found[0][1] if found else []
         if not entries:
             return None
