@@ -506,7 +506,8 @@ class DecidingProcess:
 
     def reset(self) -> None:
         """Forget what was decided ahead (the batches submitted and not yet taken must be taken first)."""
-        self.pipe.send(("reset", None))
+        with contextlib.suppress(OSError):  # it has ended: `result` says so
+            self.pipe.send(("reset", None))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
