@@ -179,7 +179,7 @@ class StorePipeline:
         with self.db.atomic():
             self.params = dedup.prepare(self.db, self.threshold)
             if decided is None:  # decided here, article after article, on this connection
-                decider = Decider(self.db, self.threshold, self.story_rules, self.story_reports)
+                decider = Decider(self.db, self.threshold, self.params, self.story_rules, self.story_reports)
                 pages = [(item, *self._urls(item)) for item in batch]
                 decider.begin(pages)
                 for item, url, urls in pages:
@@ -308,12 +308,12 @@ class Decider:
     copies and its story, from what `db` holds and what the batch stored before it (`stored`).
     `pending`: the articles decided that `db` does not show yet (see storage.pending)."""
 
-    def __init__(self, db: sqlite_utils.Database, threshold: float, rules: StorySettings, reports: stories.StoredReports,
-                 pending: Pending | None = None):
-        self.db, self.threshold, self.rules, self.reports, self.pending = db, threshold, rules, reports, pending
+    def __init__(self, db: sqlite_utils.Database, threshold: float, params: dedup.Params, rules: StorySettings,
+                 reports: stories.StoredReports, pending: Pending | None = None):
+        """`params`: the near-duplicate index's, as `dedup.prepare` gave them for `threshold`."""
+        self.db, self.threshold, self.params, self.rules, self.reports, self.pending = db, threshold, params, rules, reports, pending
         self.known: set[str] = set()  # URLs stored already (in the archive or earlier in the batch)
         self.originals: dict[str, int] = {}  # content hash -> its original, for the batch's hashes
-        self.params: dedup.Params | None = None
         self.dedup_cpu = 0.0  # CPU seconds of near-duplicate lookups
         self.story_cpu = 0.0  # CPU seconds of story decisions
 
@@ -322,7 +322,6 @@ class Decider:
         batch's own articles are added to both as they are stored."""
         self.known = known_of(self.db, {u for item, url, urls in pages if url for u in (url, *urls)}, self.pending)
         self.originals = exact_duplicates(self.db, {_digest(item["article"]) for item, url, _ in pages if url}, self.pending)
-        self.params = dedup.prepare(self.db, self.threshold)
 
     def decide(self, item: dict[str, Any], url: str | None, urls: set[str]) -> Decision:
         if url is None:
@@ -365,8 +364,9 @@ class AheadDecider(Decider):
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA query_only = ON")
         conn.execute(f"PRAGMA cache_size = -{256 * 1024}")  # the indexes decisions read (KiB)
-        pending = Pending()
-        super().__init__(sqlite_utils.Database(conn), threshold, rules, stories.StoredReports(pending), pending)
+        db, pending = sqlite_utils.Database(conn), Pending()
+        # The writer made the index ready for `threshold` (StorePipeline.ahead): its parameters are only read here.
+        super().__init__(db, threshold, dedup.prepare(db, threshold), rules, stories.StoredReports(pending), pending)
 
     def close(self) -> None:
         self.db.close()
@@ -388,11 +388,8 @@ class AheadDecider(Decider):
                 d = self.decide(item, url, urls)
                 if d.url is not None and not d.known:
                     d.article_id = max(visible, self.pending.last_id) + 1
-                    if d.story is None:
-                        d.story_id = stories_table.default_story(self.db, d.article_id, d.duplicate_of,
-                                                                 bool(item["article"].get("relevant")), self.pending)
-                    else:
-                        d.story_id = d.article_id if d.story == NEW_STORY else d.story
+                    d.story_id = stories_table.story_as_stored(self.db, d.article_id, d.story, d.duplicate_of,
+                                                               bool(item["article"].get("relevant")), self.pending)
                 if self._visible() == visible:
                     break
             if d.article_id is not None:

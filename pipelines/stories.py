@@ -325,10 +325,7 @@ def reassign(db: sqlite_utils.Database, article_id: int, article: dict, duplicat
     article). Returns its story, or None when it has none."""
     newcomer = Newcomer(article)
     decided = story_for(db, article, duplicate_of, day, rules, before_id=article_id, newcomer=newcomer)
-    if decided is None:
-        story_id = stories.default_story(db, article_id, duplicate_of, bool(article.get("relevant")))
-    else:
-        story_id = article_id if decided == stories.NEW_STORY else decided
+    story_id = stories.story_as_stored(db, article_id, decided, duplicate_of, bool(article.get("relevant")))
     stories.set_story(db, article_id, story_id)
     if story_id is None:
         stories.forget_facts(db, article_id)

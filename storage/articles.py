@@ -20,7 +20,7 @@ import sqlite_utils
 from loomwatch.storage.clock import utcnow
 from loomwatch.storage.pending import Pending
 from loomwatch.storage.search import fts_text
-from loomwatch.storage.stories import NEW_STORY, default_story, story_added
+from loomwatch.storage.stories import story_added, story_as_stored
 
 ARTICLE_COLUMNS = ("url", "source", "title", "text", "published", "lang", "author", "relevance", "relevant", "duplicate_of", "content_hash", "run_id")
 _SPACE = re.compile(r"\s+")
@@ -118,11 +118,7 @@ def insert_article(
     # that the row is written with its story at once: setting story_id afterwards rewrote
     # the three story indexes' entries of every new article.
     article_id = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]
-    story_id = article.get("story_id")
-    if story_id == NEW_STORY:
-        story_id = article_id
-    elif story_id is None:
-        story_id = default_story(db, article_id, row["duplicate_of"], bool(row["relevant"]))
+    story_id = story_as_stored(db, article_id, article.get("story_id"), row["duplicate_of"], bool(row["relevant"]))
     row["id"], row["story_id"] = article_id, story_id
     db.conn.execute(_insert_sql(tuple(row)), list(row.values()))
     db.conn.executemany(

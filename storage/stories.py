@@ -57,6 +57,15 @@ def default_story(db: sqlite_utils.Database, article_id: int, duplicate_of: int 
     return article_id if relevant else None
 
 
+def story_as_stored(db: sqlite_utils.Database, article_id: int, decided: int | None, duplicate_of: int | None,
+                    relevant: bool, pending: Pending | None = None) -> int | None:
+    """The story an article is stored in, given the story decision about it (a story to
+    join, NEW_STORY for one of its own, None for `default_story`)."""
+    if decided is None:
+        return default_story(db, article_id, duplicate_of, relevant, pending)
+    return article_id if decided == NEW_STORY else decided
+
+
 def set_story(db: sqlite_utils.Database, article_id: int, story_id: int | None) -> None:
     """Put an article into a story (a new one when `story_id` is the article's own id), or
     into none; keeps the `stories` rows of the old and the new story up to date.
