@@ -798,3 +798,19 @@ def test_dangshan_and_xinzhuang_need_textile_context(tagger: Tagger) -> None:
         "through Xinzhuang village to see the old bridge.",
     )
     assert ids(tagging) == ["keqiao"]
+
+
+@pytest.mark.parametrize("title, text, cluster_id", [
+    ("尤溪县纺织企业扩产", "尤溪县的纱线和革基布企业今年新增纺纱产能,面料销往沿海服装企业。", "youxi"),
+    ("Youxi County adds spinning capacity", "Spinning mills in Youxi County added spindles for blended yarn this year.", "youxi"),
+    ("永安市建设产业用纺织品园区", "永安市新建的无纺布园区今年投产,涤纶短纤产能增加。", "yongan"),
+])
+def test_fujian_counties_added_in_the_fifth_probe_round_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_yongan_is_a_common_place_and_shop_name_that_needs_textile_context(tagger: Tagger) -> None:
+    # 永安 names streets, markets, a department store and a futures broker across China.
+    text = "石狮的服装企业今年扩大了休闲装产能,面料订单增加。{}"
+    assert ids(tagger.tag("石狮服装订单增加", text.format("周末,市民在永安路散步,永安百货人流不少。"))) == ["shishi"]
+    assert ids(tagger.tag("棉花期货走势", "永安期货研究员认为,棉花和涤纶价格本周震荡。")) == []
