@@ -173,8 +173,9 @@ CLUSTER_WORDS = (
 PROFILE_WORDS = (
     "scenic spot", "scenic spots", "scenic area", "tourist attraction", "tourist attractions", "sightseeing",
     "itinerary", "admission fee", "opening hours", "travel guide", "homestay", "homestays", "must-see",
+    "population of", "square kilometers", "square kilometres",
     "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩",
-    "常住人口", "户籍人口", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
+    "常住人口", "户籍人口", "总人口", "行政村", "北纬", "东经", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
 )
 PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on
 PROFILE_CAP = 3.0

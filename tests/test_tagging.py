@@ -760,6 +760,24 @@ def test_textile_news_that_profiles_its_place_in_passing_stays_relevant(tagger: 
     assert news.relevant and ids(news) == ["keqiao"]
 
 
+# A town's profile page: where it lies, its people and villages, then its honours, one of
+# them a textile title. Its facts, not textile news.
+TOWN_PROFILE = (
+    "走进盛泽",
+    "盛泽镇位于北纬30度、东经120度附近,辖区有二十多个行政村,总人口约十五万。"
+    "盛泽先后获得中国丝绸名镇、全国文明镇等称号,丝绸纺织是当地的传统产业。",
+)
+
+
+def test_a_town_profile_with_its_coordinates_and_population_is_not_textile_news(tagger: Tagger) -> None:
+    profile = tagger.tag(*TOWN_PROFILE)
+    assert not profile.relevant and ids(profile) == []
+    plain = TOWN_PROFILE[1]
+    for word in ("北纬", "东经", "行政村", "总人口"):
+        plain = plain.replace(word, "")
+    assert tagger.tag(TOWN_PROFILE[0], plain).relevant
+
+
 @pytest.mark.parametrize(
     ("title", "text", "cluster_id"),
     [
