@@ -832,3 +832,10 @@ def test_yongan_is_a_common_place_and_shop_name_that_needs_textile_context(tagge
     text = "石狮的服装企业今年扩大了休闲装产能,面料订单增加。{}"
     assert ids(tagger.tag("石狮服装订单增加", text.format("周末,市民在永安路散步,永安百货人流不少。"))) == ["shishi"]
     assert ids(tagger.tag("棉花期货走势", "永安期货研究员认为,棉花和涤纶价格本周震荡。")) == []
+
+
+def test_kids_wear_written_apart_is_textile_vocabulary(tagger: Tagger) -> None:
+    # Trade press writes "kids' wear" and "baby wear" as two words; a big city's name
+    # needs such a word in its own sentence.
+    tagging = tagger.tag("Where to buy", "Foshan kids’ wear makers ship baby wear to Europe every week.")
+    assert tagging.relevant and ids(tagging) == ["foshan"]
