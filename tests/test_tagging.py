@@ -745,13 +745,17 @@ PARK_NEWS = (
 )
 
 
+def _without(text: str, words: tuple[str, ...]) -> str:
+    for word in words:
+        text = text.replace(word, "")
+    return text
+
+
 def test_a_travel_guide_to_a_cluster_town_is_not_textile_news(tagger: Tagger) -> None:
     guide = tagger.tag(*TRAVEL_GUIDE)
     assert not guide.relevant and ids(guide) == []
     # The same page without its travel words would pass: the words are what count against it.
-    plain = TRAVEL_GUIDE[1]
-    for word in ("景点", "开放时间", "门票", "游客", "风景区", "游玩", "民宿"):
-        plain = plain.replace(word, "")
+    plain = _without(TRAVEL_GUIDE[1], ("景点", "开放时间", "门票", "游客", "风景区", "游玩", "民宿"))
     assert tagger.tag(TRAVEL_GUIDE[0], plain).relevance > guide.relevance
 
 
@@ -772,10 +776,7 @@ TOWN_PROFILE = (
 def test_a_town_profile_with_its_coordinates_and_population_is_not_textile_news(tagger: Tagger) -> None:
     profile = tagger.tag(*TOWN_PROFILE)
     assert not profile.relevant and ids(profile) == []
-    plain = TOWN_PROFILE[1]
-    for word in ("北纬", "东经", "行政村", "总人口"):
-        plain = plain.replace(word, "")
-    assert tagger.tag(TOWN_PROFILE[0], plain).relevant
+    assert tagger.tag(TOWN_PROFILE[0], _without(TOWN_PROFILE[1], ("北纬", "东经", "行政村", "总人口"))).relevant
 
 
 @pytest.mark.parametrize(
@@ -803,8 +804,11 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     ("萧山党山镇化纤织造企业扩产", "党山镇的喷水织机企业今年新增织机,化纤面料销往柯桥市场。", "dangshan"),
     ("常熟辛庄镇面料企业订单增加", "辛庄镇的面料企业今年订单增加,纺织工人加班生产。", "xinzhuang-changshu"),
     ("夏履镇非织造布产业", "夏履镇的非织造布企业推出新产品。", "xialu"),
+    ("尤溪县纺织企业扩产", "尤溪县的纱线和革基布企业今年新增纺纱产能,面料销往沿海服装企业。", "youxi"),
+    ("Youxi County adds spinning capacity", "Spinning mills in Youxi County added spindles for blended yarn this year.", "youxi"),
+    ("永安市建设产业用纺织品园区", "永安市新建的无纺布园区今年投产,涤纶短纤产能增加。", "yongan"),
 ])
-def test_towns_added_in_the_fourth_probe_round_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+def test_places_added_in_the_probe_rounds_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
 
 
@@ -816,15 +820,6 @@ def test_dangshan_and_xinzhuang_need_textile_context(tagger: Tagger) -> None:
         "through Xinzhuang village to see the old bridge.",
     )
     assert ids(tagging) == ["keqiao"]
-
-
-@pytest.mark.parametrize("title, text, cluster_id", [
-    ("尤溪县纺织企业扩产", "尤溪县的纱线和革基布企业今年新增纺纱产能,面料销往沿海服装企业。", "youxi"),
-    ("Youxi County adds spinning capacity", "Spinning mills in Youxi County added spindles for blended yarn this year.", "youxi"),
-    ("永安市建设产业用纺织品园区", "永安市新建的无纺布园区今年投产,涤纶短纤产能增加。", "yongan"),
-])
-def test_fujian_counties_added_in_the_fifth_probe_round_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
-    assert ids(tagger.tag(title, text)) == [cluster_id]
 
 
 def test_yongan_is_a_common_place_and_shop_name_that_needs_textile_context(tagger: Tagger) -> None:
