@@ -26,6 +26,10 @@ Halves: each shared page falls in half A or B by the SHA-1 of its story (the syn
 also in the syndication set takes its group; any other page its URL): A when the first
 hex digit is 0-7. Rules and thresholds are chosen on half A; both halves are reported.
 The five pages that are in both sets count once in the "both sets" lines.
+
+Last, the labels' convention for a parent and its town: on how many pages of half A the
+labels name a county city or prefecture beside its town (Jinjiang beside Chendai). The
+tagger keeps the most specific place, which the count tells whether to keep.
 """
 
 from __future__ import annotations
@@ -162,6 +166,22 @@ def labeller(gazetteer: Gazetteer, vocabulary: Iterable[str]) -> Callable[[str],
     return name
 
 
+def parents_beside_towns(gazetteer: Gazetteer, items: list[dict]) -> tuple[int, int]:
+    """(pages labelled with a cluster and its parent, pages labelled with a cluster that has
+    one): the labels' convention for a county city or prefecture beside its town."""
+    by_name = {fold(label_name(c.name)): c.id for c in gazetteer}
+    both = with_parent = 0
+    for item in items:
+        labelled = {by_name[key] for key in (fold(label_name(label)) for label in item["clusters"]) if key in by_name}
+        parents = {
+            c: {*gazetteer.ancestors(c), *([by_name[fold(gazetteer[c].city)]] if fold(gazetteer[c].city) in by_name else [])} - {c}
+            for c in labelled
+        }
+        with_parent += any(parents.values())
+        both += any(parents[c] & labelled for c in labelled)
+    return both, with_parent
+
+
 def evaluate(tagger: Tagger, items: list[dict], name: Callable[[str], str] = str) -> Report:
     """Score `items`; `name` turns a tagged cluster id into the labels' terms."""
     report = Report()
@@ -228,6 +248,8 @@ def shared_report(tagger: Tagger, items: list[dict], verbose_half: str | None) -
         ]
     for label, chosen in rows:
         lines.append(f"{label:<16}{evaluate(tagger, chosen, name).line()}")
+    both, with_parent = parents_beside_towns(tagger.gazetteer, [i for i in unique if i["half"] == "A"])
+    lines.append(f"labels of half A: a parent beside its town on {both} of the {with_parent} pages labelled with a town or county that has one")
     if verbose_half:
         chosen = [i for i in unique if verbose_half in ("AB", i["half"])]
         lines += ["  " + m for m in evaluate(tagger, chosen, name).mistakes]

@@ -368,6 +368,16 @@ def test_quality_on_labelled_set(tagger: Tagger) -> None:
     assert report.accuracy >= 0.95, report.mistakes
 
 
+def test_the_benchmark_counts_pages_labelled_with_a_parent_beside_its_town(gazetteer: Gazetteer) -> None:
+    pages = [
+        {"clusters": ["Jinjiang", "Chendai"]},  # a county city beside its town
+        {"clusters": ["Others: Datang (Zhuji)"]},  # a town whose county city is not labelled
+        {"clusters": ["Ningbo"]},  # a prefecture: no parent
+        {"clusters": []},
+    ]
+    assert _benchmark().parents_beside_towns(gazetteer, pages) == (1, 2)
+
+
 # ---------------------------------------------------------------- real coverage: offices, languages, spellings
 
 
