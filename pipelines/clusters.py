@@ -275,7 +275,9 @@ _HAN = "(?:[\xe3-\xe9][\x80-\xbf]{2})"
 
 
 def _words(*words: str) -> str:
-    return "(?:" + "|".join(re.escape(_key(w)) for w in sorted(words, key=len, reverse=True)) + ")"
+    """Alternatives matching `words` and their Traditional and Japanese spellings (縣, 來源, 政府)."""
+    spellings = {s for w in words for s in (w, *variants(w))}
+    return "(?:" + "|".join(re.escape(_key(w)) for w in sorted(spellings, key=len, reverse=True)) + ")"
 
 
 # What follows a name:

@@ -391,6 +391,9 @@ def test_the_benchmark_counts_pages_labelled_with_a_parent_beside_its_town(gazet
         "宁波市经信局召开纺织服装企业座谈会，面料出口订单增加。",
         "温州市人民政府与纺织服装企业座谈，面料订单回升。",
         "江苏省常熟市梅李镇人民政府主办经编面料展，纺织企业踊跃参展。",
+        # The same in Traditional characters: the words after a name are matched in every spelling.
+        "寧波市經信局召開紡織服裝企業座談會，面料出口訂單增加。",
+        "溫州市發改委與紡織服裝企業座談，面料訂單回升。",
     ],
 )
 def test_government_bodies_named_after_a_place_are_not_its_cluster(tagger: Tagger, text: str) -> None:
@@ -412,6 +415,7 @@ def test_offices_leave_the_other_clusters_of_a_meeting(tagger: Tagger) -> None:
         "新华社杭州6月3日电 今年以来纺织服装出口增长，面料订单饱满。",
         "HANGZHOU, June 3 (Xinhua) -- Garment and textile exports rose, and fabric orders are full.",
         "来源：宁波日报\n今年以来纺织服装出口增长，面料订单饱满。",
+        "來源：寧波日報\n今年以來紡織服裝出口增長，面料訂單飽滿。",
         "[Photo/Ningbo Daily] Garment and textile exports rose, and fabric orders are full.",
         # A place's facilities are not its industry, whichever cluster the place is.
         "Garment buyers landed at Nantong airport on Monday and checked in at the Nantong Hotel before the fabric fair opened.",
