@@ -40,7 +40,9 @@ How an article is found (`find_near_duplicate`, in the store process, inside the
 article's transaction): the signature is cut into `bands` bands of `rows` values (17
 bands of 4 at the default threshold of 0.7); each band is hashed to a 32-bit key, and
 `dedup_bands` (key, article_id) is a WITHOUT ROWID table keyed on both, so a lookup is
-`bands` index seeks, whatever the size of the archive. Buckets are read at most
+`bands` index seeks, whatever the size of the archive. New articles' rows go to the small
+`dedup_bands_recent` first and join `dedup_bands` in key order, a key range per batch,
+while there are `RECENT_ROWS` of them (`settle`); a lookup reads both, merged in id order. Buckets are read at most
 `BUCKET_LIMIT` deep (earliest articles first), the candidates that share the most
 bands are verified against their stored signatures (`dedup_signatures`), and only an
 estimated Jaccard similarity at or above the threshold counts: stories that merely
@@ -90,6 +92,8 @@ SIGNATURE_BYTES = NUM_PERM * 2
 MISS_PROBABILITY = 0.01  # chance that a pair exactly at the threshold shares no band
 BUCKET_LIMIT = 50  # earliest article ids read per band key: bounds the cost of a hot key
 MAX_VERIFY = 100  # candidates verified per lookup, those sharing the most bands first
+RECENT_ROWS = 1 << 18  # new band rows kept in dedup_bands_recent before they begin to join dedup_bands (see settle)
+SETTLE_ROWS = 1 << 15  # rows one step of settle moves, about
 
 
 
@@ -380,11 +384,14 @@ _LOOKUP_SQL: dict[tuple[int, bool], str] = {}
 
 
 def _lookup_sql(bands: int, numbered: bool = False) -> str:
-    # One bounded index range per band key, earliest articles first: flat cost even for a hot key.
-    # `numbered`: each row with its key's place in the list (0, 1, ...).
+    # One bounded index range per band key in each band table, merged in id order (both are
+    # ordered by it, so SQLite merges without sorting): the earliest articles first, flat cost
+    # even for a hot key. `numbered`: each row with its key's place in the list (0, 1, ...).
     if (bands, numbered) not in _LOOKUP_SQL:
-        bucket = f"SELECT article_id FROM dedup_bands WHERE band_key = ? ORDER BY article_id LIMIT {BUCKET_LIMIT}"
-        _LOOKUP_SQL[bands, numbered] = " UNION ALL ".join(f"SELECT {f'{n}, ' if numbered else ''}article_id FROM ({bucket})"
+        def bucket(n: int) -> str:
+            return (f"SELECT article_id FROM dedup_bands WHERE band_key = ?{n} UNION ALL SELECT article_id FROM "
+                    f"dedup_bands_recent WHERE band_key = ?{n} ORDER BY article_id LIMIT {BUCKET_LIMIT}")
+        _LOOKUP_SQL[bands, numbered] = " UNION ALL ".join(f"SELECT {f'{n}, ' if numbered else ''}article_id FROM ({bucket(n + 1)})"
                                                           for n in range(bands))
     return _LOOKUP_SQL[bands, numbered]
 
@@ -404,7 +411,7 @@ def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, thre
     params = params or _current(db, threshold)
     values = _values(signature)
     keys = list(_keys_of(signature, params.bands, params.rows))
-    if pending and any(k in pending.bands for k in keys):
+    if pending and not pending.bands.keys().isdisjoint(keys):
         # A bucket holds its earliest articles: pending ones (the latest) fill what the stored leave.
         buckets: list[list[int]] = [[] for _ in keys]
         for n, article_id in db.execute(_lookup_sql(params.bands, numbered=True), keys):
@@ -463,9 +470,31 @@ def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, p
     old = db.execute("SELECT signature FROM dedup_signatures WHERE article_id = ?", [article_id]).fetchone()
     if old is not None and len(old[0]) == SIGNATURE_BYTES:  # re-indexed: drop the old entries
         old_keys = band_keys(_values(old[0])[None, :], params.bands, params.rows)[0].tolist()
-        db.conn.executemany("DELETE FROM dedup_bands WHERE band_key = ? AND article_id = ?", [(k, article_id) for k in old_keys])
+        for table in ("dedup_bands", "dedup_bands_recent"):
+            db.conn.executemany(f"DELETE FROM {table} WHERE band_key = ? AND article_id = ?", [(k, article_id) for k in old_keys])
     db.execute("INSERT OR REPLACE INTO dedup_signatures (article_id, signature) VALUES (?, ?)", [article_id, signature])
-    db.conn.executemany("INSERT OR IGNORE INTO dedup_bands (band_key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
+    db.conn.executemany("INSERT OR IGNORE INTO dedup_bands_recent (band_key, article_id) VALUES (?, ?)",
+                        [(k, article_id) for k in keys])
+
+
+def settle(db: sqlite_utils.Database, after: int | None = None) -> int | None:
+    """Once `dedup_bands_recent` holds RECENT_ROWS rows, move about SETTLE_ROWS of them into
+    `dedup_bands` (in the caller's transaction): those of the next keys above `after` (None:
+    from the lowest), in key order. Returns the last key moved, for the next step to go on
+    from (None once the highest key is reached: begin again). Inserted one article at a
+    time, new rows' random keys dirtied a page of the big table each (at a million articles,
+    14 of the 25 pages a stored article wrote); a key range moved in key order dirties each
+    page of its part of the table once, and a step at a time no batch pays for all of it."""
+    if db.execute(f"SELECT count(*) FROM (SELECT 1 FROM dedup_bands_recent LIMIT {RECENT_ROWS})").fetchone()[0] < RECENT_ROWS:
+        return after
+    low = -(1 << 31) - 1 if after is None else after  # band keys are signed 32-bit
+    row = db.execute("SELECT band_key FROM dedup_bands_recent WHERE band_key > ? ORDER BY band_key LIMIT 1 OFFSET ?",
+                     [low, SETTLE_ROWS]).fetchone()
+    high = row[0] if row else 1 << 31
+    db.execute("INSERT OR IGNORE INTO dedup_bands (band_key, article_id) SELECT band_key, article_id FROM dedup_bands_recent "
+               "WHERE band_key > ? AND band_key <= ? ORDER BY band_key, article_id", [low, high])
+    db.execute("DELETE FROM dedup_bands_recent WHERE band_key > ? AND band_key <= ?", [low, high])
+    return high if row else None
 
 
 def rebuild(db: sqlite_utils.Database, threshold: float, *, batch: int = 100_000) -> Params:
@@ -485,6 +514,7 @@ def rebuild(db: sqlite_utils.Database, threshold: float, *, batch: int = 100_000
             count, threshold, params.bands, params.rows,
         )
         db.execute("DELETE FROM dedup_bands")
+        db.execute("DELETE FROM dedup_bands_recent")
         all_keys, all_ids = [], []
         last = 0
         while True:
@@ -538,7 +568,7 @@ def stats(db: sqlite_utils.Database) -> dict[str, int | float | str | None]:
     recorded = _recorded(db)
     return {
         "signatures": db.execute("SELECT count(*) FROM dedup_signatures").fetchone()[0],
-        "band_rows": db.execute("SELECT count(*) FROM dedup_bands").fetchone()[0],
+        "band_rows": db.execute("SELECT (SELECT count(*) FROM dedup_bands) + (SELECT count(*) FROM dedup_bands_recent)").fetchone()[0],
         "bands": recorded[0].bands if recorded else None,
         "rows": recorded[0].rows if recorded else None,
         "threshold": recorded[1] if recorded else None,

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 50
 BATCH_SECONDS = 2.0
 ARCHIVE_ERROR = "loomwatch/archive_error"  # stats key: the ArchiveError that stopped the crawl
+READY_SECONDS = 10.0  # how long the store step waits for its deciding process to open the archive, at most
 DECIDED_AGAIN = "loomwatch/decided_again"  # stats key: batches decided ahead that had to be decided again (WritingAhead)
 
 
@@ -91,6 +92,7 @@ class StorePipeline:
         self.failures: list[tuple[str, str, str]] = []  # (source, reason, last error) of the current batch's unusable pages
         self.careful = False  # each article in a savepoint of its own
         self.params: dedup.Params | None = None
+        self.settled: int | None = None  # the last near-duplicate key settle moved (see dedup.settle)
         self.story_cpu = 0.0  # CPU seconds of story decisions in the current flush
         self.story_rules = settings.stories
         self.story_reports = stories.StoredReports()  # the stored articles decisions read, kept across batches
@@ -190,6 +192,7 @@ class StorePipeline:
                     self._store(decision)
                 self.dedup_cpu, self.story_cpu = decided.dedup_cpu, decided.story_cpu
             index_for_search(self.db, self.search, indexed=True)  # one search-index segment per batch (see insert_article)
+            self.settled = dedup.settle(self.db, self.settled)
             if also is not None:
                 also(self.db)
 
@@ -248,7 +251,9 @@ class StorePipeline:
         written (the near-duplicate index made ready for this run's threshold first)."""
         with self.db.atomic():
             dedup.prepare(self.db, self.threshold)
-        return WritingAhead(self, DecidingProcess(str(self.database), self.threshold, self.story_rules, self.busy_timeout))
+        process = DecidingProcess(str(self.database), self.threshold, self.story_rules, self.busy_timeout)
+        process.wait_ready(READY_SECONDS)
+        return WritingAhead(self, process)
 
     @staticmethod
     def _urls(item: dict[str, Any]) -> tuple[str | None, set[str]]:
@@ -379,19 +384,21 @@ class AheadDecider(Decider):
         self.dedup_cpu = self.story_cpu = 0.0
         self.begin(pages)  # what it reads is in the archive or pending, whichever the writer has committed
         decided = []
+        visible = self._visible()
         for item, url, urls in pages:
             # No snapshot is held across decisions (it would keep the writer's checkpoints from
             # completing, and the write-ahead log would grow without end): a decision during
-            # which the writer committed is made again.
+            # which the writer committed (since `visible` was read) is made again.
             while True:
-                visible = self._visible()
                 d = self.decide(item, url, urls)
                 if d.url is not None and not d.known:
                     d.article_id = max(visible, self.pending.last_id) + 1
                     d.story_id = stories_table.story_as_stored(self.db, d.article_id, d.story, d.duplicate_of,
                                                                bool(item["article"].get("relevant")), self.pending)
-                if self._visible() == visible:
+                now = self._visible()
+                if now == visible:
                     break
+                visible = now
             if d.article_id is not None:
                 self.stored(d, d.article_id, d.story_id)
             decided.append(d)
@@ -478,6 +485,15 @@ class DecidingProcess:
                                        name="loomwatch-decide", daemon=True)
         self.process.start()
         child.close()
+        self.ready = False  # its first message, "ready", is taken
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the process has opened the archive, at most `timeout` seconds (one that
+        ended instead is reported by `result`)."""
+        with contextlib.suppress(EOFError, OSError):
+            if not self.ready and self.pipe.poll(timeout):
+                self.pipe.recv()
+                self.ready = True
 
     def submit(self, batch: list[dict[str, Any]]) -> None:
         with contextlib.suppress(OSError):  # it has ended: `result` says so
@@ -488,6 +504,9 @@ class DecidingProcess:
         Raises ArchiveError when the archive could not be read, DecidingFailed when the process
         ended or failed."""
         try:
+            if not self.ready:
+                self.pipe.recv()
+                self.ready = True
             kind, value = self.pipe.recv()
         except (EOFError, OSError):
             self.process.join(1)
@@ -533,6 +552,7 @@ def _decide_ahead(pipe: Any, database: str, threshold: float, rules: StorySettin
     for signum in (signal.SIGINT, signal.SIGTERM):  # the writer stops it
         signal.signal(signum, signal.SIG_IGN)
     decider = AheadDecider(database, threshold, rules, busy_timeout)
+    pipe.send(("ready", None))
     try:
         while True:
             try:

@@ -541,3 +541,16 @@ def _fleet_cursor(db: sqlite_utils.Database) -> None:
     # How far a fleet's writer has stored its Redis results stream, written in the same
     # transaction as the results: a writer killed at any moment stores none of them twice.
     db.execute("CREATE TABLE fleet_cursor (prefix TEXT PRIMARY KEY, last_entry TEXT NOT NULL, updated TEXT NOT NULL)")
+
+
+@migrations(name="0014_recent_bands")
+def _recent_bands(db: sqlite_utils.Database) -> None:
+    # New articles' near-duplicate band rows, moved into dedup_bands in key order now and then
+    # (pipelines.dedup.settle): random inserts into the big band table dirtied a page each.
+    db.execute(
+        """CREATE TABLE dedup_bands_recent (
+            band_key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (band_key, article_id)
+        ) WITHOUT ROWID"""
+    )

@@ -34,6 +34,10 @@ class PendingArticle:
 class Pending:
     def __init__(self) -> None:
         self.articles: dict[int, PendingArticle] = {}
+        self.visible: int | None = None  # the last article the reading connection sees, once told (visible_up_to)
+        # Story-key buckets as the reading connection sees them up to `visible` (storage.stories.candidates):
+        # (key, first day, last day) -> [(article id, day)]; read again once it sees more.
+        self.stored_buckets: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
         self._index()
 
     def __bool__(self) -> bool:
@@ -45,12 +49,16 @@ class Pending:
 
     def visible_up_to(self, last_id: int) -> None:
         """The reading connection now sees every article up to `last_id`: forget those."""
+        if last_id != self.visible:
+            self.visible = last_id
+            self.stored_buckets.clear()
         if self.articles and next(iter(self.articles)) <= last_id:  # added in the order of their ids
             self.articles = {i: a for i, a in self.articles.items() if i > last_id}
             self._index()
 
     def clear(self) -> None:
         self.articles.clear()
+        self.stored_buckets.clear()
         self._index()
 
     def bucket(self, key: int, first_day: int, last_day: int, before_id: int, limit: int) -> list[tuple[int, int]]:
@@ -60,8 +68,12 @@ class Pending:
         entries = self.keys.get(key)
         if not entries:
             return []
+        end = bisect.bisect_right(entries, (last_day, before_id))
+        if before_id > self.last_id:  # every pending article is below the bound: the bucket is a slice
+            start = max(bisect.bisect_left(entries, (first_day,)), end - limit)
+            return [(article_id, day) for day, article_id in reversed(entries[start:end])]
         found = []
-        for n in range(bisect.bisect_right(entries, (last_day, before_id)) - 1, -1, -1):
+        for n in range(end - 1, -1, -1):
             entry_day, article_id = entries[n]
             if entry_day < first_day or len(found) == limit:
                 break
@@ -71,7 +83,7 @@ class Pending:
 
     @property
     def last_id(self) -> int:
-        return max(self.articles, default=0)
+        return next(reversed(self.articles), 0)  # added in the order of their ids
 
     def _index(self) -> None:
         self.urls: set[str] = set()

@@ -197,12 +197,28 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
         hashed = fact_key(key)
         found = pending.bucket(hashed, day - window, day + window, bound, BUCKET_LIMIT) if pending else []
         if found:  # the bucket is the latest of the stored and the pending articles together
-            stored = db.execute(_BUCKET_SQL, [hashed, day - window, day + window, bound]).fetchall()
-            merged = sorted([(d, i) for i, d in stored] + [(d, i) for i, d in found], reverse=True)[:BUCKET_LIMIT]
-            parameters += [None, day - window, day + window, bound, json.dumps([i for _, i in merged])]
+            stored = _stored_bucket(db, hashed, day - window, day + window, bound, pending)
+            if len(found) == BUCKET_LIMIT and (not stored or stored[0][1] <= found[-1][1]):
+                ids = [i for i, _ in found]  # pending ones of a later day, or of the same day with larger ids, come first
+            else:
+                ids = [i for _, i in sorted([(d, i) for i, d in stored] + [(d, i) for i, d in found], reverse=True)[:BUCKET_LIMIT]]
+            parameters += [None, day - window, day + window, bound, f"[{','.join(map(str, ids))}]"]
         else:
             parameters += [hashed, day - window, day + window, bound] + (["[]"] if pending else [])
     return [row[0] for row in db.execute(_candidates_sql(len(keys), bool(pending)), [*parameters, limit])]
+
+
+def _stored_bucket(db: sqlite_utils.Database, key: int, first_day: int, last_day: int, before_id: int,
+                   pending: Pending) -> list[tuple[int, int]]:
+    """(id, day) of a story key's stored bucket, the latest first; kept in `pending` while
+    the connection sees no more articles (a hot key is read once per batch the writer commits)."""
+    kept = pending.visible is not None and before_id > pending.visible  # the bound then excludes no stored article
+    if kept and (key, first_day, last_day) in pending.stored_buckets:
+        return pending.stored_buckets[key, first_day, last_day]
+    rows = db.execute(_BUCKET_SQL, [key, first_day, last_day, before_id]).fetchall()
+    if kept:
+        pending.stored_buckets[key, first_day, last_day] = rows
+    return rows
 
 
 def reports(db: sqlite_utils.Database, article_ids: Iterable[int]) -> list[dict[str, Any]]:

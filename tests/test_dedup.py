@@ -269,6 +269,50 @@ def test_a_hot_bucket_is_read_only_so_deep(db):
     assert dedup.find_near_duplicate(db, sig, THRESHOLD) == 1  # the earliest copy
 
 
+def test_new_band_rows_wait_apart_and_join_a_key_range_at_a_time(db, monkeypatch):
+    # New articles' band rows go to dedup_bands_recent; while it holds RECENT_ROWS, each
+    # `settle` moves the next range of keys (SETTLE_ROWS rows, about) into dedup_bands.
+    # Buckets read both tables, the earliest articles first.
+    monkeypatch.setattr(dedup, "RECENT_ROWS", 17 * 20)
+    monkeypatch.setattr(dedup, "SETTLE_ROWS", 17 * 3)  # three keys' rows at 20 articles
+    text = pair("mirror on a hijacked domain")["a"]
+    sig = dedup.signature(text)  # every copy has the same 17 keys
+    keys = dedup.band_keys(dedup._values(sig)[None, :], 17, 4)[0].tolist()
+    settled: list[int | None] = [None]
+
+    def add(first: int, last: int) -> None:
+        with db.atomic():
+            for i in range(first, last):
+                article_id = insert_article(db, {"url": f"https://copy.example/{i}", "source": "test", "text": f"{text}\n{i}"})
+                dedup.index(db, article_id, sig)
+            settled.append(dedup.settle(db, settled[-1]))
+
+    def rows(table: str) -> list[tuple[int, int]]:
+        return db.execute(f"SELECT band_key, article_id FROM {table} ORDER BY 1, 2").fetchall()
+
+    add(0, 19)
+    assert (len(rows("dedup_bands")), len(rows("dedup_bands_recent"))) == (0, 17 * 19)  # fewer than RECENT_ROWS: they wait
+    add(19, 20)
+    lowest = sorted(keys)[:3]
+    assert {k for k, _ in rows("dedup_bands")} == set(lowest) and settled[-1] == lowest[-1]  # the lowest keys, all their rows
+    assert len(rows("dedup_bands")) == 3 * 20 and len(rows("dedup_bands_recent")) == 14 * 20
+    add(20, dedup.BUCKET_LIMIT + 20)  # below RECENT_ROWS again after the step: the new rows wait apart
+    found = db.execute(dedup._lookup_sql(17, numbered=True), keys).fetchall()
+    assert sorted(found) == [(n, i) for n in range(17) for i in range(1, dedup.BUCKET_LIMIT + 1)]
+    assert dedup.find_near_duplicate(db, sig, THRESHOLD) == 1
+    monkeypatch.setattr(dedup, "RECENT_ROWS", 1)
+    while rows("dedup_bands_recent"):  # step by step up to the highest key, then from the lowest again
+        with db.atomic():
+            settled.append(dedup.settle(db, settled[-1]))
+    assert None in settled[3:] and len(settled) < 3 + 2 * 17
+    assert len(rows("dedup_bands")) == 17 * (dedup.BUCKET_LIMIT + 20)
+    assert sorted(db.execute(dedup._lookup_sql(17, numbered=True), keys).fetchall()) == sorted(found)
+    with db.atomic():
+        dedup.index(db, 1, dedup.signature(PAIRS[0]["a"]))  # re-indexed: its rows leave both tables
+    assert 1 not in {i for _, i in db.execute(dedup._lookup_sql(17, numbered=True), keys)}
+    assert dedup.stats(db)["band_rows"] == 17 * (dedup.BUCKET_LIMIT + 20)
+
+
 # --- quality ---------------------------------------------------------------------------
 
 

@@ -129,6 +129,7 @@ def store(path, batches: list[list[dict]], *, ahead: str = "") -> tuple[dict, di
     pipeline.open_spider()
     if ahead in ("process", "killed"):
         writing = pipeline.ahead()
+        assert writing.process.ready  # it has opened the archive before the first batch comes
         if ahead == "killed":  # the deciding process is gone before the first batch
             writing.process.process.kill()
             writing.process.process.join()
