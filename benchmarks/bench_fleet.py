@@ -7,15 +7,17 @@
    set-up has it) on a free local port.
 2. `--results` analysed article pages, as workers stream them: texts made like
    bench_archive.py's (English and Chinese, 1-5 kB), each with what the worker computes
-   (`dedup.signature`, `analyse.search_keys`, 1-3 cluster tags, and for the relevant ones
-   story facts), 8 % of them near-copies of earlier ones (so the near-duplicate check finds
+   (`dedup.signature`, `analyse.search_keys` and `analyse.lookup_keys`, 1-3 cluster tags,
+   and for the relevant ones story facts), 8 % of them near-copies of earlier ones (so the near-duplicate check finds
    some), encoded by `protocol.encode_page` and added to the results stream before the clock
    starts. The facts are bench_stories.py's synthetic ones (shaped like `extract_facts`'s:
    the generated texts have no figures or dates to extract), dated on the archive's last
    day; 30 % of the relevant results report one of the archive's stories of its last days
    (most of its facts), a near-copy has its original's facts. An archive without story facts
    gets them first for its story members (`bench_stories.add_facts`: it is changed, once),
-   so that the story decision finds candidates as in a real crawl. `--no-facts`: results
+   so that the story decision finds candidates as in a real crawl. An archive whose
+   `dedup_bands_recent` is empty first gets its latest articles' band rows moved there, as
+   an archive in use has them (`recent_as_in_use`; changed once). `--no-facts`: results
    without facts, as before (the story decision then costs next to nothing).
 3. The writer's own loop (`FleetRun._drain`: read a batch, have the next one decided by the
    deciding process meanwhile, `StorePipeline.write` with the stream position, trim) stores
@@ -44,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,11 +58,12 @@ from loomwatch.crawler.fleet.protocol import Keys, encode_page  # noqa: E402
 from loomwatch.crawler.fleet.writer import FleetRun  # noqa: E402
 from loomwatch.crawler.run import begin_run  # noqa: E402
 from loomwatch.pipelines import dedup  # noqa: E402
-from loomwatch.pipelines.analyse import search_keys  # noqa: E402
+from loomwatch.pipelines.analyse import lookup_keys, search_keys  # noqa: E402
 from loomwatch.pipelines.stories import article_day  # noqa: E402
 from loomwatch.storage import open_database  # noqa: E402
 from loomwatch.storage.runs import finish_run  # noqa: E402
 
+THRESHOLD = Config().dedup.threshold
 CLUSTERS = ["keqiao", "nantong", "shengze", "humen", "zhili", "changshu", "jiangyin", "xiaoshan"]
 
 
@@ -82,6 +86,20 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, int]:
         except redis.ConnectionError:
             time.sleep(0.05)
     sys.exit("redis-server did not start")
+
+
+def recent_as_in_use(db: Any) -> int:
+    """Move the near-duplicate band rows of the latest articles (`dedup.RECENT_ROWS` of them)
+    to dedup_bands_recent, where an archive in use keeps them (see `dedup.settle`): the writer
+    then moves a key range every other batch or so, as in a long crawl, from the first batch
+    on. Returns how many articles' rows were moved."""
+    bands = db.execute("SELECT bands FROM dedup_params").fetchone()[0]
+    last = db.execute("SELECT max(article_id) FROM dedup_signatures").fetchone()[0] or 0
+    first = last - dedup.RECENT_ROWS // bands
+    with db.atomic():
+        db.execute("INSERT INTO dedup_bands_recent SELECT band_key, article_id FROM dedup_bands WHERE article_id > ?", [first])
+        db.execute("DELETE FROM dedup_bands WHERE article_id > ?", [first])
+    return last - first
 
 
 def pages(n: int, seed: int, recent: list[set[str]] | None = None, day: int = 0) -> list[str]:
@@ -113,6 +131,7 @@ def pages(n: int, seed: int, recent: list[set[str]] | None = None, day: int = 0)
                    **search_keys(title, text)}
         if clusters and facts is not None:  # the worker computes facts for relevant articles only
             article["facts"] = sorted(facts)
+        article.update(lookup_keys(article["signature"], article.get("facts") or [], THRESHOLD))
         out.append(encode_page({"source": rng.choice(SOURCES), "url": url, "urls": [url], "failure": None, "article": article}))
     return out
 
@@ -145,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             last_day = article_day(LAST_DAY.isoformat())  # the results' date
             recent = [set(json.loads(row[0])) for row in db.execute(
                 "SELECT facts FROM story_facts WHERE day >= ? ORDER BY article_id DESC LIMIT 500", [last_day - 3])]
+        if not db.execute("SELECT 1 FROM dedup_bands_recent LIMIT 1").fetchone():
+            clock = time.perf_counter()
+            moved = recent_as_in_use(db)
+            print(f"band rows of the latest {moved:,} articles moved to dedup_bands_recent in {time.perf_counter() - clock:.0f} s")
         have_facts = db.execute("SELECT count(*) FROM story_facts").fetchone()[0]
         print(f"archive: {path}, {have:,} articles, {have_facts:,} with story facts; results {'without' if recent is None else 'with'} facts")
         proc, port = start_redis(workdir)

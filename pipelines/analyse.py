@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from loomwatch.pipelines.settings import PipelineSettings, SourceHints
+from loomwatch.pipelines.settings import DedupSettings, PipelineSettings, SourceHints
 
 # The worker processes import this module: keep Scrapy (~1 s, ~20 MB each) out of them.
 # The crawl process imports it too but never extracts: trafilatura, langdetect and the
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
+_dedup_threshold = DedupSettings().threshold  # the configuration's, once init_worker is called
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
@@ -41,8 +42,9 @@ def init_worker(settings: PipelineSettings, parent: int | None = None) -> None:
     from loomwatch.pipelines.clusters import tagger_for
     from loomwatch.pipelines.facts import load_names
 
-    global _tagger
+    global _tagger, _dedup_threshold
     _tagger = tagger_for(settings)
+    _dedup_threshold = settings.dedup.threshold
     load_names(_tagger.gazetteer)
     # The tagger's automaton is a large, permanent object graph: keep it out of every
     # garbage collection the extraction's allocations trigger.
@@ -127,8 +129,22 @@ def analyse_text(title: str, text: str, hints: tuple[str, ...] = (), language: s
         "clusters": [(c.id, c.score) for c in tagging.clusters],
         "signature": signature,
         "facts": facts,
+        **lookup_keys(signature, facts, _dedup_threshold),
         **keys,
     }
+
+
+def lookup_keys(signature: bytes | None, facts: list[str], threshold: float) -> dict[str, Any]:
+    """The keys the store step looks an article up and indexes it by: its near-duplicate band
+    keys for the band parameters of `threshold` (with those parameters: the store step uses
+    them only if the archive's are the same) and its story keys. Computed here, in the worker
+    processes, like `search_keys`: a fleet's writer and its deciding process have no CPU to spare."""
+    from loomwatch.pipelines import dedup, stories
+
+    params = dedup.params_for(threshold)
+    return {"bands": [params.bands, params.rows],
+            "band_keys": dedup.band_keys_of(signature, params) if signature is not None else None,
+            "story_keys": stories.story_keys(facts)}
 
 
 def search_keys(title: str, text: str) -> dict[str, Any]:

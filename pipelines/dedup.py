@@ -338,6 +338,12 @@ def band_keys_of(signature: bytes, params: Params) -> list[int]:
     return list(_keys_of(signature, params.bands, params.rows))
 
 
+def worked_out_keys(article: dict, params: Params) -> list[int] | None:
+    """An analysed article's band keys as its worker worked them out (pipelines.analyse.lookup_keys),
+    if for the parameters `params`."""
+    return article.get("band_keys") if article.get("bands") == [params.bands, params.rows] else None
+
+
 @functools.lru_cache(maxsize=4096)  # the store step looks an article up, then indexes it (a batch later when decided ahead)
 def _keys_of(signature: bytes, bands: int, rows: int) -> tuple[int, ...]:
     return tuple(band_keys(_values(signature)[None, :], bands, rows)[0].tolist())
@@ -403,14 +409,15 @@ def prepare(db: sqlite_utils.Database, threshold: float) -> Params:
 
 
 def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, threshold: float, params: Params | None = None,
-                        pending: Pending | None = None) -> int | None:
+                        pending: Pending | None = None, keys: list[int] | None = None) -> int | None:
     """The original of the earliest stored article whose estimated Jaccard similarity is ≥ threshold
-    (`params`: what `prepare` returned for it in this transaction; `pending`: see storage.pending)."""
+    (`params`: what `prepare` returned for it in this transaction; `pending`: see storage.pending;
+    `keys`: the signature's band keys for `params`, when worked out already)."""
     if signature is None:
         return None
     params = params or _current(db, threshold)
     values = _values(signature)
-    keys = list(_keys_of(signature, params.bands, params.rows))
+    keys = keys if keys is not None else list(_keys_of(signature, params.bands, params.rows))
     if pending and not pending.bands.keys().isdisjoint(keys):
         # A bucket holds its earliest articles: pending ones (the latest) fill what the stored leave.
         buckets: list[list[int]] = [[] for _ in keys]
@@ -461,12 +468,14 @@ def _original(db: sqlite_utils.Database, article_id: int, duplicate_of: int | No
     return article_id
 
 
-def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, params: Params | None = None) -> None:
-    """Add a stored article to the index (in the caller's transaction; commits nothing)."""
+def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, params: Params | None = None,
+          keys: list[int] | None = None) -> None:
+    """Add a stored article to the index (in the caller's transaction; commits nothing;
+    `keys`: the signature's band keys for `params`, when worked out already)."""
     if signature is None:
         return
     params = params or _current(db, None)
-    keys = list(_keys_of(signature, params.bands, params.rows))
+    keys = keys if keys is not None else list(_keys_of(signature, params.bands, params.rows))
     old = db.execute("SELECT signature FROM dedup_signatures WHERE article_id = ?", [article_id]).fetchone()
     if old is not None and len(old[0]) == SIGNATURE_BYTES:  # re-indexed: drop the old entries
         old_keys = band_keys(_values(old[0])[None, :], params.bands, params.rows)[0].tolist()

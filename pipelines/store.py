@@ -226,7 +226,7 @@ class StorePipeline:
         try:
             with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=d.urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
-                dedup.index(db, article_id, article["signature"], self.params)
+                dedup.index(db, article_id, article["signature"], self.params, dedup.worked_out_keys(article, self.params))
                 if d.story is None:  # the default story, which insert_article worked out
                     story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
                 else:
@@ -336,8 +336,8 @@ class Decider:
         article = item["article"]
         digest = _digest(article)
         lookup = time.thread_time()
-        duplicate_of = self.originals.get(digest) or dedup.find_near_duplicate(self.db, article["signature"], self.threshold,
-                                                                             self.params, self.pending)
+        duplicate_of = self.originals.get(digest) or dedup.find_near_duplicate(
+            self.db, article["signature"], self.threshold, self.params, self.pending, dedup.worked_out_keys(article, self.params))
         self.dedup_cpu += time.thread_time() - lookup
         lookup = time.thread_time()
         day = stories.article_day(article.get("published"))
@@ -412,11 +412,12 @@ class AheadDecider(Decider):
 
     def stored(self, d: Decision, article_id: int, story_id: int | None) -> None:
         super().stored(d, article_id, story_id)
-        signature = d.item["article"]["signature"]
+        article = d.item["article"]
+        signature = article["signature"]
+        band_keys = dedup.worked_out_keys(article, self.params) or (dedup.band_keys_of(signature, self.params) if signature else ())
         self.pending.add(PendingArticle(
             id=article_id, urls=frozenset((d.url, *d.urls)), content_hash=d.digest, duplicate_of=d.duplicate_of,
-            story_id=story_id, signature=signature,
-            band_keys=tuple(dedup.band_keys_of(signature, self.params)) if signature is not None else (),
+            story_id=story_id, signature=signature, band_keys=tuple(band_keys),
             day=d.day, keys=tuple(dict.fromkeys(stories_table.fact_key(k) for k in d.newcomer.keys)) if story_id is not None else ()))
 
 
@@ -535,7 +536,8 @@ class DecidingProcess:
 
 
 # What the decisions read of a page; the rest (its text, above all) stays with the writer.
-_DECISION_FIELDS = ("signature", "facts", "lang", "published", "relevant", "canonical", "content_hash")
+_DECISION_FIELDS = ("signature", "facts", "lang", "published", "relevant", "canonical", "content_hash", "bands", "band_keys",
+                    "story_keys")
 
 
 def _for_decision(item: dict[str, Any]) -> dict[str, Any]:

@@ -195,18 +195,26 @@ class Newcomer:
     (the same sums over the same facts in the same order)."""
 
     def __init__(self, article: dict) -> None:
-        """Of an article with its "facts" (any order), "signature" and "lang"."""
+        """Of an article with its "facts" (any order), "signature" and "lang" (and its
+        "story_keys", when its worker worked them out: see pipelines.analyse.lookup_keys)."""
         self.facts = sorted(set(article.get("facts") or ()))
         self.signature: bytes | None = article.get("signature")
         self.lang: str | None = article.get("lang")
+        if article.get("story_keys") is not None:
+            self.keys = list(article["story_keys"])
 
     @functools.cached_property
     def keys(self) -> list[str]:
-        return blocking_keys(self.facts, MAX_KEYS)
+        return story_keys(self.facts)
 
     @functools.cached_property
     def report(self) -> Report:
         return Report.of(self.facts, self.signature, self.lang)
+
+
+def story_keys(facts: Iterable[str]) -> list[str]:
+    """The facts an article is looked up and indexed by in `story_keys`."""
+    return blocking_keys(sorted(set(facts)), MAX_KEYS)
 
 
 def compare(a: Report, b: Report) -> Comparison:

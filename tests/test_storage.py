@@ -156,6 +156,9 @@ def store(path, batches: list[list[dict]], *, ahead: str = "") -> tuple[dict, di
                       "SELECT a.url, a.duplicate_of, a.story_id, s.reports FROM articles a LEFT JOIN stories s ON s.id = a.story_id")}
         stored["tags"] = sorted(conn.execute("SELECT a.url, t.cluster_id FROM article_clusters t JOIN articles a ON a.id = t.article_id"))
         stored["coverage"] = sorted(conn.execute("SELECT * FROM coverage_weekly"))
+        stored["keys"] = sorted(conn.execute("SELECT a.url, k.key, k.day FROM story_keys k JOIN articles a ON a.id = k.article_id"))
+        stored["bands"] = sorted(conn.execute("SELECT a.url, b.band_key FROM (SELECT * FROM dedup_bands UNION ALL "
+                                              "SELECT * FROM dedup_bands_recent) b JOIN articles a ON a.id = b.article_id"))
     return stored, {k: v for k, v in counters.items() if "/cpu/" not in k}
 
 
@@ -225,6 +228,16 @@ def test_decisions_made_ahead_are_the_ones_made_one_by_one_with_full_buckets_and
     batches = [pages[i : i + 5] for i in range(0, len(pages), 5)]
 
     one_by_one = store(tmp_path / "one-by-one.db", batches)
+    # As workers send them: with their band and story keys worked out (the store step's own work otherwise).
+    from loomwatch.crawler.config import Config
+    from loomwatch.pipelines.analyse import lookup_keys
+
+    threshold = Config().dedup.threshold
+    analysed = [[{**p, "article": {**p["article"], **lookup_keys(p["article"]["signature"], p["article"]["facts"], threshold)}}
+                 for p in batch] for batch in batches]
+    assert analysed[0][0]["article"]["band_keys"] and analysed[0][0]["article"]["story_keys"]
+    assert store(tmp_path / "analysed.db", analysed) == one_by_one
+    assert store(tmp_path / "analysed-ahead.db", analysed, ahead="process") == one_by_one
     assert store(tmp_path / "ahead.db", batches, ahead="process") == one_by_one  # none decided again
     assert store(tmp_path / "all-ahead.db", batches, ahead="all") == one_by_one
     assert store(tmp_path / "killed.db", batches, ahead="killed") == one_by_one  # decided as written instead
