@@ -24,7 +24,8 @@
    them all into the archive. Printed: articles per second over all, over the last 80 % (the
    first batches warm SQLite's page caches), CPU ms per article of the writer process (with
    its time in the kernel) and of its deciding process, with the story decisions' and
-   near-duplicate lookups' shares of the latter (the store step's own CPU counters).
+   near-duplicate lookups' shares of the latter (the store step's own CPU counters), and
+   the redis-server's CPU over the same time.
 
 The stored articles stay in the archive (a run id of their own): run it on a copy, or
 accept an archive that grows by `--results` articles per run.
@@ -86,6 +87,12 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, int]:
         except redis.ConnectionError:
             time.sleep(0.05)
     sys.exit("redis-server did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def recent_as_in_use(db: Any) -> int:
@@ -203,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
 
             run._store_results = timed  # type: ignore[method-assign]
             profile = cProfile.Profile(time.process_time) if args.profile else None
+            redis_cpu = cpu_seconds(proc.pid)
             times, clock = os.times(), time.perf_counter()
             if profile:
                 profile.enable()
             stored = run._drain()
             wall, ended = time.perf_counter() - clock, os.times()
+            redis_cpu = cpu_seconds(proc.pid) - redis_cpu
             cpu, system = ended.user + ended.system - times.user - times.system, ended.system - times.system
             if profile:
                 profile.disable()
@@ -227,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(n for n, _ in warm) / sum(s for _, s in warm):,.0f} articles/s (batches of {max(n for n, _ in batches)}: median "
           f"{statistics.median(rates):,.0f}, slowest {min(rates):,.0f}); writer CPU {cpu * 1000 / stored:.2f} ms per article "
           f"(in the kernel {system * 1000 / stored:.2f}); deciding process {deciding * 1000 / stored:.2f} ms per article "
-          f"(story decisions {parts['story_lookup'] * 1000 / stored:.2f}, near-duplicate lookups {parts['dedup_lookup'] * 1000 / stored:.2f})")
+          f"(story decisions {parts['story_lookup'] * 1000 / stored:.2f}, near-duplicate lookups {parts['dedup_lookup'] * 1000 / stored:.2f}); "
+          f"redis-server {redis_cpu * 1000 / stored:.2f} ms")
     return 0
 
 

@@ -62,23 +62,23 @@ class Pending:
         self._index()
 
     def bucket(self, key: int, first_day: int, last_day: int, before_id: int, limit: int) -> list[tuple[int, int]]:
-        """(id, day) of the articles indexed under a story key (storage.stories.candidates)
+        """(day, id) of the articles indexed under a story key (storage.stories.candidates)
         dated from `first_day` to `last_day`, with an id below `before_id`: the latest
-        `limit`, the latest day first."""
+        `limit`, the latest first."""
         entries = self.keys.get(key)
         if not entries:
             return []
         end = bisect.bisect_right(entries, (last_day, before_id))
         if before_id > self.last_id:  # every pending article is below the bound: the bucket is a slice
             start = max(bisect.bisect_left(entries, (first_day,)), end - limit)
-            return [(article_id, day) for day, article_id in reversed(entries[start:end])]
+            return entries[start:end][::-1]
         found = []
         for n in range(end - 1, -1, -1):
             entry_day, article_id = entries[n]
             if entry_day < first_day or len(found) == limit:
                 break
             if article_id < before_id:
-                found.append((article_id, entry_day))
+                found.append((entry_day, article_id))
         return found
 
     @property

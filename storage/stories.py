@@ -198,10 +198,10 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
         found = pending.bucket(hashed, day - window, day + window, bound, BUCKET_LIMIT) if pending else []
         if found:  # the bucket is the latest of the stored and the pending articles together
             stored = _stored_bucket(db, hashed, day - window, day + window, bound, pending)
-            if len(found) == BUCKET_LIMIT and (not stored or stored[0][1] <= found[-1][1]):
-                ids = [i for i, _ in found]  # pending ones of a later day, or of the same day with larger ids, come first
+            if len(found) == BUCKET_LIMIT and (not stored or stored[0][1] <= found[-1][0]):
+                ids = [i for _, i in found]  # pending ones of a later day, or of the same day with larger ids, come first
             else:
-                ids = [i for _, i in sorted([(d, i) for i, d in stored] + [(d, i) for i, d in found], reverse=True)[:BUCKET_LIMIT]]
+                ids = [i for _, i in sorted([(d, i) for i, d in stored] + found, reverse=True)[:BUCKET_LIMIT]]
             parameters += [None, day - window, day + window, bound, f"[{','.join(map(str, ids))}]"]
         else:
             parameters += [hashed, day - window, day + window, bound] + (["[]"] if pending else [])
