@@ -821,6 +821,9 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     ("尤溪县纺织企业扩产", "尤溪县的纱线和革基布企业今年新增纺纱产能,面料销往沿海服装企业。", "youxi"),
     ("Youxi County adds spinning capacity", "Spinning mills in Youxi County added spindles for blended yarn this year.", "youxi"),
     ("永安市建设产业用纺织品园区", "永安市新建的无纺布园区今年投产,涤纶短纤产能增加。", "yongan"),
+    ("磁县童装企业赶制冬季订单", "磁县的童装厂这个月加班缝制棉服,面料从外地采购。", "cixian"),
+    ("兰亭针织企业添置新机器", "兰亭的针织厂新购了一批圆机,针织面料订单增加。", "lanting"),
+    ("Looms made in Qixian", "Textile machinery makers in Qixian shipped rapier looms to weaving mills this year.", "qixian-keqiao"),
 ])
 def test_places_added_in_the_probe_rounds_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
@@ -848,3 +851,14 @@ def test_kids_wear_written_apart_is_textile_vocabulary(tagger: Tagger) -> None:
     # needs such a word in its own sentence.
     tagging = tagger.tag("Where to buy", "Foshan kids’ wear makers ship baby wear to Europe every week.")
     assert tagging.relevant and ids(tagging) == ["foshan"]
+
+
+@pytest.mark.parametrize("title, text", [
+    ("兰亭书法节开幕", "书法爱好者来到兰亭,临摹兰亭集序,游客在景区里拍照。"),
+    ("Spring at the Orchid Pavilion", "Visitors to Lanting admired the calligraphy stones and the bamboo by the stream."),
+    ("齐贤先生的新书", "作者齐贤在新书里写到了童年和家乡的河。"),
+    ("Qixian garlic harvest", "Farmers in Qixian, Henan, harvested garlic and sold it at the county market."),
+])
+def test_places_added_in_the_sixth_probe_round_need_textile_context(tagger: Tagger, title: str, text: str) -> None:
+    # 兰亭 is a calligraphy shrine, 齐贤 a given name, and Qixian the pinyin of other counties.
+    assert ids(tagger.tag(title, text)) == []
