@@ -338,10 +338,13 @@ def band_keys_of(signature: bytes, params: Params) -> list[int]:
     return list(_keys_of(signature, params.bands, params.rows))
 
 
-def worked_out_keys(article: dict, params: Params) -> list[int] | None:
-    """An analysed article's band keys as its worker worked them out (pipelines.analyse.lookup_keys),
-    if for the parameters `params`."""
-    return article.get("band_keys") if article.get("bands") == [params.bands, params.rows] else None
+def article_band_keys(article: dict, params: Params) -> list[int] | None:
+    """An analysed article's band keys for `params`: as its worker worked them out
+    (pipelines.analyse.lookup_keys) if for these parameters, else from its signature
+    (None without one)."""
+    if article.get("bands") == [params.bands, params.rows]:
+        return article.get("band_keys")
+    return band_keys_of(article["signature"], params) if article.get("signature") is not None else None
 
 
 @functools.lru_cache(maxsize=4096)  # the store step looks an article up, then indexes it (a batch later when decided ahead)

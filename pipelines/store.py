@@ -226,7 +226,7 @@ class StorePipeline:
         try:
             with db.atomic() if self.careful else contextlib.nullcontext():  # a savepoint: one bad article does not undo the batch
                 article_id = insert_article(db, row, urls=d.urls, clusters=article["clusters"], search=self.search)  # none when off-topic: see Tagger.tag
-                dedup.index(db, article_id, article["signature"], self.params, dedup.worked_out_keys(article, self.params))
+                dedup.index(db, article_id, article["signature"], self.params, dedup.article_band_keys(article, self.params))
                 if d.story is None:  # the default story, which insert_article worked out
                     story_id = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()[0]
                 else:
@@ -337,7 +337,7 @@ class Decider:
         digest = _digest(article)
         lookup = time.thread_time()
         duplicate_of = self.originals.get(digest) or dedup.find_near_duplicate(
-            self.db, article["signature"], self.threshold, self.params, self.pending, dedup.worked_out_keys(article, self.params))
+            self.db, article["signature"], self.threshold, self.params, self.pending, dedup.article_band_keys(article, self.params))
         self.dedup_cpu += time.thread_time() - lookup
         lookup = time.thread_time()
         day = stories.article_day(article.get("published"))
@@ -414,10 +414,9 @@ class AheadDecider(Decider):
         super().stored(d, article_id, story_id)
         article = d.item["article"]
         signature = article["signature"]
-        band_keys = dedup.worked_out_keys(article, self.params) or (dedup.band_keys_of(signature, self.params) if signature else ())
         self.pending.add(PendingArticle(
             id=article_id, urls=frozenset((d.url, *d.urls)), content_hash=d.digest, duplicate_of=d.duplicate_of,
-            story_id=story_id, signature=signature, band_keys=tuple(band_keys),
+            story_id=story_id, signature=signature, band_keys=tuple(dedup.article_band_keys(article, self.params) or ()),
             day=d.day, keys=tuple(dict.fromkeys(stories_table.fact_key(k) for k in d.newcomer.keys)) if story_id is not None else ()))
 
 

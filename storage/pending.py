@@ -36,7 +36,7 @@ class Pending:
         self.articles: dict[int, PendingArticle] = {}
         self.visible: int | None = None  # the last article the reading connection sees, once told (visible_up_to)
         # Story-key buckets as the reading connection sees them up to `visible` (storage.stories.candidates):
-        # (key, first day, last day) -> [(article id, day)]; read again once it sees more.
+        # (key, first day, last day) -> [(day, article id)]; read again once it sees more.
         self.stored_buckets: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
         self._index()
 

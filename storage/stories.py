@@ -167,7 +167,7 @@ def forget_facts(db: sqlite_utils.Database, article_id: int) -> None:
     db.execute("DELETE FROM story_facts WHERE article_id = ?", [article_id])
 
 
-_BUCKET_SQL = ("SELECT article_id, day FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? AND article_id < ? "
+_BUCKET_SQL = ("SELECT day, article_id FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? AND article_id < ? "
                f"ORDER BY day DESC, article_id DESC LIMIT {BUCKET_LIMIT}")
 _CANDIDATES_SQL: dict[tuple[int, bool], str] = {}
 
@@ -198,10 +198,10 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
         found = pending.bucket(hashed, day - window, day + window, bound, BUCKET_LIMIT) if pending else []
         if found:  # the bucket is the latest of the stored and the pending articles together
             stored = _stored_bucket(db, hashed, day - window, day + window, bound, pending)
-            if len(found) == BUCKET_LIMIT and (not stored or stored[0][1] <= found[-1][0]):
+            if len(found) == BUCKET_LIMIT and (not stored or stored[0][0] <= found[-1][0]):
                 ids = [i for _, i in found]  # pending ones of a later day, or of the same day with larger ids, come first
             else:
-                ids = [i for _, i in sorted([(d, i) for i, d in stored] + found, reverse=True)[:BUCKET_LIMIT]]
+                ids = [i for _, i in sorted(stored + found, reverse=True)[:BUCKET_LIMIT]]
             parameters += [None, day - window, day + window, bound, f"[{','.join(map(str, ids))}]"]
         else:
             parameters += [hashed, day - window, day + window, bound] + (["[]"] if pending else [])
@@ -210,8 +210,9 @@ def candidates(db: sqlite_utils.Database, keys: Sequence[str], day: int, window:
 
 def _stored_bucket(db: sqlite_utils.Database, key: int, first_day: int, last_day: int, before_id: int,
                    pending: Pending) -> list[tuple[int, int]]:
-    """(id, day) of a story key's stored bucket, the latest first; kept in `pending` while
-    the connection sees no more articles (a hot key is read once per batch the writer commits)."""
+    """(day, id) of a story key's stored bucket, the latest first (as Pending.bucket gives
+    them); kept in `pending` while the connection sees no more articles (a hot key is read
+    once per batch the writer commits)."""
     kept = pending.visible is not None and before_id > pending.visible  # the bound then excludes no stored article
     if kept and (key, first_day, last_day) in pending.stored_buckets:
         return pending.stored_buckets[key, first_day, last_day]
