@@ -864,3 +864,27 @@ def test_places_added_in_the_sixth_probe_round_are_not_tagged_off_topic(tagger: 
     # pages about those are not textile news. (Whether the names need textile words nearby on a
     # textile page is the gazetteer's `ambiguous`, not checked here.)
     assert ids(tagger.tag(title, text)) == []
+
+
+@pytest.mark.parametrize("title, lead, outing, knitting", [
+    ("Dyeing orders rise", "Dyeing mills replaced their stenters this year and fabric orders rose by a fifth, the mills said. ",
+     "The spring weather was mild all month and the riverside paths in town were busy every single evening. On "
+     "their day off the workers took a coach to Lanting. The coach left at seven and the road was quiet. In Lanting "
+     "they walked past the calligraphy stones. The old pines at Lanting were older than the village, a guide told "
+     "them, and the stream was clear. Lunch was noodles by the car park.",
+     "Knitting mills in Lanting bought circular knitting machines as well."),
+    ("印染企业订单增加", "今年印染企业更新了定型机,面料订单比去年多了两成。",
+     "这个月天气一直很暖和,河边的步道每天傍晚都很热闹,广场上有人跳舞,有人下棋,小吃摊前排着长队。休息日,"
+     "工人们坐大巴去了兰亭。大巴早上七点出发,路上车不多。在兰亭,大家看了书法碑刻,导游说兰亭的古树比村子还老,"
+     "溪水很清,中午在停车场旁吃了面条。",
+     "兰亭的针织厂也新购了一批圆机。"),
+])
+def test_lanting_on_a_textile_page_counts_only_beside_textile_words(
+    tagger: Tagger, title: str, lead: str, outing: str, knitting: str
+) -> None:
+    # On a textile page too, the ambiguous name needs textile words near it: the workers'
+    # outing to the shrine, told three times over, names no cluster; its knitting mills do.
+    # (As a plain name, the outing's three mentions would tag Lanting.)
+    trip, mills = tagger.tag(title, lead + outing), tagger.tag(title, lead + knitting)
+    assert trip.relevant and ids(trip) == []
+    assert ids(mills) == ["lanting"]
