@@ -144,7 +144,7 @@ CITIES = {
     "Dezhou": "德州市", "Yantai": "烟台市", "Langfang": "廊坊市", "Shangqiu": "商丘市", "Zhoukou": "周口市",
     "Xiaogan": "孝感市", "Xianning": "咸宁市", "Huanggang": "黄冈市", "Chengdu": "成都市", "Yangzhou": "扬州市", "Heze": "菏泽市",
     "Liaoyuan": "辽源市", "Ganzhou": "赣州市", "Xinyang": "信阳市", "Nanchang": "南昌市", "Cangzhou": "沧州市",
-    "Yinchuan": "银川市", "Aksu": "阿克苏地区", "Handan": "邯郸市",
+    "Yinchuan": "银川市", "Aksu": "阿克苏地区", "Handan": "邯郸市", "Liaocheng": "聊城市",
     "Yulin": "玉林市", "Guigang": "贵港市", "Hechi": "河池市", "Nanchong": "南充市", "Liaoyang": "辽阳市", "Alar": "阿拉尔市",
 }
 

@@ -824,8 +824,16 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     ("磁县童装企业赶制冬季订单", "磁县的童装厂这个月加班缝制棉服,面料从外地采购。", "cixian"),
     ("兰亭针织企业添置新机器", "兰亭的针织厂新购了一批圆机,针织面料订单增加。", "lanting"),
     ("Looms made in Qixian", "Textile machinery makers in Qixian shipped rapier looms to weaving mills this year.", "qixian-keqiao"),
+    # From the CNTAC and provincial cluster lists
+    ("平望化纤企业扩建产能", "平望镇的化纤厂今年新增涤纶长丝产能，织造和印染企业也在添置设备。", "pingwang"),
+    ("塘桥毛衫企业订单增加", "塘桥镇的毛衫厂和纺纱厂今年订单增加，羊毛衫多数出口欧洲。", "tangqiao"),
+    ("周王庙皮革服装企业备冬装", "周王庙镇的皮衣厂赶制冬季皮革服装，订单来自北方的服装批发商。", "zhouwangmiao"),
+    ("Jinfeng warp knitters add machines", "Warp knitting mills in Jinfeng, Changle, shipped lace and mesh fabric to swimwear makers.", "jinfeng"),
+    ("Gaoqing mills add ring spindles", "Cotton spinning mills in Gaoqing County added ring spindles for combed yarn this year.", "gaoqing"),
+    ("临清色织布企业接到新订单", "临清的色织布厂这个月订单增加，纱线染色车间加班生产。", "linqing"),
+    ("昌乐织带企业拓展市场", "昌乐县的织带厂为箱包和服装企业生产涤纶织带。", "changle-weifang"),
 ])
-def test_places_added_in_the_probe_rounds_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+def test_places_added_to_the_gazetteer_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
 
 
@@ -888,3 +896,19 @@ def test_lanting_on_a_textile_page_counts_only_beside_textile_words(
     trip, mills = tagger.tag(title, lead + outing), tagger.tag(title, lead + knitting)
     assert trip.relevant and ids(trip) == []
     assert ids(mills) == ["lanting"]
+
+
+@pytest.mark.parametrize("title, text", [
+    ("运河边的早晨", "站在桥上平望过去，运河两岸的柳树刚刚发芽，游船慢慢驶过。"),
+    ("金峰的山水画展", "画家金峰在美术馆展出了三十幅山水画，观众排队入场。"),
+    ("Gaoqing television sets", "The shop sold gaoqing, that is high-definition, television sets at a discount."),
+    # Textile news whose common phrases hold 临清 and 高青: 面临清理, 提高青年.
+    ("纺织企业面临清理整顿", "一些小纺织企业面临清理整顿。留下的纱厂和织布厂提高青年工人的工资，添置了新织机，"
+     "纱线和面料的质量都有提高，印染厂也在改造。"),
+])
+def test_names_from_the_cluster_lists_are_not_tagged_off_topic_or_inside_common_phrases(
+    tagger: Tagger, title: str, text: str
+) -> None:
+    # 平望 also means looking straight ahead, 金峰 is a given name, Gaoqing the pinyin of 高清: the
+    # first three pages are not textile news. The last one is, and its 面临清理 is not Linqing.
+    assert ids(tagger.tag(title, text)) == []
