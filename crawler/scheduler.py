@@ -9,7 +9,8 @@ its own process group, so stopping it also stops its extraction workers.
   database's crawl lock, so cron and the daemon can run side by side (a crawl that finds the
   lock held is logged and recorded as skipped).
 * Catch-up: at start-up a job whose scheduled time passed since it last ran (the machine was
-  off) runs once, at once. A digest counts as done when one was mailed; the digest window
+  off) runs once, at once. A digest counts as done when a whole `digest --send` finished
+  (every subscription, none failed; one mailed by hand does not count); the digest window
   ("since the last digest sent") makes a late digest safe.
 * Time limit: a crawl running past `schedule.crawl_timeout` is stopped (SIGTERM, then SIGKILL to
   its process group if it lingers) and recorded as failed.
@@ -45,7 +46,7 @@ from loomwatch.storage import open_database, utcnow
 from loomwatch.storage.clock import parse_db_time
 from loomwatch.storage.health import (
     last_crawl_started,
-    last_digest_sent,
+    last_digest_run,
     mark_run_failed,
     record_skipped_run,
 )
@@ -133,7 +134,7 @@ def plan_jobs(config: Config, now: dt.datetime | None = None) -> list[JobPlan]:
     where = str(config.path or "config")
     db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
     try:
-        last_crawl, last_digest = _utc(last_crawl_started(db)), _utc(last_digest_sent(db))
+        last_crawl, last_digest = _utc(last_crawl_started(db)), _utc(last_digest_run(db))
     finally:
         db.close()
     plans = [

@@ -259,6 +259,12 @@ def record_digest(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     return cursor.lastrowid
 
 
+def record_run(db: sqlite_utils.Database, finished: str, mailed: int) -> None:
+    """Note that a whole digest run (every daily and weekly subscription, none failed) finished."""
+    with db.atomic():
+        db.execute("INSERT INTO digest_runs (finished, mailed) VALUES (?, ?)", [finished, mailed])
+
+
 def update_digest(db: sqlite_utils.Database, digest_id: int, **values: Any) -> None:
     with db.atomic():
         db.execute(f"UPDATE digests SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?", [*values.values(), digest_id])

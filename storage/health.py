@@ -161,7 +161,12 @@ def last_crawl_started(db: sqlite_utils.Database) -> str | None:
     return db.execute("SELECT max(started) FROM crawl_runs").fetchone()[0]
 
 
-def last_digest_sent(db: sqlite_utils.Database) -> str | None:
-    """UTC time the latest digest of what is new was mailed (`--date` digests do not count)."""
-    kind = " AND kind = 'new'" if "kind" in db["digests"].columns_dict else ""
-    return db.execute(f"SELECT max(coalesce(sent, created)) FROM digests WHERE status = 'sent'{kind}").fetchone()[0]
+def last_digest_run(db: sqlite_utils.Database) -> str | None:
+    """UTC time the latest whole digest run finished: every daily and weekly subscription, none
+    failed, whether or not it had anything to mail (one subscription mailed by hand and
+    `--date` digests do not count). An archive from before such runs were noted: the latest
+    digest of what is new that was mailed."""
+    finished = db.execute("SELECT max(finished) FROM digest_runs").fetchone()[0]
+    if finished is not None:
+        return finished
+    return db.execute("SELECT max(coalesce(sent, created)) FROM digests WHERE status = 'sent' AND kind = 'new'").fetchone()[0]

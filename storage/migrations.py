@@ -554,3 +554,11 @@ def _recent_bands(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (band_key, article_id)
         ) WITHOUT ROWID"""
     )
+
+
+@migrations(name="0015_digest_runs")
+def _digest_runs(db: sqlite_utils.Database) -> None:
+    # When a whole `digest --send` (every daily and weekly subscription, none failed) finished:
+    # the scheduler's catch-up asks this, not the digests, so that one subscription mailed by
+    # hand, or a run that mailed nothing because nothing was new, reads as what it was.
+    db.execute("CREATE TABLE digest_runs (id INTEGER PRIMARY KEY, finished TEXT NOT NULL, mailed INTEGER NOT NULL)")

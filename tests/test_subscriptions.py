@@ -35,6 +35,7 @@ from loomwatch.crawler.config import Subscription, load_config
 from loomwatch.crawler.digest.alerts import run_alerts
 from loomwatch.crawler.digest.run import run_digests
 from loomwatch.crawler.digest.subscriptions import Matcher
+from loomwatch.crawler.scheduler import plan_jobs
 from loomwatch.crawler.archive.serve import build_datasette
 from loomwatch.crawler.demo.sitefarm import SiteFarm
 from loomwatch.pipelines.gazetteer import load_gazetteer
@@ -321,6 +322,32 @@ def test_a_missed_weekday_is_caught_up_by_the_next_run(smtp, tmp_path):
     assert (saturday.status, sunday.status) == ("sent", "not_due")
     (forced,) = run_digests(config, send=True, force=True, now=friday + dt.timedelta(days=2))
     assert forced.status == "sent" and len(smtp.inbox.messages) == 2
+
+
+def test_the_schedulers_catch_up_counts_whole_digest_runs_not_one_subscription_mailed_by_hand(smtp, tmp_path):
+    alpha = {"name": "alpha", "recipients": ["ana@x.example"]}
+    beta = {"name": "beta", "recipients": ["bo@x.example"]}
+    config = load_config(write_config(tmp_path, smtp.port, [alpha, beta], extra='[schedule]\ncrawl = ""\ndigest = "30 7 * * *"\n'))
+    db = new_archive(tmp_path)
+    add(db, "https://x.example/1", "Keqiao fabric traders open a night market", first_seen=STORED)
+    assert [o.status for o in run_digests(config, send=True, now=NOW)] == ["sent", "sent"]  # 07:30 on the 21st
+    next_day = NOW + dt.timedelta(days=1)
+    add(db, "https://x.example/2", "Keqiao fabric fair adds a hall", first_seen="2026-11-21 12:00:00")
+    # The daemon was down at 07:30 on the 22nd; at 09:30 someone mails alpha by hand.
+    (by_hand,) = run_digests(config, send=True, now=next_day + dt.timedelta(hours=2), names=("alpha",))
+    assert by_hand.status == "sent"
+    (digest,) = plan_jobs(config, now=next_day + dt.timedelta(hours=3))
+    assert digest.catch_up  # beta's digest of the 22nd is still owed: the daemon sends it at start-up
+    caught_up = {o.digest.subscription: o.status for o in run_digests(config, send=True, now=next_day + dt.timedelta(hours=3))}
+    assert caught_up == {"alpha": "nothing_new", "beta": "sent"} and len(smtp.inbox.messages) == 4
+    (digest,) = plan_jobs(config, now=next_day + dt.timedelta(hours=4))
+    assert not digest.catch_up and digest.first_run == NOW + dt.timedelta(days=2)
+    # A whole run that had nothing to mail still ran: a restart later that day mails nobody early.
+    third_day = NOW + dt.timedelta(days=2)
+    assert [o.status for o in run_digests(config, send=True, now=third_day)] == ["nothing_new", "nothing_new"]
+    (digest,) = plan_jobs(config, now=third_day + dt.timedelta(hours=2))
+    assert not digest.catch_up and digest.first_run == NOW + dt.timedelta(days=3)
+    assert [r["mailed"] for r in db.query("SELECT mailed FROM digest_runs ORDER BY id")] == [2, 1, 0]
 
 
 def test_a_story_that_begins_to_match_through_a_later_report_is_mailed_once(smtp, tmp_path):

@@ -113,6 +113,8 @@ def run_digests(config: Config, *, send: bool = False, out: Path | None = None, 
                     log.warning("%s #%s (window %s – %s) was interrupted while being mailed; it may have arrived. Sending it again",
                                 "alert" if row["kind"] == "alert" else "digest", row["id"], row["window_start"], row["window_end"])
                 outcomes = [_send(db, config, sub, out, day, force, now, password) for sub in subs]
+                if names is None and day is None and all(o.status != "failed" for o in outcomes):
+                    store.record_run(db, db_time(now), sum(o.status == "sent" for o in outcomes))
         if feeds and config.digest.feeds:
             from loomwatch.crawler.digest.feeds import write_feeds
 
