@@ -23,16 +23,19 @@ where a place lies. A big local firm's name ("Anta" for Jinjiang) counts like an
 name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
 events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
-datelines and credit lines never count. A body's name reaches over no conjunction,
+datelines, credit lines and a firm's contact lines ("Add: ... Foshan City") never count, and a
+cluster named only in firms' names and addresses ("Suzhou Lanfeng Textile Co., Ltd") is not
+tagged: that is where the firms are registered. A body's name reaches over no conjunction,
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar); the
+with its towns does not set that bar; a second cluster a story visits, named in clauses of its
+own with textile words, needs a lower share); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
-Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries,
-Chinese names match as substrings.
+Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries (a
+footnote number, "Guangzhou1", does not join the word), Chinese names match as substrings.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +206,12 @@ ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its de
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
+# A story about one cluster that visits a second in clauses of its own ("织里镇有童装企业
+# 5700多家"): a cluster named at least OWN_CLAUSES times in a clause with textile words and
+# no other cluster (its own towns and county aside) is a second subject, not a passing
+# mention, and needs only OWN_DOMINANCE of the best cluster's evidence.
+OWN_CLAUSES = 2
+OWN_DOMINANCE = 0.2
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
 WINDOW_LATIN = 120
@@ -216,7 +225,12 @@ IN_SENTENCE = 2  # a big city's ambiguous name: textile words in its own sentenc
 FIRM = 3  # a firm's name: in context, like IN_CONTEXT, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
+# Where a Chinese clause ends as well: ，；and their ASCII forms (one long Chinese sentence
+# often tells of two places, a clause each).
+CLAUSE_STOPS = SENTENCE_STOPS + ("\xef\xbc\x8c", "\xef\xbc\x9b", ",", ";")
 _EXCLUDED = -1
+# A name mention: start, end, cluster index, what it needs to count, word edges, address factor.
+_Mention = tuple[int, int, int, int, tuple[bool, bool], float]
 
 
 @dataclass(frozen=True)
@@ -262,10 +276,18 @@ def _edges(key: str) -> tuple[bool, bool]:
 
 
 def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bool:
-    """Whether doc[start:end+1] is not part of a longer Latin word."""
+    """Whether doc[start:end+1] is not part of a longer Latin word.
+
+    Digits right after a word are a footnote number, not part of it: sourcing blogs
+    copied with their link markers read "Guangzhou1, Shenzhen2 and Dongguan3".
+    """
     if edges[0] and start > 0 and _is_word_char(doc[start - 1]):
         return False
-    return not (edges[1] and end + 1 < len(doc) and _is_word_char(doc[end + 1]))
+    after = end + 1
+    if edges[1]:
+        while after < len(doc) and doc[after].isdigit():
+            after += 1
+    return not (edges[1] and after < len(doc) and _is_word_char(doc[after]))
 
 
 # What a name stands for, read from the words around it. The patterns work on the
@@ -297,7 +319,7 @@ GOVERNMENT_WORDS = (
 )
 COMPANY_WORDS = (
     "股份有限公司", "有限公司", "有限责任公司", "集团", "公司",
-    "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.",
+    "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.", "factory",
 )
 # A place's name directly before one of these is a facility, an event or a product named
 # after the place, not its industry: "Humen Bridge", "Jinjiang Inn", "Datang Power",
@@ -349,9 +371,13 @@ DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
 )
-# "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject.
-CREDIT_WORDS = ("来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "source", "editor", "photo", "credit")
-CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s?(?::|/|" + _words("：") + ")")
+# "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
+# "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.
+CREDIT_WORDS = (
+    "来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "地址",
+    "source", "editor", "photo", "credit", "add", "address",
+)
+CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s*(?::|/|" + _words("：") + ")")
 CREDIT_REACH = 45  # bytes before a name on its line where a credit label is looked for
 
 
@@ -443,10 +469,12 @@ def _big_city(cluster: Cluster) -> bool:
     return cluster.kind == "prefecture" and fold(cluster.name) in {fold(a) for a in cluster.ambiguous}
 
 
-def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
-    """The part of doc[start - window : end + window] in the sentence of doc[start:end]."""
-    low = max(doc.rfind(stop, start - window, start) for stop in SENTENCE_STOPS)
-    highs = [i for i in (doc.find(stop, end, end + window) for stop in SENTENCE_STOPS) if i >= 0]
+def _sentence(
+    doc: str, start: int, end: int, window: int, stops: tuple[str, ...] = SENTENCE_STOPS
+) -> tuple[int, int]:
+    """The part of doc[start - window : end + window] in the sentence (or clause: `stops`) of doc[start:end]."""
+    low = max(doc.rfind(stop, start - window, start) for stop in stops)
+    highs = [i for i in (doc.find(stop, end, end + window) for stop in stops) if i >= 0]
     return max(low, start - window), min(highs, default=end + window)
 
 
@@ -486,6 +514,13 @@ class Tagger:
         for cluster_id, ancestors in self._ancestors.items():
             for ancestor in ancestors:
                 self._children[ancestor].append(cluster_id)
+        # Per cluster index: the indices of the cluster, its ancestors and its descendants,
+        # which may share a clause with it ("湖州市吴兴区织里镇") and still leave it its own.
+        self._index = {c: i for i, c in enumerate(self._ids)}
+        self._kin = [
+            frozenset(self._index[k] for k in (c, *self._ancestors[c], *self._children.get(c, ())))
+            for c in self._ids
+        ]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Tagger, (self.gazetteer, self.threshold))
@@ -536,8 +571,12 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
-        return Tagging(relevance, True, self._select(raw, hints))
+        raw, found = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+
+        def own_clauses(index: int) -> int:
+            return self._own_clauses(doc, body_start, tail_start, context, found, index)
+
+        return Tagging(relevance, True, self._select(raw, own_clauses, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -568,8 +607,8 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
-    ) -> dict[int, float]:
-        """Raw evidence per cluster index from every name mention."""
+    ) -> tuple[dict[int, float], list[_Mention]]:
+        """Raw evidence per cluster index from every name mention, and the mentions that count."""
         found = []
         for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
@@ -590,6 +629,12 @@ class Tagger:
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
+        # A cluster named only in firms' names and addresses ("Suzhou Gowell-Tex Co. Ltd",
+        # "Hangzhou-based") is where firms are registered, not what the page is about: those
+        # mentions count only beside one of the place itself. A big firm's name that stands
+        # for its cluster ("Anta") is such a mention.
+        placed = {index for _, _, index, need, _, address in found if address == 1.0 or need == FIRM}
+        found = [mention for mention in found if mention[2] in placed]
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
         title_has_terms = bool(terms) and terms[0] < body_start
@@ -624,9 +669,30 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw
+        return raw, found
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
+    def _own_clauses(
+        self, doc: str, body_start: int, tail_start: int, terms: list[int], found: list[_Mention], index: int
+    ) -> int:
+        """How many of a cluster's mentions in the body (before any related-reading tail and
+        not as an address) stand in a clause with textile words and no other cluster's name;
+        Latin text is read by sentences. Asked only of a cluster the dominance bar leaves out."""
+        starts = [start for start, *_ in found]
+        count = 0
+        for start, end, other, _, edges, address in found:
+            if other != index or address != 1.0 or not body_start <= start < tail_start:
+                continue
+            latin = edges[0] or edges[1]
+            window = WINDOW_LATIN if latin else WINDOW_CJK
+            low, high = _sentence(doc, start, end, window, SENTENCE_STOPS if latin else CLAUSE_STOPS)
+            first, last = bisect.bisect_left(starts, low), bisect.bisect_right(starts, high)
+            if _near(terms, low, high) and all(found[k][2] in self._kin[index] for k in range(first, last)):
+                count += 1
+        return count
+
+    def _select(
+        self, raw_by_index: dict[int, float], own_clauses: Callable[[int], int], hints: Sequence[str]
+    ) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
         hinted: set[str] = set()
         for hint in hints:
@@ -642,7 +708,13 @@ class Tagger:
         # lie, not a rival: it does not set the bar the other clusters must reach.
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
-        tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
+        tagged = {
+            c for c, r in raw.items()
+            if r >= floor and (
+                r >= DOMINANCE * best
+                or r >= OWN_DOMINANCE * best and own_clauses(self._index[c]) >= OWN_CLAUSES
+            )
+        }
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
         tags = []
