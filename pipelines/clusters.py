@@ -284,10 +284,11 @@ def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bo
     if edges[0] and start > 0 and _is_word_char(doc[start - 1]):
         return False
     after = end + 1
-    if edges[1]:
-        while after < len(doc) and doc[after].isdigit():
-            after += 1
-    return not (edges[1] and after < len(doc) and _is_word_char(doc[after]))
+    if not (edges[1] and after < len(doc) and _is_word_char(doc[after])):
+        return True
+    while after < len(doc) and doc[after].isdigit():
+        after += 1
+    return after > end + 1 and not (after < len(doc) and _is_word_char(doc[after]))
 
 
 # What a name stands for, read from the words around it. The patterns work on the
@@ -572,9 +573,15 @@ class Tagger:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
         raw, found = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        starts: list[int] = []
 
         def own_clauses(index: int) -> int:
-            return self._own_clauses(doc, body_start, tail_start, context, found, index)
+            mentions = [m for m in found if m[2] == index and m[5] == 1.0 and body_start <= m[0] < tail_start]
+            if len(mentions) < OWN_CLAUSES:
+                return 0
+            if not starts:  # built once, for the first cluster named often enough
+                starts.extend(start for start, *_ in found)
+            return self._own_clauses(doc, context, found, starts, mentions, index)
 
         return Tagging(relevance, True, self._select(raw, own_clauses, hints))
 
@@ -672,16 +679,16 @@ class Tagger:
         return raw, found
 
     def _own_clauses(
-        self, doc: str, body_start: int, tail_start: int, terms: list[int], found: list[_Mention], index: int
+        self, doc: str, terms: list[int], found: list[_Mention], starts: list[int], mentions: list[_Mention], index: int
     ) -> int:
-        """How many of a cluster's mentions in the body (before any related-reading tail and
-        not as an address) stand in a clause with textile words and no other cluster's name;
-        Latin text is read by sentences. Asked only of a cluster the dominance bar leaves out."""
-        starts = [start for start, *_ in found]
+        """How many of a cluster's `mentions` (in the body, before any related-reading tail, not
+        as an address), up to OWN_CLAUSES, stand in a clause with textile words and no other
+        cluster's name; Latin text is read by sentences. Asked only of a cluster the dominance
+        bar leaves out."""
         count = 0
-        for start, end, other, _, edges, address in found:
-            if other != index or address != 1.0 or not body_start <= start < tail_start:
-                continue
+        for start, end, _, _, edges, _ in mentions:
+            if count == OWN_CLAUSES:
+                break
             latin = edges[0] or edges[1]
             window = WINDOW_LATIN if latin else WINDOW_CJK
             low, high = _sentence(doc, start, end, window, SENTENCE_STOPS if latin else CLAUSE_STOPS)
