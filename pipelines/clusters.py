@@ -29,8 +29,7 @@ tagged: that is where the firms are registered. A body's name reaches over no co
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar; a second cluster a story visits, named in clauses of its
-own with textile words, needs a lower share); the
+with its towns does not set that bar); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -46,7 +45,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,12 +205,6 @@ ANCESTOR_SHARE = 0.5  # share of an absorbed ancestor's evidence added to its de
 HINT_FACTOR = 1.5
 MIN_SCORE = 0.25  # a lone passing mention without context stays below this
 DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
-# A story about one cluster that visits a second in clauses of its own ("织里镇有童装企业
-# 5700多家"): a cluster named at least OWN_CLAUSES times in a clause with textile words and
-# no other cluster (its own towns and county aside) is a second subject, not a passing
-# mention, and needs only OWN_DOMINANCE of the best cluster's evidence.
-OWN_CLAUSES = 2
-OWN_DOMINANCE = 0.2
 # Context windows around a mention, in UTF-8 bytes (a sentence or so): 120 Latin
 # letters, 50 Chinese characters.
 WINDOW_LATIN = 120
@@ -225,12 +218,7 @@ IN_SENTENCE = 2  # a big city's ambiguous name: textile words in its own sentenc
 FIRM = 3  # a firm's name: in context, like IN_CONTEXT, and weighed as an address
 # Where a sentence ends, in the folded UTF-8 text read as Latin-1: 。！？, "! ", "? ", ". " and a line break.
 SENTENCE_STOPS = ("\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f", "! ", "? ", ". ", "\n")
-# Where a Chinese clause ends as well: ，；and their ASCII forms (one long Chinese sentence
-# often tells of two places, a clause each).
-CLAUSE_STOPS = SENTENCE_STOPS + ("\xef\xbc\x8c", "\xef\xbc\x9b", ",", ";")
 _EXCLUDED = -1
-# A name mention: start, end, cluster index, what it needs to count, word edges, address factor.
-_Mention = tuple[int, int, int, int, tuple[bool, bool], float]
 
 
 @dataclass(frozen=True)
@@ -470,12 +458,10 @@ def _big_city(cluster: Cluster) -> bool:
     return cluster.kind == "prefecture" and fold(cluster.name) in {fold(a) for a in cluster.ambiguous}
 
 
-def _sentence(
-    doc: str, start: int, end: int, window: int, stops: tuple[str, ...] = SENTENCE_STOPS
-) -> tuple[int, int]:
-    """The part of doc[start - window : end + window] in the sentence (or clause: `stops`) of doc[start:end]."""
-    low = max(doc.rfind(stop, start - window, start) for stop in stops)
-    highs = [i for i in (doc.find(stop, end, end + window) for stop in stops) if i >= 0]
+def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
+    """The part of doc[start - window : end + window] in the sentence of doc[start:end]."""
+    low = max(doc.rfind(stop, start - window, start) for stop in SENTENCE_STOPS)
+    highs = [i for i in (doc.find(stop, end, end + window) for stop in SENTENCE_STOPS) if i >= 0]
     return max(low, start - window), min(highs, default=end + window)
 
 
@@ -515,13 +501,6 @@ class Tagger:
         for cluster_id, ancestors in self._ancestors.items():
             for ancestor in ancestors:
                 self._children[ancestor].append(cluster_id)
-        # Per cluster index: the indices of the cluster, its ancestors and its descendants,
-        # which may share a clause with it ("湖州市吴兴区织里镇") and still leave it its own.
-        self._index = {c: i for i, c in enumerate(self._ids)}
-        self._kin = [
-            frozenset(self._index[k] for k in (c, *self._ancestors[c], *self._children.get(c, ())))
-            for c in self._ids
-        ]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Tagger, (self.gazetteer, self.threshold))
@@ -572,18 +551,8 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw, found = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
-        starts: list[int] = []
-
-        def own_clauses(index: int) -> int:
-            mentions = [m for m in found if m[2] == index and m[5] == 1.0 and body_start <= m[0] < tail_start]
-            if len(mentions) < OWN_CLAUSES:
-                return 0
-            if not starts:  # built once, for the first cluster named often enough
-                starts.extend(start for start, *_ in found)
-            return self._own_clauses(doc, context, found, starts, mentions, index)
-
-        return Tagging(relevance, True, self._select(raw, own_clauses, hints))
+        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -614,8 +583,8 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
-    ) -> tuple[dict[int, float], list[_Mention]]:
-        """Raw evidence per cluster index from every name mention, and the mentions that count."""
+    ) -> dict[int, float]:
+        """Raw evidence per cluster index from every name mention."""
         found = []
         for end, (index, need, length, edges) in names.iter_long(doc):
             start = end - length + 1
@@ -676,30 +645,9 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw, found
+        return raw
 
-    def _own_clauses(
-        self, doc: str, terms: list[int], found: list[_Mention], starts: list[int], mentions: list[_Mention], index: int
-    ) -> int:
-        """How many of a cluster's `mentions` (in the body, before any related-reading tail, not
-        as an address), up to OWN_CLAUSES, stand in a clause with textile words and no other
-        cluster's name; Latin text is read by sentences. Asked only of a cluster the dominance
-        bar leaves out."""
-        count = 0
-        for start, end, _, _, edges, _ in mentions:
-            if count == OWN_CLAUSES:
-                break
-            latin = edges[0] or edges[1]
-            window = WINDOW_LATIN if latin else WINDOW_CJK
-            low, high = _sentence(doc, start, end, window, SENTENCE_STOPS if latin else CLAUSE_STOPS)
-            first, last = bisect.bisect_left(starts, low), bisect.bisect_right(starts, high)
-            if _near(terms, low, high) and all(found[k][2] in self._kin[index] for k in range(first, last)):
-                count += 1
-        return count
-
-    def _select(
-        self, raw_by_index: dict[int, float], own_clauses: Callable[[int], int], hints: Sequence[str]
-    ) -> tuple[ClusterTag, ...]:
+    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
         hinted: set[str] = set()
         for hint in hints:
@@ -715,13 +663,7 @@ class Tagger:
         # lie, not a rival: it does not set the bar the other clusters must reach.
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
-        tagged = {
-            c for c, r in raw.items()
-            if r >= floor and (
-                r >= DOMINANCE * best
-                or r >= OWN_DOMINANCE * best and own_clauses(self._index[c]) >= OWN_CLAUSES
-            )
-        }
+        tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
         tags = []

@@ -866,42 +866,8 @@ def test_places_added_in_the_sixth_probe_round_are_not_tagged_off_topic(tagger: 
     assert ids(tagger.tag(title, text)) == []
 
 
-# Seventh probe round: a second cluster told of in clauses of its own, footnote markers,
-# and places that appear only as firms' names and contact addresses.
-SECOND_CLUSTER_ZH = (
-    "虎门服装商会赴外地考察",
-    "虎门服装商会一行二十人本周外出考察童装市场。虎门的服装企业今年订单增加,虎门富民时装城人流不少,"
-    "虎门服装协会负责人介绍了虎门女装的销售情况,虎门的面料市场也在扩建。考察团随后来到织里,"
-    "织里镇有童装企业一万多家,织里的童装年产量超过十亿件。虎门服装商会表示,双方将在童装设计上合作,"
-    "虎门企业明年还会组团参加服装展。",
-)
-SECOND_CLUSTER_EN = (
-    "Humen garment traders tour the north",
-    "Humen garment traders went north this week. Humen makers of women's wear said orders rose, and the Humen "
-    "fashion fair drew more buyers. Humen's fabric market is adding a floor, and Humen designers will show new "
-    "collections in spring. On Tuesday the group reached Zhili. Zhili has more than 10,000 children's wear "
-    "workshops. Zhili knitting mills showed them new machines. The Humen group said its members will join "
-    "the Humen fair again next year.",
-)
-
-
-@pytest.mark.parametrize("article", [SECOND_CLUSTER_ZH, SECOND_CLUSTER_EN])
-def test_a_second_cluster_in_clauses_of_its_own_is_tagged(
-    tagger: Tagger, article: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert set(ids(tagger.tag(*article))) == {"humen", "zhili"}
-    # Without the rule the story's own cluster sets too high a bar for the one it visits.
-    monkeypatch.setattr("loomwatch.pipelines.clusters.OWN_CLAUSES", 99)
-    assert ids(tagger.tag(*article)) == ["humen"]
-
-
-def test_a_cluster_named_only_beside_others_stays_in_passing(tagger: Tagger) -> None:
-    # Twice named, but each time in a list with other clusters: no clause of its own.
-    text = SECOND_CLUSTER_ZH[1].replace(
-        "考察团随后来到织里,织里镇有童装企业一万多家,织里的童装年产量超过十亿件。",
-        "考察团随后去了织里、石狮和佛山,又看了织里、石狮的童装市场。",
-    )
-    assert ids(tagger.tag(SECOND_CLUSTER_ZH[0], text)) == ["humen"]
+# Seventh probe round: footnote markers, and places that appear only as firms' names and
+# contact addresses.
 
 
 def test_footnote_numbers_after_a_name_do_not_hide_it(tagger: Tagger) -> None:
