@@ -23,7 +23,9 @@ where a place lies. A big local firm's name ("Anta" for Jinjiang) counts like an
 name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
 events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
-datelines and credit lines never count. A body's name reaches over no conjunction,
+datelines, credit lines and a firm's contact lines ("Add: ... Foshan City") never count, and a
+cluster named only in firms' names and addresses ("Suzhou Lanfeng Textile Co., Ltd") is not
+tagged: that is where the firms are registered. A body's name reaches over no conjunction,
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
@@ -31,8 +33,8 @@ with its towns does not set that bar); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
-Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries,
-Chinese names match as substrings.
+Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries (a
+footnote number, "Guangzhou1", does not join the word), Chinese names match as substrings.
 """
 
 from __future__ import annotations
@@ -262,10 +264,19 @@ def _edges(key: str) -> tuple[bool, bool]:
 
 
 def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bool:
-    """Whether doc[start:end+1] is not part of a longer Latin word."""
+    """Whether doc[start:end+1] is not part of a longer Latin word.
+
+    Digits right after a word are a footnote number, not part of it: sourcing blogs
+    copied with their link markers read "Guangzhou1, Shenzhen2 and Dongguan3".
+    """
     if edges[0] and start > 0 and _is_word_char(doc[start - 1]):
         return False
-    return not (edges[1] and end + 1 < len(doc) and _is_word_char(doc[end + 1]))
+    after = end + 1
+    if not (edges[1] and after < len(doc) and _is_word_char(doc[after])):
+        return True
+    while after < len(doc) and doc[after].isdigit():
+        after += 1
+    return after > end + 1 and not (after < len(doc) and _is_word_char(doc[after]))
 
 
 # What a name stands for, read from the words around it. The patterns work on the
@@ -297,7 +308,7 @@ GOVERNMENT_WORDS = (
 )
 COMPANY_WORDS = (
     "股份有限公司", "有限公司", "有限责任公司", "集团", "公司",
-    "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.",
+    "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.", "factory",
 )
 # A place's name directly before one of these is a facility, an event or a product named
 # after the place, not its industry: "Humen Bridge", "Jinjiang Inn", "Datang Power",
@@ -349,9 +360,13 @@ DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
 )
-# "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject.
-CREDIT_WORDS = ("来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "source", "editor", "photo", "credit")
-CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s?(?::|/|" + _words("：") + ")")
+# "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
+# "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.
+CREDIT_WORDS = (
+    "来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "地址",
+    "source", "editor", "photo", "credit", "add", "address",
+)
+CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s*(?::|/|" + _words("：") + ")")
 CREDIT_REACH = 45  # bytes before a name on its line where a credit label is looked for
 
 
@@ -590,6 +605,12 @@ class Tagger:
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
+        # A cluster named only in firms' names and addresses ("Suzhou Gowell-Tex Co. Ltd",
+        # "Hangzhou-based") is where firms are registered, not what the page is about: those
+        # mentions count only beside one of the place itself. A big firm's name that stands
+        # for its cluster ("Anta") is such a mention.
+        placed = {index for _, _, index, need, _, address in found if address == 1.0 or need == FIRM}
+        found = [mention for mention in found if mention[2] in placed]
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
         title_has_terms = bool(terms) and terms[0] < body_start

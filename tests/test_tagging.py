@@ -912,3 +912,33 @@ def test_names_from_the_cluster_lists_are_not_tagged_off_topic_or_inside_common_
     # 平望 also means looking straight ahead, 金峰 is a given name, Gaoqing the pinyin of 高清: the
     # first three pages are not textile news. The last one is, and its 面临清理 is not Linqing.
     assert ids(tagger.tag(title, text)) == []
+
+
+# Seventh probe round: footnote markers, and places that appear only as firms' names and
+# contact addresses.
+
+
+def test_footnote_numbers_after_a_name_do_not_hide_it(tagger: Tagger) -> None:
+    plain = "Guangzhou, Shenzhen and Dongguan are top clothing cities. Shenzhen and Dongguan specialize in sportswear."
+    marked = "Guangzhou1, Shenzhen2 and Dongguan3 are top clothing cities. Shenzhen and Dongguan specialize in sportswear."
+    assert ids(tagger.tag("Clothing cities", marked)) == ids(tagger.tag("Clothing cities", plain))
+    assert "shenzhen" in ids(tagger.tag("Clothing cities", marked))
+    assert ids(tagger.tag("Clothing sourcing", "Buyers ask about Humenx and Shishiwear garment labels.")) == []
+
+
+def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: Tagger) -> None:
+    firms = (
+        "Recycled polyester fabrics were shown in Paris by Suzhou Lanfeng Textile Co., Ltd and by "
+        "Suzhou Qinghe Fabric Co., Ltd, whose yarns are spun from used bottles."
+    )
+    assert ids(tagger.tag("Green fabrics in Paris", firms)) == []
+    # Beside a mention of the place itself, the firms' names count again.
+    assert ids(tagger.tag("Green fabrics in Paris", firms + " Suzhou weavers expect more orders.")) == ["suzhou"]
+    header = (
+        "Foshan Mingyue Knit Factory\nTel: 0757-0000000\nAdd   : Industrial Road 8, Nanhai District, Foshan City, China\n"
+        "How socks were made: hand knitting gave way to sock machines, and cotton and nylon yarns replaced wool."
+    )
+    assert ids(tagger.tag("A short history of socks", header)) == []
+    # A big firm's name that stands for its cluster still counts.
+    firm_alias = "Anta and Xtep raised wages for their sewing and shoe workers. Xtep also added a sportswear line."
+    assert ids(tagger.tag("Running shoe makers lift wages", firm_alias)) == ["jinjiang"]
