@@ -917,3 +917,13 @@ def test_names_from_the_cluster_lists_are_not_tagged_off_topic_or_inside_common_
     # first three pages are not textile news. The others are, and their 面临清理 is not Linqing, their
     # 华容道 (a road of the Three Kingdoms, a puzzle) and China Huarong (an asset manager) not Huarong.
     assert ids(tagger.tag(title, text)) == []
+
+
+def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger: Tagger) -> None:
+    # The story is Huarong's; the delegation's stop, 广州市增城区, stays below Huarong's bar. The
+    # district, not the big city that only says where it lies, is the second tag.
+    title = "华容纺织企业赴广州考察"
+    text = ("华容县纺织协会组织棉纺企业负责人到广州考察纺织服装产业。在广州市增城区，考察组走访了两家牛仔布厂，"
+            "了解浆纱和洗水工艺。华容县的纱厂今年新增紧密纺纱锭，棉纱主要供给牛仔布企业，华容纺织产业产值继续增长。"
+            "华容县还计划建设纺织服装产业园，引进织布和服装企业。")
+    assert ids(tagger.tag(title, text)) == ["huarong", "zengcheng"]
