@@ -29,7 +29,8 @@ tagged: that is where the firms are registered. A body's name reaches over no co
 list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
 cluster is tagged when its score is high enough and not far below the best cluster's
 (a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar); the
+with its towns does not set that bar, nor is it tagged in place of its own town that
+misses the bar); the
 ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
 story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name.
@@ -664,6 +665,13 @@ class Tagger:
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
         tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
+        # Nor does it take the place of its own district or town that another cluster's
+        # story keeps below the bar (广州市增城区 in a Huarong delegation's visit): the most
+        # specific of them above the floor is tagged instead, if no other is.
+        for city in tagged & cities:
+            below = [c for c in raw if city in self._city_ancestors[c] and c not in tagged and raw[c] >= floor]
+            if below and not any(city in self._ancestors[c] for c in tagged):
+                tagged.add(max(below, key=raw.__getitem__))
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.
         absorbed = {a for c in tagged for a in self._ancestors[c] if a in raw}
         tags = []

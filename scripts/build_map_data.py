@@ -138,7 +138,7 @@ CITIES = {
     "Quanzhou": "泉州市", "Fuzhou": "福州市", "Sanming": "三明市", "Dongguan": "东莞市", "Guangzhou": "广州市", "Jiangmen": "江门市",
     "Maoming": "茂名市", "Chaozhou": "潮州市", "Shantou": "汕头市", "Foshan": "佛山市", "Zhongshan": "中山市",
     "Anqing": "安庆市", "Zibo": "淄博市", "Binzhou": "滨州市", "Weifang": "潍坊市", "Xinyu": "新余市", "Yichun": "宜春市",
-    "Nanyang": "南阳市", "Xiantao": "仙桃市", "Zhuzhou": "株洲市", "Xingtai": "邢台市", "Baoding": "保定市",
+    "Nanyang": "南阳市", "Xiantao": "仙桃市", "Zhuzhou": "株洲市", "Yueyang": "岳阳市", "Xingtai": "邢台市", "Baoding": "保定市",
     "Huludao": "葫芦岛市", "Anshan": "鞍山市", "Wenzhou": "温州市", "Jieyang": "揭阳市", "Ordos": "鄂尔多斯市",
     "Qingdao": "青岛市", "Jiujiang": "九江市", "Shenzhen": "深圳市", "Changzhou": "常州市", "Xuzhou": "徐州市",
     "Dezhou": "德州市", "Yantai": "烟台市", "Langfang": "廊坊市", "Shangqiu": "商丘市", "Zhoukou": "周口市",

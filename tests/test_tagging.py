@@ -832,6 +832,8 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     ("Gaoqing mills add ring spindles", "Cotton spinning mills in Gaoqing County added ring spindles for combed yarn this year.", "gaoqing"),
     ("临清色织布企业接到新订单", "临清的色织布厂这个月订单增加，纱线染色车间加班生产。", "linqing"),
     ("昌乐织带企业拓展市场", "昌乐县的织带厂为箱包和服装企业生产涤纶织带。", "changle-weifang"),
+    ("华容纱厂新上紧密纺", "华容的棉纺企业今年新增紧密纺纱锭，纱线主要供给牛仔布厂。", "huarong"),
+    ("Huarong spinners ship more yarn", "Cotton spinning mills in Huarong County, Hunan, shipped more yarn to denim weavers.", "huarong"),
 ])
 def test_places_added_to_the_gazetteer_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
@@ -904,13 +906,16 @@ def test_lanting_on_a_textile_page_counts_only_beside_textile_words(
     ("Gaoqing television sets", "The shop sold gaoqing, that is high-definition, television sets at a discount."),
     # Textile news whose common phrases hold 临清 and 高青: 面临清理, 提高青年.
     ("纺织企业面临清理整顿", "一些小纺织企业面临清理整顿。留下的纱厂和织布厂提高青年工人的工资，添置了新织机，"
-     "纱线和面料的质量都有提高，印染厂也在改造。"),
+     "纱线和面料的质量都有提高，印染厂也在改造。"),    # Textile news naming the Three Kingdoms road and the state asset manager, not the county.
+    ("纺织企业玩转华容道", "一家纺织企业把华容道搬进车间培训，纱线和面料订单排产像解谜一样。"),
+    ("Mill sells a stake", "A cotton spinning mill sold its yarn unit to a fund backed by China Huarong Asset Management."),
 ])
 def test_names_from_the_cluster_lists_are_not_tagged_off_topic_or_inside_common_phrases(
     tagger: Tagger, title: str, text: str
 ) -> None:
     # 平望 also means looking straight ahead, 金峰 is a given name, Gaoqing the pinyin of 高清: the
-    # first three pages are not textile news. The last one is, and its 面临清理 is not Linqing.
+    # first three pages are not textile news. The others are, and their 面临清理 is not Linqing, their
+    # 华容道 (a road of the Three Kingdoms, a puzzle) and China Huarong (an asset manager) not Huarong.
     assert ids(tagger.tag(title, text)) == []
 
 
@@ -942,3 +947,13 @@ def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: T
     # A big firm's name that stands for its cluster still counts.
     firm_alias = "Anta and Xtep raised wages for their sewing and shoe workers. Xtep also added a sportswear line."
     assert ids(tagger.tag("Running shoe makers lift wages", firm_alias)) == ["jinjiang"]
+
+
+def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger: Tagger) -> None:
+    # The story is Huarong's; the delegation's stop, 广州市增城区, stays below Huarong's bar. The
+    # district, not the big city that only says where it lies, is the second tag.
+    title = "华容纺织企业赴广州考察"
+    text = ("华容县纺织协会组织棉纺企业负责人到广州考察纺织服装产业。在广州市增城区，考察组走访了两家牛仔布厂，"
+            "了解浆纱和洗水工艺。华容县的纱厂今年新增紧密纺纱锭，棉纱主要供给牛仔布企业，华容纺织产业产值继续增长。"
+            "华容县还计划建设纺织服装产业园，引进织布和服装企业。")
+    assert ids(tagger.tag(title, text)) == ["huarong", "zengcheng"]
