@@ -16,7 +16,7 @@ A cluster mention counts more in the title, in the lead and with textile words n
 and less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
 base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin names
-split into syllables ("Ke-qiao", "Zhang Jia Gang") count only with textile words or
+split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with textile words or
 other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
 own name is ambiguous) only with textile words in its sentence, since it so often just says
 where a place lies. A big local firm's name ("Anta" for Jinjiang) counts like an ambiguous
@@ -401,18 +401,26 @@ def _term_automaton() -> ahocorasick.Automaton:
     return automaton
 
 
+# What follows a place's name in English and makes two syllables apart a place ("Zhi Li
+# Town"), not a person ("Zhou Quan").
+PLACE_WORDS = ("town", "township", "county", "city", "district")
+
+
 def _syllable_spellings(cluster: Cluster) -> tuple[str, ...]:
     """The cluster's pinyin name split into its syllables, as machine translations and
     trade portals write it: "Ke-qiao", "Zhang Jia Gang" (two syllables apart, "Zhou
-    Quan", read as a person's name, so they are split only by a hyphen); () unless the
-    name is the reading of its Chinese name (with or without the admin suffix: 沙溪镇
-    is "Shaxi")."""
+    Quan", read as a person's name, so they count only with a place word after them:
+    "Zhi Li Town"); () unless the name is the reading of its Chinese name (with or
+    without the admin suffix: 沙溪镇 is "Shaxi")."""
     latin = fold(re.sub(r"\s*\(.*\)$", "", cluster.name)).replace("'", "")
     readings = pinyin_readings()
     for chinese in (cluster.name_zh, cluster.name_zh[:-1]):
         syllables = [readings.get(char, "") for char in chinese]
         if len(syllables) > 1 and all(syllables) and "".join(syllables) == latin:
-            return ("-".join(syllables),) + ((" ".join(syllables),) if len(syllables) > 2 else ())
+            apart = " ".join(syllables)
+            if len(syllables) > 2:
+                return "-".join(syllables), apart
+            return ("-".join(syllables), *(f"{apart} {word}" for word in PLACE_WORDS))
     return ()
 
 

@@ -743,6 +743,10 @@ def test_pinyin_names_split_into_syllables_match(tagger: Tagger) -> None:
     # Two syllables apart read as a person's name: Zhou Quan chairs a board, Zhouquan is not tagged.
     person = tagger.tag("Textile group names its chairman", "The textile group said Zhou Quan will chair its board of garment makers.")
     assert person.relevant and ids(person) == []
+    # With a place word after them, two syllables apart are the place, as trade portals write it.
+    town = tagger.tag("Children's wear orders", "Children's wear workshops in Zhi Li Town sewed more padded jackets this month.")
+    assert ids(town) == ["zhili"]
+    assert ids(tagger.tag("Jeans makers hire", "Denim laundries of Xin Tang Town hired more workers for the jeans orders.")) == ["xintang"]
     # Only when the name is the reading of the Chinese name: no split form for Ordos (鄂尔多斯).
     assert not tagger.tag("Cashmere from Or-dos", "Cashmere knitwear makers from Or-dos showed sweaters.").clusters
 
