@@ -616,6 +616,9 @@ def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Ga
         ("Xintang amplía su producción textil", "Las fábricas de Xintang producen más tejidos vaqueros y ropa; la confección de prendas crece un diez por ciento."),
         ("Compradores africanos llenan el mercado de telas de Keqiao", "En Keqiao, los comerciantes venden telas estampadas y lisas a compradores de Nigeria y Ghana."),
         ("Confecções de Zhili ampliam vendas", "As confecções de Zhili venderam mais roupas infantis e tecidos; o setor têxtil da cidade contratou costureiras."),
+        # German compounds: the market, the mills and their machines, in the plural.
+        ("Stoffmarkt in Keqiao wächst", "Auf dem Stoffmarkt in Keqiao bieten Tausende Händler Baumwollstoffe an. Die Webereien kaufen neue Webmaschinen."),
+        ("Färbereien in Keqiao ziehen um", "Die Färbereien im Bezirk Keqiao ziehen in einen neuen Industriepark und sollen weniger Abwasser erzeugen."),
     ],
 )
 def test_textile_news_in_other_languages_is_relevant_and_tagged(tagger: Tagger, title: str, text: str) -> None:
