@@ -120,7 +120,8 @@ TERMS: dict[str, float] = {
     # and Russian, Malay: a few words each, for the textile pages our sources publish in
     # other languages.
     "textil*": 1.0, "habillement": 1.0, "vêtement*": 1.0, "prêt-à-porter": 1.0, "tissu": 0.8,
-    "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature": 0.9, "chaussettes": 0.9,
+    "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature*": 0.9, "tissage*": 1.0, "étoffe*": 0.9,
+    "confection": 0.8, "teinturerie*": 0.9, "robes": 0.5, "manteaux": 0.5, "doudoune*": 0.7, "chaussettes": 0.9,
     "chaussures": 0.5, "chapeaux": 0.6, "écharpes": 0.6, "bonnets": 0.6, "gants": 0.3, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
     "*kleidung": 1.0, "bekleidung*": 1.0, "stoffe": 0.6, "garne": 0.9, "strickwaren": 1.0,
     "weberei*": 1.0, "spinnerei*": 1.0, "färberei*": 0.9, "webmaschine*": 1.0, "strickmaschine*": 1.0,
@@ -131,7 +132,8 @@ TERMS: dict[str, float] = {
     "ropa": 0.8, "prendas": 0.7, "confección": 0.9, "indumentaria": 1.0, "vestimenta": 0.8,
     "tejido": 0.8, "tejidos": 0.9, "telas": 0.8, "hilados": 1.0, "algodón": 0.7, "calcetines": 0.9,
     "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0, "mezclilla": 1.0, "suéteres": 0.9,
-    "jerséis": 0.9, "hilo": 0.5, "tintorería": 0.8, "bufandas": 0.6, "guantes": 0.3,
+    "jerséis": 0.9, "hilo": 0.5, "tintorería*": 0.8, "costura": 0.7, "maquila*": 0.8, "hilandería*": 1.0,
+    "abrigos": 0.5, "bufandas": 0.6, "guantes": 0.3,
     "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,
     "confecção": 1.0, "confecções": 1.0, "tecido": 0.8, "tecidos": 0.9, "fiação": 0.9,
     "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6, "malha": 0.7, "malharia*": 1.0,

@@ -619,6 +619,9 @@ def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Ga
         # German compounds: the market, the mills and their machines, in the plural.
         ("Stoffmarkt in Keqiao wächst", "Auf dem Stoffmarkt in Keqiao bieten Tausende Händler Baumwollstoffe an. Die Webereien kaufen neue Webmaschinen."),
         ("Färbereien in Keqiao ziehen um", "Die Färbereien im Bezirk Keqiao ziehen in einen neuen Industriepark und sollen weniger Abwasser erzeugen."),
+        # French and Spanish trade words: cloth, dye-works, sewing shops.
+        ("Le marché des étoffes de Keqiao attire les acheteurs", "Les grossistes de Keqiao vendent des étoffes imprimées. Les teintureries du district modernisent leurs machines."),
+        ("Los talleres de Humen trabajan sin descanso", "Los talleres de costura y las maquilas de Humen cosen abrigos para tiendas en línea."),
     ],
 )
 def test_textile_news_in_other_languages_is_relevant_and_tagged(tagger: Tagger, title: str, text: str) -> None:
