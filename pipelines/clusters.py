@@ -113,7 +113,7 @@ TERMS: dict[str, float] = {
     "羽绒": 0.7, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
     "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
-    "棉价": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
+    "棉价": 0.8, "皮棉": 0.9, "籽棉": 0.7, "轧花": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
     "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
@@ -311,7 +311,7 @@ GOVERNMENT_WORDS = (
     "government", "city hall", "party committee", "party school", "people's congress", "cppcc", "bureau",
 )
 COMPANY_WORDS = (
-    "股份有限公司", "有限公司", "有限责任公司", "集团", "公司",
+    "股份有限公司", "有限公司", "有限责任公司", "集团", "公司", "厂",
     "co., ltd", "co.,ltd", "co. ltd", "company limited", "co. limited", "corp.", "corporation", "inc.", "factory",
 )
 # A place's name directly before one of these is a facility, an event or a product named

@@ -958,6 +958,18 @@ def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: T
     firm_alias = "Anta and Xtep raised wages for their sewing and shoe workers. Xtep also added a sportswear line."
     assert ids(tagger.tag("Running shoe makers lift wages", firm_alias)) == ["jinjiang"]
 
+    # A Chinese firm's name ending in 厂 (a works) is an address too: the embroidery works in the
+    # site's header, in another cluster's county, is not what the cotton story is about.
+    header = "河北省宁晋县瑞华绣花厂 > 新闻资讯 > 正文\n"
+    story = "尤溪县的纺纱企业今年新增纱锭,棉纱和混纺纱销往沿海的织布厂,纺织工人加班生产。"
+    assert ids(tagger.tag("纺纱企业扩产", header + story)) == ["youxi"]
+
+
+def test_cotton_ginning_and_lint_are_textile_words(tagger: Tagger) -> None:
+    # A cotton market at harvest (seed cotton bought, lint ginned) is textile news.
+    tagging = tagger.tag("临清棉花交易市场开秤", "临清市的棉花交易市场本周开秤收购新棉,籽棉每斤四元左右,轧花厂加工的皮棉销往纱厂。")
+    assert tagging.relevant and ids(tagging) == ["linqing"]
+
 
 def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger: Tagger) -> None:
     # The story is Huarong's; the delegation's stop, 广州市增城区, stays below Huarong's bar. The
