@@ -844,6 +844,9 @@ def test_a_firm_based_in_a_cluster_gives_an_address_not_a_subject(tagger: Tagger
     ("昌乐织带企业拓展市场", "昌乐县的织带厂为箱包和服装企业生产涤纶织带。", "changle-weifang"),
     ("华容纱厂新上紧密纺", "华容的棉纺企业今年新增紧密纺纱锭，纱线主要供给牛仔布厂。", "huarong"),
     ("Huarong spinners ship more yarn", "Cotton spinning mills in Huarong County, Hunan, shipped more yarn to denim weavers.", "huarong"),
+    ("太仓纺织企业扩产", "太仓市的棉纺和针织企业今年扩产,服装出口订单增加。", "taicang"),
+    # The town's split spelling is read first, and its county is its parent, not a second tag.
+    ("Chemical fibre towns", "Polyester filament makers in Huang Jing Town, Taicang City expanded spinning capacity.", "huangjing"),
 ])
 def test_places_added_to_the_gazetteer_are_tagged(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
