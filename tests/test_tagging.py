@@ -468,8 +468,8 @@ def test_big_local_firms_stand_for_their_cluster_in_context(tagger: Tagger, titl
 
 def test_ordinary_words_in_firms_names_are_no_cluster(tagger: Tagger) -> None:
     # 阳光 ("sunshine") and 杉杉 (a given name) are words: only the groups' full names count.
-    weather = tagger.tag("纺织厂迎来好天气", "连日阳光充足，纺织厂把棉纱和坯布搬到院子里晾晒，织布车间照常开工。")
-    designer = tagger.tag("设计师的新系列", "服装设计师杉杉带来一组针织连衣裙，面料选用羊毛和真丝混纺。")
+    weather = tagger.tag("纺织厂在阳光下晾晒坯布", "连日阳光充足，纺织厂把棉纱和坯布搬到院子里晾晒，织布车间照常开工。")
+    designer = tagger.tag("杉杉的针织新系列", "服装设计师杉杉带来一组针织连衣裙，面料选用羊毛和真丝混纺。")
     assert weather.relevant and designer.relevant and ids(weather) == ids(designer) == []
     # A group's full name without textile words is no cluster either.
     assert ids(tagger.tag("酒店开业", "阳光集团旗下的一家酒店本周开业，客房和餐厅都已对外营业。")) == []
