@@ -19,8 +19,9 @@ base", 産地) are context like textile words. Ambiguous names ("Datang") and pi
 split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with textile words or
 other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
 own name is ambiguous) only with textile words in its sentence, since it so often just says
-where a place lies. A big local firm's name ("Anta" for Jinjiang) counts like an ambiguous
-name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
+where a place lies. An ambiguous name qualified by a place it does not lie in is that place's
+namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big local firm's
+name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
 events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
 datelines, credit lines and a firm's contact lines ("Add: ... Foshan City") never count, and a
@@ -326,6 +327,9 @@ FACILITY_WORDS = (
     "动物园", "黄酒", "电视台", "ホテル", "空港", "駅",
 )
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
+# What may stand between a county or city and a town of its own: 太仓市沙溪镇, 太仓沙溪.
+_TOWN_WORDS = (" town", " township")
+_COUNTY_SUFFIXES = {"", *(_key(v) for w in "市县区" for v in (w, *variants(w)))}
 _JOINS = _words("的", "和", "与", "、", "及", "在")
 # A character of a place's name: not a conjunction or CJK punctuation (、。), so that a
 # body's name does not reach back over a list: in 石狮和晋江市政府 only 晋江 is the body's.
@@ -617,6 +621,7 @@ class Tagger:
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
+        found = self._without_namesakes(doc, found)
         # A cluster named only in firms' names and addresses ("Suzhou Gowell-Tex Co. Ltd",
         # "Hangzhou-based") is where firms are registered, not what the page is about: those
         # mentions count only beside one of the place itself. A big firm's name that stands
@@ -658,6 +663,33 @@ class Tagger:
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
         return raw
+
+    def _without_namesakes(self, doc: str, found: list[tuple]) -> list[tuple]:
+        """Drop an ambiguous name that another place's name qualifies: right before it
+        (太仓市沙溪镇, 太仓沙溪: Taicang's Shaxi, not Zhongshan's) or after a town's name and a
+        comma ("Shaxi Town, Taicang"), unless that place is its own county or city."""
+        ends = {end: index for _, end, index, *_ in found}
+        starts = {start: index for start, _, index, *_ in found}
+        kept = []
+        for mention in found:
+            start, end, index, need = mention[:4]
+            if need != ANYWHERE:
+                before = [ends[e] for e in range(start - 4, start) if e in ends and doc[e + 1 : start] in _COUNTY_SUFFIXES]
+                # "Shaxi Town, Taicang" (not a list: "Shenzhen, Guangzhou and Hangzhou")
+                word = next((w for w in _TOWN_WORDS if doc.startswith(w, end + 1)), "")
+                town = word or doc[start : end + 1].endswith(_TOWN_WORDS)
+                comma = end + 1 + len(word)
+                after = starts.get(comma + 2) if town and doc.startswith(", ", comma) else None
+                other = before[-1] if before else after
+                if other is not None and other != index and not self._kin(index, other):
+                    continue
+            kept.append(mention)
+        return kept
+
+    def _kin(self, a: int, b: int) -> bool:
+        """Whether one of the two clusters (indices) lies in the other."""
+        first, second = self._ids[a], self._ids[b]
+        return first in self._ancestors[second] or second in self._ancestors[first]
 
     def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}

@@ -982,6 +982,21 @@ def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: T
     assert ids(tagger.tag("纺纱企业扩产", header + story)) == ["youxi"]
 
 
+@pytest.mark.parametrize("title, text, cluster_ids", [
+    # Taicang's own Shaxi is a textile town too; Zhongshan's Shaxi makes casual wear.
+    ("太仓沙溪纺织企业扩产", "太仓市沙溪镇的纺织企业今年新增纺纱和针织产能,服装出口订单增加。", ["taicang"]),
+    ("Spinning mills expand", "Spinning mills and knitting factories in Shaxi Town, Taicang, added spindles this year.", ["taicang"]),
+    ("沙溪休闲服装", "中山市沙溪镇的休闲服装企业今年订单增加。", ["shaxi"]),
+    ("Casual wear orders", "Casual wear factories in Shaxi Town, Zhongshan, sewed more jackets this year.", ["shaxi"]),
+    # A list is not a town and its county.
+    ("Clothing cities", "The most intensive clothing clusters are Shenzhen, Guangzhou and Hangzhou, with garment makers in each.",
+     ["guangzhou", "hangzhou", "shenzhen"]),
+])
+def test_a_namesake_qualified_by_another_place_is_not_the_cluster(
+    tagger: Tagger, title: str, text: str, cluster_ids: list[str]
+) -> None:
+    assert sorted(ids(tagger.tag(title, text))) == cluster_ids
+
 def test_cotton_ginning_and_lint_are_textile_words(tagger: Tagger) -> None:
     # A cotton market at harvest (seed cotton bought, lint ginned) is textile news.
     tagging = tagger.tag("临清棉花交易市场开秤", "临清市的棉花交易市场本周开秤收购新棉,籽棉每斤四元左右,轧花厂加工的皮棉销往纱厂。")
