@@ -21,8 +21,8 @@ other cluster names nearby, and a big city's name (广州, "Dongguan": a prefect
 own name is ambiguous) only with textile words in its sentence, since it so often just says
 where a place lies. An ambiguous name qualified by a place it does not lie in is that place's
 namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big local firm's
-name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a place's facilities,
-events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
+name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like an address;
+excluded phrases ("Jinjiang Inn"), a place's facilities, events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
 bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
 datelines, credit lines and a firm's contact lines ("Add: ... Foshan City") never count, and a
 cluster named only in firms' names and addresses ("Suzhou Lanfeng Textile Co., Ltd") is not
