@@ -12,31 +12,30 @@ the threshold; the words of travel guides and place profiles (景区, 门票, �
 against it, so that a guide to a cluster town that describes its cloth market among its
 sights is not textile news either. Off-topic articles get no cluster tags at all.
 
-A cluster mention counts more in the title, in the lead and with textile words nearby,
-and less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司). Words that call places clusters (产业集群, "industrial
-base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin names
-split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with textile words or
-other cluster names nearby, and a big city's name (广州, "Dongguan": a prefecture whose
-own name is ambiguous) only with textile words in its sentence, since it so often just says
-where a place lies. An ambiguous name qualified by a place it does not lie in is that place's
-namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big local firm's
-name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like an address;
-excluded phrases ("Jinjiang Inn"), a place's facilities, events and products ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government
-bodies ("Ningbo city hall", 宁波市经信局; but not a leader's title, 石狮市委书记),
-datelines, credit lines and a firm's contact lines ("Add: ... Foshan City") never count, and a
-cluster named only in firms' names and addresses ("Suzhou Lanfeng Textile Co., Ltd") is not
-tagged: that is where the firms are registered. A body's name reaches over no conjunction,
-list comma or verb (in 石狮和晋江市政府 only 晋江 is the body's). A
-cluster is tagged when its score is high enough and not far below the best cluster's
-(a cluster named in passing is not what the story is about; a big city named
-with its towns does not set that bar, nor is it tagged in place of its own town that
-misses the bar); the
-ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it, so the
-story is tagged once. Source hints raise the score of their clusters (and their
-children) that the text mentions; they never add a cluster the text does not name.
-Matching is on UTF-8 bytes of the folded text: Latin names need word boundaries (a
-footnote number, "Guangzhou1", does not join the word), Chinese names match as substrings.
+A cluster mention counts more in the title, in the lead and with textile words nearby, and
+less near the end, after a "Related reading" marker and as a company's address
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司). Words that call places clusters (产业集群,
+"industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
+names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
+textile words or other cluster names nearby, and a big city's name (广州, "Dongguan": a
+prefecture whose own name is ambiguous) only with textile words in its sentence, since it so
+often just says where a place lies. An ambiguous name qualified by a place it does not lie
+in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big
+local firm's name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like
+an address; excluded phrases ("Jinjiang Inn"), a place's facilities, events and products
+("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
+宁波市经信局; but not a leader's title, 石狮市委书记), datelines, credit lines and a firm's contact
+lines ("Add: ... Foshan City") never count, and a cluster named only in firms' names and
+addresses ("Suzhou Lanfeng Textile Co., Ltd") is not tagged: that is where the firms are
+registered. A body's name reaches over no conjunction, list comma or verb (in 石狮和晋江市政府 only
+晋江 is the body's). A cluster is tagged when its score is high enough and not far below the
+best cluster's (a cluster named in passing is not what the story is about; a big city named
+with its towns does not set that bar, nor is it tagged in place of its own town that misses
+the bar); the ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it,
+so the story is tagged once. Source hints raise the score of their clusters (and their
+children) that the text mentions; they never add a cluster the text does not name. Matching
+is on UTF-8 bytes of the folded text: Latin names need word boundaries (a footnote number,
+"Guangzhou1", does not join the word), Chinese names match as substrings.
 """
 
 from __future__ import annotations
