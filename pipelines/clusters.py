@@ -113,7 +113,8 @@ TERMS: dict[str, float] = {
     "羽绒": 0.7, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
     "绗缝": 1.0, "色织": 1.0, "呢绒": 1.0, "棉纱": 1.0, "棉布": 1.0, "郑棉": 1.0, "美棉": 1.0,
-    "棉价": 0.8, "皮棉": 0.9, "籽棉": 0.7, "轧花": 0.8, "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
+    "棉价": 0.8, "皮棉": 0.9, "籽棉": 0.7, "轧花": 0.8,
+    "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
     "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
@@ -121,11 +122,13 @@ TERMS: dict[str, float] = {
     # other languages.
     "textil*": 1.0, "habillement": 1.0, "vêtement*": 1.0, "prêt-à-porter": 1.0, "tissu": 0.8,
     "tissus": 0.9, "tricot*": 0.9, "bonneterie": 1.0, "filature*": 0.9, "tissage*": 1.0, "étoffe*": 0.9,
-    "confection": 0.8, "teinturerie*": 0.9, "robes": 0.5, "manteaux": 0.5, "doudoune*": 0.7, "chaussettes": 0.9,
+    "confection": 0.8, "teinturerie*": 0.9, "robes": 0.5, "manteaux": 0.5, "doudoune*": 0.7,
+    "chaussettes": 0.9,
     "chaussures": 0.5, "chapeaux": 0.6, "écharpes": 0.6, "bonnets": 0.6, "gants": 0.3, "soie": 0.7, "coton": 0.7, "laine": 0.6, "cachemire": 1.0,
     "*kleidung": 1.0, "bekleidung*": 1.0, "stoffe": 0.6, "garne": 0.9, "strickwaren": 1.0,
     "weberei*": 1.0, "spinnerei*": 1.0, "färberei*": 0.9, "webmaschine*": 1.0, "strickmaschine*": 1.0,
-    "stoffmarkt*": 1.0, "baumwollstoff*": 0.9, "polyesterstoff*": 0.9, "bettwäsche": 0.8, "modeindustrie": 0.8, "*mützen": 0.7, "*mütze": 0.6, "socken": 0.9, "seide": 0.7,
+    "stoffmarkt*": 1.0, "baumwollstoff*": 0.9, "polyesterstoff*": 0.9, "bettwäsche": 0.8, "modeindustrie": 0.8,
+    "*mützen": 0.7, "*mütze": 0.6, "socken": 0.9, "seide": 0.7,
     "baumwolle": 0.7, "kaschmir": 1.0, "*textilien": 1.0, "strickerei*": 1.0, "näherei*": 0.9, "nähbetrieb*": 0.9,
     "*strümpfe": 0.9, "pullover": 0.8, "webstühle": 0.9, "kleider": 0.7,
     "couture": 0.6, "chemises": 0.6, "lainage": 0.9, "teinture": 0.8,
@@ -326,7 +329,8 @@ FACILITY_WORDS = (
     "动物园", "黄酒", "电视台", "ホテル", "空港", "駅",
 )
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
-# What may stand between a county or city and a town of its own: 太仓市沙溪镇, 太仓沙溪.
+# A town's name before a comma and its county ("Shaxi Town, Taicang"), and what may stand
+# between a county or city and a town right after it (太仓市沙溪镇, 太仓沙溪).
 _TOWN_WORDS = (" town", " township")
 _COUNTY_SUFFIXES = {"", *(_key(v) for w in "市县区" for v in (w, *variants(w)))}
 _JOINS = _words("的", "和", "与", "、", "及", "在")
