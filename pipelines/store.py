@@ -487,9 +487,9 @@ class DecidingProcess:
         child.close()
         self.ready = False  # its first message, "ready", is taken
 
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until the process has opened the archive, at most `timeout` seconds (one that
-        ended instead is reported by `result`)."""
+    def wait_ready(self, timeout: float | None) -> None:
+        """Wait until the process has opened the archive, at most `timeout` seconds (None: as
+        long as it takes; one that ended instead is reported by `result`)."""
         with contextlib.suppress(EOFError, OSError):
             if not self.ready and self.pipe.poll(timeout):
                 self.pipe.recv()
@@ -503,10 +503,8 @@ class DecidingProcess:
         """The decisions of the earliest batch submitted and not yet taken (`batch`: its pages).
         Raises ArchiveError when the archive could not be read, DecidingFailed when the process
         ended or failed."""
+        self.wait_ready(None)
         try:
-            if not self.ready:
-                self.pipe.recv()
-                self.ready = True
             kind, value = self.pipe.recv()
         except (EOFError, OSError):
             self.process.join(1)
