@@ -420,7 +420,7 @@ def find_near_duplicate(db: sqlite_utils.Database, signature: bytes | None, thre
         return None
     params = params or _current(db, threshold)
     values = _values(signature)
-    keys = keys if keys is not None else list(_keys_of(signature, params.bands, params.rows))
+    keys = keys if keys is not None else band_keys_of(signature, params)
     if pending and not pending.bands.keys().isdisjoint(keys):
         # A bucket holds its earliest articles: pending ones (the latest) fill what the stored leave.
         buckets: list[list[int]] = [[] for _ in keys]
@@ -478,7 +478,7 @@ def index(db: sqlite_utils.Database, article_id: int, signature: bytes | None, p
     if signature is None:
         return
     params = params or _current(db, None)
-    keys = keys if keys is not None else list(_keys_of(signature, params.bands, params.rows))
+    keys = keys if keys is not None else band_keys_of(signature, params)
     old = db.execute("SELECT signature FROM dedup_signatures WHERE article_id = ?", [article_id]).fetchone()
     if old is not None and len(old[0]) == SIGNATURE_BYTES:  # re-indexed: drop the old entries
         old_keys = band_keys(_values(old[0])[None, :], params.bands, params.rows)[0].tolist()
