@@ -1011,3 +1011,23 @@ def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger
             "了解浆纱和洗水工艺。华容县的纱厂今年新增紧密纺纱锭，棉纱主要供给牛仔布企业，华容纺织产业产值继续增长。"
             "华容县还计划建设纺织服装产业园，引进织布和服装企业。")
     assert ids(tagger.tag(title, text)) == ["huarong", "zengcheng"]
+
+
+# Pilot lists, round 2: Chendian (陈店镇, Chaonan), China's underwear town.
+
+
+@pytest.mark.parametrize("title, text, cluster_ids", [
+    ("陈店文胸厂赶制夏季订单", "陈店镇的文胸厂这个月加开了缝纫线，内衣面料和肩带从附近的辅料市场采购。", ["chendian"]),
+    ("Bra makers in Chendian hire sewers", "Underwear factories in Chendian, Shantou, hired more sewing workers for export bras.",
+     ["chendian"]),
+    # Its district is its parent: named together, the town alone is tagged.
+    ("内衣企业建智能车间", "汕头市潮南区陈店镇的内衣企业今年新建了智能车间，文胸和家居服销往全国。", ["chendian"]),
+    # 陈店长 is a shop manager called Chen, even on a clothing page.
+    ("门店销售回暖", "服装门店的陈店长说，本周羽绒服和羊毛衫卖得不错，新款面料很受欢迎。", []),
+    # A village's road works are not textile news.
+    ("陈店村修通新路", "陈店村今年修通了进村公路，村民去镇上赶集方便多了。", []),
+])
+def test_chendian_is_tagged_in_underwear_news_and_not_as_a_shop_manager(
+    tagger: Tagger, title: str, text: str, cluster_ids: list[str]
+) -> None:
+    assert ids(tagger.tag(title, text)) == cluster_ids
