@@ -744,6 +744,7 @@ def test_the_place_itself_still_counts_beside_its_facilities(tagger: Tagger) -> 
         ("畳石橋の寝装市場", "江蘇省の畳石橋には寝装品とテキスタイルの卸売店が並ぶ。", "dieshiqiao"),
         ("Strickerei in Puyuan", "In Puyuan arbeiten tausende Strickereien; die Pullover gehen nach Europa.", "puyuan"),
         ("Malharia de Puyuan cresce", "As malharias de Puyuan venderam mais peças de malha neste inverno.", "puyuan"),
+        ("晋江のスニーカー工場", "晋江の工場はスポーツウェアとシューズを作り、フットウェアの輸出も伸びた。", "jinjiang"),
         ("義烏のマフラー工場", "義烏の工場ではマフラーと手袋の注文が増え、マフラーの輸出も伸びた。", "yiwu"),
         ("Strikkede huer fra Yiwu", "Fabrikkerne i Yiwu laver strikkede huer til Finland.", "yiwu"),
     ],
