@@ -183,14 +183,16 @@ CLUSTER_WORDS = (
     "产业集群", "集群", "产业基地", "生产基地", "产业园", "工业园", "産地", "産業集積", "クラスター",
 )
 
-# Words of travel guides and place profiles (景区, 门票, 常住人口, "scenic spot"): a page
-# about a cluster town that describes its trade among its sights, hotels and population
-# is not textile news. Each distinct word counts once against relevance.
+# Words of travel guides, hotel reviews and place profiles (景区, 门票, 常住人口, "scenic
+# spot", "front desk"): a page about a cluster town that describes its trade among its
+# sights, hotels and population, or a review that praises a hotel's towels and linen, is
+# not textile news. Each distinct word counts once against relevance.
 PROFILE_WORDS = (
     "scenic spot", "scenic spots", "scenic area", "tourist attraction", "tourist attractions", "sightseeing",
     "itinerary", "admission fee", "opening hours", "travel guide", "homestay", "homestays", "must-see",
     "population of", "square kilometers", "square kilometres",
-    "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩",
+    "check-in", "check-out", "front desk", "room service", "breakfast buffet", "hotel staff", "our stay",
+    "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩", "前台", "退房", "客房",
     "常住人口", "户籍人口", "总人口", "行政村", "北纬", "东经", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
 )
 PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on

@@ -798,6 +798,22 @@ def test_a_travel_guide_to_a_cluster_town_is_not_textile_news(tagger: Tagger) ->
     assert tagger.tag(TRAVEL_GUIDE[0], plain).relevance > guide.relevance
 
 
+HOTEL_REVIEW = (
+    "Great stay near the old town of Shengze",
+    "We booked two nights in Shengze. Check-in was quick and the front desk spoke good English. The room "
+    "had soft towels, silk cushions and crisp cotton bed linen, and room service brought extra blankets. "
+    "The breakfast buffet was generous. Our stay was short but we would come back; the silk shops nearby "
+    "sell scarves and fabric by the metre.",
+)
+
+
+def test_a_hotel_review_praising_its_linen_is_not_textile_news(tagger: Tagger) -> None:
+    review = tagger.tag(*HOTEL_REVIEW)
+    assert not review.relevant and ids(review) == []
+    plain = _without(HOTEL_REVIEW[1], ("Check-in", "front desk", "room service", "breakfast buffet", "Our stay"))
+    assert tagger.tag(HOTEL_REVIEW[0], plain).relevance > review.relevance
+
+
 def test_textile_news_that_profiles_its_place_in_passing_stays_relevant(tagger: Tagger) -> None:
     news = tagger.tag(*PARK_NEWS)
     assert news.relevant and ids(news) == ["keqiao"]
