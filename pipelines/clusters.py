@@ -156,6 +156,12 @@ TERMS: dict[str, float] = {
     "子供服": 1.0, "婦人服": 1.0, "紳士服": 1.0, "ファッション": 0.4, "ウール": 0.6,
     "テキスタイル": 1.0, "ファブリック": 0.8, "ソックス": 0.9, "ジャカード": 1.0, "捺染": 1.0, "染織": 1.0,
     "ぬいぐるみ": 0.5, "寝装": 0.9, "肌着": 0.8, "作業服": 0.8, "マフラー": 0.6, "手袋": 0.3,
+    "スポーツウェア": 1.0, "フットウェア": 0.8, "シューズ": 0.5, "スニーカー": 0.7, "靴": 0.5,
+    "合繊": 1.0, "ポリエステル": 1.0, "ナイロン": 0.7, "レーヨン": 1.0, "紡糸": 0.8, "綿糸": 1.0,
+    "綿布": 1.0, "綿花": 0.5, "織布": 1.0, "編み物": 0.9, "不織布": 1.0, "製糸": 0.9, "生糸": 0.9,
+    "水着": 1.0, "ランジェリー": 1.0, "アウター": 0.8, "ダウンジャケット": 0.9, "ベビー服": 1.0,
+    "ウェディングドレス": 0.9, "シャツ": 0.5, "ネクタイ": 0.9, "ストッキング": 0.9, "スカーフ": 0.6,
+    "レザー": 0.5, "カーテン": 0.5,
 }
 
 # Markers of the page furniture that follows the article: headlines of other stories.
@@ -177,14 +183,16 @@ CLUSTER_WORDS = (
     "产业集群", "集群", "产业基地", "生产基地", "产业园", "工业园", "産地", "産業集積", "クラスター",
 )
 
-# Words of travel guides and place profiles (景区, 门票, 常住人口, "scenic spot"): a page
-# about a cluster town that describes its trade among its sights, hotels and population
-# is not textile news. Each distinct word counts once against relevance.
+# Words of travel guides, hotel reviews and place profiles (景区, 门票, 常住人口, "scenic
+# spot", "front desk"): a page about a cluster town that describes its trade among its
+# sights, hotels and population, or a review that praises a hotel's towels and linen, is
+# not textile news. Each distinct word counts once against relevance.
 PROFILE_WORDS = (
     "scenic spot", "scenic spots", "scenic area", "tourist attraction", "tourist attractions", "sightseeing",
     "itinerary", "admission fee", "opening hours", "travel guide", "homestay", "homestays", "must-see",
     "population of", "square kilometers", "square kilometres",
-    "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩",
+    "check-in", "check-out", "front desk", "room service", "breakfast buffet", "hotel staff", "our stay",
+    "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩", "前台", "退房", "客房",
     "常住人口", "户籍人口", "总人口", "行政村", "北纬", "东经", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
 )
 PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on

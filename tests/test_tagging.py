@@ -744,6 +744,7 @@ def test_the_place_itself_still_counts_beside_its_facilities(tagger: Tagger) -> 
         ("畳石橋の寝装市場", "江蘇省の畳石橋には寝装品とテキスタイルの卸売店が並ぶ。", "dieshiqiao"),
         ("Strickerei in Puyuan", "In Puyuan arbeiten tausende Strickereien; die Pullover gehen nach Europa.", "puyuan"),
         ("Malharia de Puyuan cresce", "As malharias de Puyuan venderam mais peças de malha neste inverno.", "puyuan"),
+        ("晋江のスニーカー工場", "晋江の工場はスポーツウェアとシューズを作り、フットウェアの輸出も伸びた。", "jinjiang"),
         ("義烏のマフラー工場", "義烏の工場ではマフラーと手袋の注文が増え、マフラーの輸出も伸びた。", "yiwu"),
         ("Strikkede huer fra Yiwu", "Fabrikkerne i Yiwu laver strikkede huer til Finland.", "yiwu"),
     ],
@@ -795,6 +796,22 @@ def test_a_travel_guide_to_a_cluster_town_is_not_textile_news(tagger: Tagger) ->
     # The same page without its travel words would pass: the words are what count against it.
     plain = _without(TRAVEL_GUIDE[1], ("景点", "开放时间", "门票", "游客", "风景区", "游玩", "民宿"))
     assert tagger.tag(TRAVEL_GUIDE[0], plain).relevance > guide.relevance
+
+
+HOTEL_REVIEW = (
+    "Great stay near the old town of Shengze",
+    "We booked two nights in Shengze. Check-in was quick and the front desk spoke good English. The room "
+    "had soft towels, silk cushions and crisp cotton bed linen, and room service brought extra blankets. "
+    "The breakfast buffet was generous. Our stay was short but we would come back; the silk shops nearby "
+    "sell scarves and fabric by the metre.",
+)
+
+
+def test_a_hotel_review_praising_its_linen_is_not_textile_news(tagger: Tagger) -> None:
+    review = tagger.tag(*HOTEL_REVIEW)
+    assert not review.relevant and ids(review) == []
+    plain = _without(HOTEL_REVIEW[1], ("Check-in", "front desk", "room service", "breakfast buffet", "Our stay"))
+    assert tagger.tag(HOTEL_REVIEW[0], plain).relevance > review.relevance
 
 
 def test_textile_news_that_profiles_its_place_in_passing_stays_relevant(tagger: Tagger) -> None:
