@@ -19,7 +19,10 @@ less near the end, after a "Related reading" marker and as a company's address
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
 textile words or other cluster names nearby, and a big city's name (广州, "Dongguan": a
 prefecture whose own name is ambiguous) only with textile words in its sentence, since it so
-often just says where a place lies. An ambiguous name qualified by a place it does not lie
+often just says where a place lies. A page that lists clusters line by line ("Key cities:
+Guangzhou, Shenzhen", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：) is about each of them:
+a name in a list line's first sentence counts with the textile words of its line or the next,
+and without the decay near the end, since a list runs to its end. An ambiguous name qualified by a place it does not lie
 in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big
 local firm's name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like
 an address; excluded phrases ("Jinjiang Inn"), a place's facilities, events and products
@@ -225,7 +228,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE = 0, 1, 2, 3, 4, 5
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST = 0, 1, 2, 3, 4, 5, 6
 # What a name needs to count (kept with it in the names' automaton):
 ANYWHERE = 0  # a cluster's name or alias
 IN_CONTEXT = 1  # an ambiguous or split pinyin name: textile words or another cluster's name nearby
@@ -304,6 +307,24 @@ def _words(*words: str) -> str:
     """Alternatives matching `words` and their Traditional and Japanese spellings (縣, 來源, 政府)."""
     spellings = {s for w in words for s in (w, *variants(w))}
     return "(?:" + "|".join(re.escape(_key(w)) for w in sorted(spellings, key=len, reverse=True)) + ")"
+
+
+# A page that lists clusters, each on a line of its own with its trade ("Key cities: Guangzhou,
+# Shenzhen, Dongguan", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：), is about all of
+# them. Such a line opens with a short label and a colon (after a bullet or a number, if any);
+# the clusters named in the label or the sentence after it are listed when textile words are on
+# the line or the next (an item's text may go on below it). Names in a plain sentence ("few
+# places rival it, apart from Hangzhou, Ningbo and Shenzhen") are not listed, nor headlines in
+# a bulleted list of other stories, which have no label.
+LIST_MIN_CLUSTERS = 3  # a page lists clusters when its list lines name this many
+LIST_MIN_LINES = 2  # on at least this many lines
+LABEL_BYTES = 60  # the longest label: 60 Latin letters, 20 Chinese characters
+LIST_MARKER = re.compile(
+    r"[ \t]*(?:" + _words("-", "*", "•", "·", "▪", "●", "◆", "■") + r"|\d{1,2}(?:[.)]|" + _words("、", "）") + r")|"
+    + _words("（") + r"\d{1,2}" + _words("）") + "|" + _words(*"一二三四五六七八九十") + "{1,2}" + _words("、") + r")?\s*"
+)
+COLONS = (":", "：")
+_NOT_IN_LABEL = ("\n", *(_key(stop) for stop in (". ", "! ", "? ", "。", "！", "？")))
 
 
 # What follows a name:
@@ -410,6 +431,9 @@ def _term_automaton() -> ahocorasick.Automaton:
     for marker in TAIL_MARKERS:
         for key, edges in _spellings(marker):
             automaton.add_word(key, (_TAIL, 0.0, len(key), edges, key))
+    for colon in COLONS:  # where a list line's label may end
+        key = _key(colon)
+        automaton.add_word(key, (_LIST, 0.0, len(key), (False, False), key))
     for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
                         (_PROFILE, PROFILE_WORDS)):
         for word in words:
@@ -499,6 +523,49 @@ def _credited(doc: str, start: int, credits: list[int]) -> bool:
     return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
 
 
+def _list_line(doc: str, colon: int, terms: list[int]) -> tuple[int, int]:
+    """(start, end of the listed part) of the list line whose label the colon at `colon`
+    ends, if textile words are on the line or the next (see LIST_MIN_CLUSTERS); else (-1, -1)."""
+    line_start = doc.rfind("\n", 0, colon) + 1
+    label_start = LIST_MARKER.match(doc, line_start, colon).end()  # "3. Fujian Shishi ...:"
+    if not 0 < colon - label_start <= LABEL_BYTES or any(s in doc[label_start:colon] for s in _NOT_IN_LABEL):
+        return -1, -1
+    line_end = doc.find("\n", colon)
+    line_end = len(doc) if line_end < 0 else line_end
+    next_end = doc.find("\n", line_end + 1)
+    if not _near(terms, line_start, len(doc) if next_end < 0 else next_end):
+        return -1, -1
+    stops = (doc.find(stop, colon, line_end) for stop in SENTENCE_STOPS)
+    return line_start, min((i for i in stops if i >= 0), default=line_end)
+
+
+def _listed(
+    doc: str, colons: Sequence[int], found: list[tuple], body_start: int, tail_start: int, terms: list[int]
+) -> set[int]:
+    """Starts of the names on list lines, if the page lists clusters (LIST_MIN_CLUSTERS on
+    LIST_MIN_LINES lines); else none. `colons`: where the term automaton found a colon."""
+    if len(colons) < LIST_MIN_LINES:
+        return set()
+    lines = {}  # line start -> end of its listed part
+    for colon in colons:
+        start, end = _list_line(doc, colon, terms)
+        if body_start <= start < tail_start:
+            lines.setdefault(start, end)
+    if len(lines) < LIST_MIN_LINES:
+        return set()
+    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
+    for start, end, index, *_ in found:
+        line_start = doc.rfind("\n", 0, start) + 1
+        if end < lines.get(line_start, -1):
+            on_lines.append((start, index, line_start))
+    if (
+        len({index for _, index, _ in on_lines}) < LIST_MIN_CLUSTERS
+        or len({line for _, _, line in on_lines}) < LIST_MIN_LINES
+    ):
+        return set()
+    return {start for start, _, _ in on_lines}
+
+
 def _word_units(body: str) -> float:
     """Length in words of a `_key` string: Latin words of ~6 letters, Chinese ones of ~1.7 characters."""
     ascii_bytes = len(body.encode("ascii", "ignore"))
@@ -547,6 +614,7 @@ class Tagger:
         credits: list[int] = []
         cluster_words: list[int] = []
         profile_words: set[str] = set()
+        colons: list[int] = []  # where a list line's label may end
         for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -564,6 +632,9 @@ class Tagger:
             if kind == _PROFILE:
                 profile_words.add(key)
                 continue
+            if kind == _LIST:
+                colons.append(start)
+                continue
             if weight <= 0:
                 continue
             term_positions.append(start)
@@ -578,7 +649,7 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body))
+        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons)
         return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
@@ -610,6 +681,7 @@ class Tagger:
         markers: list[int],
         credits: list[int],
         text_len: int,
+        colons: Sequence[int] = (),
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
         found = []
@@ -641,6 +713,7 @@ class Tagger:
         found = [mention for mention in found if mention[2] in placed]
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
+        listed = _listed(doc, colons, found, body_start, tail_start, terms)
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
@@ -650,7 +723,9 @@ class Tagger:
                     in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)
                 continue
             window = WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK
-            if need == IN_SENTENCE:
+            if start in listed:
+                context = True  # its list line has textile words
+            elif need == IN_SENTENCE:
                 context = _near(terms, *_sentence(doc, start, end, window))
             else:
                 context = _near(terms, start - window, end + window)
@@ -664,7 +739,7 @@ class Tagger:
                 weight *= TAIL_FACTOR
             elif share < LEAD_SHARE:
                 weight *= LEAD_BONUS
-            elif share > END_SHARE:
+            elif share > END_SHARE and start not in listed:  # a list runs to its end
                 weight *= 1 - (1 - END_FACTOR) * (share - END_SHARE) / (1 - END_SHARE)
             body[index].append(weight)
         raw: dict[int, float] = {}

@@ -1048,3 +1048,72 @@ def test_chendian_is_tagged_in_underwear_news_and_not_as_a_shop_manager(
     tagger: Tagger, title: str, text: str, cluster_ids: list[str]
 ) -> None:
     assert ids(tagger.tag(title, text)) == cluster_ids
+
+
+# A sourcing report that lists regions, each with a "Key cities" line and the trade on the next.
+KNITWEAR_REGIONS = (
+    "This report compares the regions where most export knitwear is made, for buyers who plan next "
+    "season's orders and want to spread them over more than one supplier base.\n"
+    "1. Guangdong Province\n"
+    "- Key cities: Dongguan, Shenzhen\n"
+    "- Strengths: sweaters, knitted tops and fast sampling for export brands\n"
+    "2. Zhejiang Province\n"
+    "- Key cities: Tongxiang, Haining\n"
+    "- Strengths: woollen sweaters, warp-knitted fabric and large knitting mills\n"
+)
+
+
+def test_a_page_listing_clusters_line_by_line_tags_each_of_them(tagger: Tagger) -> None:
+    # Big cities count only with textile words in their sentence, and Tongxiang and Haining have
+    # none beside them: on a list page the line below an item's name carries its trade.
+    tagging = tagger.tag("Where export knitwear is made in China", KNITWEAR_REGIONS)
+    assert sorted(ids(tagging)) == ["dongguan", "haining", "shenzhen", "tongxiang"]
+
+
+def test_a_list_runs_to_the_end_of_the_text(tagger: Tagger) -> None:
+    # The third item closes the text, where a passing mention would weigh less.
+    lead = (
+        "Three towns make most of the children's wear sold in China, and buyers who source kids' wear "
+        "should know what each of them does best before they place orders for the coming season. "
+    ) * 3
+    text = (
+        lead + "\nZhili, Zhejiang: the largest base, with workshops sewing kids' wear of every kind. Zhili "
+        "sells to shops in every province and its children's wear market is the biggest in the country.\n"
+        "Foshan, Guangdong: kids' wear for export, made by more than two thousand garment firms. Foshan "
+        "also has fabric mills and print shops that serve the children's clothing trade.\n"
+        "Shishi, Fujian: casual children's wear and sportswear brands."
+    )
+    tagging = tagger.tag("Three bases of children's wear", text)
+    assert sorted(ids(tagging)) == ["foshan", "shishi", "zhili"]
+
+
+@pytest.mark.parametrize("text", [
+    # an agency's offices: labelled lines with no textile words on them or below
+    "Our sourcing agency checks knitwear, woven garments and fabric for brands in Europe before they "
+    "ship. Inspectors visit the factory twice: once when the cloth is cut and once before packing.\n"
+    "We keep in touch by phone and by e-mail, and answer within one working day.\n"
+    "Offices: Guangzhou, Shenzhen\nWarehouses: Dongguan, Foshan\nOpen Monday to Saturday.\n",
+    # big cities in a list line's second sentence, which has no textile words: how buyers travel
+    "Where to buy fabric in China, by town.\n"
+    "- Keqiao: the largest fabric market, with dyeing mills and weaving sheds. Buyers often fly in via "
+    "Guangzhou or Shenzhen and stay for a week.\n"
+    "- Shengze: silk and polyester weaving.\n- Haining: warp knitting and home textiles.\n",
+])
+def test_names_that_are_no_list_items_do_not_count_as_listed(tagger: Tagger, text: str) -> None:
+    tagged = ids(tagger.tag("Sourcing textiles in China", text))
+    assert not {"guangzhou", "shenzhen", "dongguan", "foshan"} & set(tagged)
+
+
+def test_a_bulleted_list_of_other_stories_at_the_end_is_no_list_of_clusters(tagger: Tagger) -> None:
+    # Headlines of other stories (no "Related reading" marker here) have no label: they are not
+    # list lines, and names near the end of a text still weigh less.
+    story = (
+        "Children's wear makers raised output by a tenth this spring as online orders grew in Zhili. "
+        "Workshops added sewing lines and shared cutting rooms for fabric, and many now sell directly "
+        "to shops. Officials said garment firms would get help with design and brands this year. "
+    ) * 3
+    headlines = (
+        "Popular posts\n- Humen fashion fair opens with women's wear\n- Shishi casual wear exports rise\n"
+        "- Datang sock makers go digital\n- Keqiao fabric prices\n"
+    )
+    assert ids(tagger.tag("Kids' wear output up", story + "\n" + headlines)) == ["zhili"]
