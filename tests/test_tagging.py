@@ -1050,23 +1050,19 @@ def test_chendian_is_tagged_in_underwear_news_and_not_as_a_shop_manager(
     assert ids(tagger.tag(title, text)) == cluster_ids
 
 
-# A sourcing report that lists regions, each with a "Key cities" line and the trade on the next.
-KNITWEAR_REGIONS = (
-    "This report compares the regions where most export knitwear is made, for buyers who plan next "
-    "season's orders and want to spread them over more than one supplier base.\n"
-    "1. Guangdong Province\n"
-    "- Key cities: Dongguan, Shenzhen\n"
-    "- Strengths: sweaters, knitted tops and fast sampling for export brands\n"
-    "2. Zhejiang Province\n"
-    "- Key cities: Tongxiang, Haining\n"
-    "- Strengths: woollen sweaters, warp-knitted fabric and large knitting mills\n"
-)
-
-
 def test_a_page_listing_clusters_line_by_line_tags_each_of_them(tagger: Tagger) -> None:
+    # A sourcing report lists regions, each with a "Key cities" line and the trade on the next.
     # Big cities count only with textile words in their sentence, and Tongxiang and Haining have
     # none beside them: on a list page the line below an item's name carries its trade.
-    tagging = tagger.tag("Where export knitwear is made in China", KNITWEAR_REGIONS)
+    report = (
+        "This report compares the regions where most export knitwear is made, for buyers who plan next "
+        "season's orders and want to spread them over more than one supplier base.\n"
+        "1. Guangdong Province\n- Key cities: Dongguan, Shenzhen\n"
+        "- Strengths: sweaters, knitted tops and fast sampling for export brands\n"
+        "2. Zhejiang Province\n- Key cities: Tongxiang, Haining\n"
+        "- Strengths: woollen sweaters, warp-knitted fabric and large knitting mills\n"
+    )
+    tagging = tagger.tag("Where export knitwear is made in China", report)
     assert sorted(ids(tagging)) == ["dongguan", "haining", "shenzhen", "tongxiang"]
 
 
