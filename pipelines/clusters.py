@@ -511,7 +511,7 @@ def _big_city(cluster: Cluster) -> bool:
 
 def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
     """The part of doc[start - window : end + window] in the sentence of doc[start:end]."""
-    low = max(doc.rfind(stop, start - window, start) for stop in SENTENCE_STOPS)
+    low = max(doc.rfind(stop, max(start - window, 0), start) for stop in SENTENCE_STOPS)
     highs = [i for i in (doc.find(stop, end, end + window) for stop in SENTENCE_STOPS) if i >= 0]
     return max(low, start - window), min(highs, default=end + window)
 

@@ -135,7 +135,7 @@ def centre(geom) -> tuple[float, float]:
 CITIES = {
     "Nantong": "南通市", "Suzhou": "苏州市", "Wuxi": "无锡市", "Yancheng": "盐城市", "Suqian": "宿迁市", "Nanjing": "南京市",
     "Hangzhou": "杭州市", "Shaoxing": "绍兴市", "Jiaxing": "嘉兴市", "Huzhou": "湖州市", "Jinhua": "金华市", "Ningbo": "宁波市",
-    "Quanzhou": "泉州市", "Fuzhou": "福州市", "Sanming": "三明市", "Dongguan": "东莞市", "Guangzhou": "广州市", "Jiangmen": "江门市",
+    "Quanzhou": "泉州市", "Putian": "莆田市", "Fuzhou": "福州市", "Sanming": "三明市", "Dongguan": "东莞市", "Guangzhou": "广州市", "Jiangmen": "江门市",
     "Maoming": "茂名市", "Chaozhou": "潮州市", "Shantou": "汕头市", "Foshan": "佛山市", "Zhongshan": "中山市",
     "Anqing": "安庆市", "Zibo": "淄博市", "Binzhou": "滨州市", "Weifang": "潍坊市", "Xinyu": "新余市", "Yichun": "宜春市",
     "Nanyang": "南阳市", "Xiantao": "仙桃市", "Zhuzhou": "株洲市", "Yueyang": "岳阳市", "Xingtai": "邢台市", "Baoding": "保定市",

@@ -594,6 +594,10 @@ def test_big_city_named_as_a_location_is_not_a_tag(tagger: Tagger) -> None:
         "as fabric traders reported brisk orders from apparel buyers across the country.",
     )
     assert ids(market) == ["guangzhou"]
+    # Near the start of a short text too, the city's own sentence must carry the textile words:
+    # the title's and the first sentence's do not reach it.
+    trip = tagger.tag("面料市场迎来采购商", "柯桥面料市场本周迎来大批采购商。一位采购商说他刚从广州出差回来，下周再来。")
+    assert ids(trip) == ["keqiao"]
 
 
 def test_big_city_does_not_crowd_out_its_towns(tagger: Tagger) -> None:
@@ -1030,7 +1034,8 @@ def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger
     assert ids(tagger.tag(title, text)) == ["huarong", "zengcheng"]
 
 
-# Pilot lists, round 2: Chendian (陈店镇, Chaonan), China's underwear town.
+# Pilot lists, round 2: Chendian (陈店镇, Chaonan), China's underwear town; Putian, one of
+# China's three shoe capitals, named for much else.
 
 
 @pytest.mark.parametrize("title, text, cluster_ids", [
@@ -1043,6 +1048,12 @@ def test_a_big_city_does_not_take_the_place_of_its_district_named_with_it(tagger
     ("门店销售回暖", "服装门店的陈店长说，本周羽绒服和羊毛衫卖得不错，新款面料很受欢迎。", []),
     # A village's road works are not textile news.
     ("陈店村修通新路", "陈店村今年修通了进村公路，村民去镇上赶集方便多了。", []),
+    ("莆田鞋企上马智能产线", "莆田的鞋企今年新上了智能化生产线，运动鞋和鞋面材料产量都在增长。", ["putian"]),
+    ("Putian sneaker makers go digital", "Sneaker factories in Putian added automated lines as footwear exports rose.", ["putian"]),
+    # The city named in a clothing story without a word of its trade nearby: where someone comes from.
+    ("面料市场迎来采购商", "柯桥面料市场本周迎来大批采购商，针织面料成交上升。一位采购商说他刚从莆田出差回来，下周再来。", ["keqiao"]),
+    # 莆田系 is a network of private hospitals, whatever else the page says.
+    ("民营医院整顿", "莆田系民营医院本月接受检查。附近的服装厂照常开工，面料仓库也没有停工。", []),
 ])
 def test_chendian_is_tagged_in_underwear_news_and_not_as_a_shop_manager(
     tagger: Tagger, title: str, text: str, cluster_ids: list[str]
