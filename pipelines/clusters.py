@@ -273,7 +273,9 @@ def _key(text: str) -> str:
     Chinese first characters make every step slow. Over bytes, a Chinese character is
     three short steps, and Latin matching is unchanged (ASCII is one byte).
     """
-    return fold(text).encode("utf-8").decode("latin-1")
+    # A lone surrogate (from a JSON "\\ud83d" escape cut in half) cannot be UTF-8: kept as
+    # its three bytes, it joins no name and raises nothing.
+    return fold(text).encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _edges(key: str) -> tuple[bool, bool]:

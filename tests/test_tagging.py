@@ -314,6 +314,13 @@ def test_empty_and_missing_text(tagger: Tagger) -> None:
     assert tagger.tag(None, None).clusters == ()  # extraction may find no title
 
 
+def test_a_lone_surrogate_in_a_crawled_page_does_not_stop_tagging(tagger: Tagger) -> None:
+    # json.loads keeps half of an escaped emoji pair ("\\ud83d") as a lone surrogate, which has
+    # no UTF-8 form; the rest of the page is tagged as usual.
+    tagging = tagger.tag("Keqiao fabric fair \ud83d", "Weaving and dyeing mills in Keqiao \udc4d added looms this year.")
+    assert tagging.relevant and ids(tagging) == ["keqiao"]
+
+
 def test_tagger_pickles_for_worker_processes(tagger: Tagger) -> None:
     copy = pickle.loads(pickle.dumps(tagger))
     assert copy.tag("Textile symposium", SYMPOSIUM) == tagger.tag("Textile symposium", SYMPOSIUM)
