@@ -49,7 +49,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,6 +276,16 @@ def _key(text: str) -> str:
     # A lone surrogate (from a JSON "\\ud83d" escape cut in half) cannot be UTF-8: kept as
     # its three bytes, it joins no name and raises nothing.
     return fold(text).encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def _matches(automaton: ahocorasick.Automaton, doc: str) -> Iterator[tuple[int, Any]]:
+    """(end, value) of the longest, leftmost matches in `doc`, as iter_long gives them.
+
+    pyahocorasick's iter_long (2.3) drops a match that lies inside the unfinished start of a
+    longer key when the input ends there: a text ending "...in Jiangsu Nantong" would lose
+    Nantong to "Jiangsu Nantong International ...". A line break, in no key, ends it first.
+    """
+    return automaton.iter_long(doc + "\n")
 
 
 def _edges(key: str) -> tuple[bool, bool]:
@@ -617,7 +627,7 @@ class Tagger:
         cluster_words: list[int] = []
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
-        for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
+        for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
                 continue
@@ -687,7 +697,7 @@ class Tagger:
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
         found = []
-        for end, (index, need, length, edges) in names.iter_long(doc):
+        for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
             if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
                 continue

@@ -321,6 +321,16 @@ def test_a_lone_surrogate_in_a_crawled_page_does_not_stop_tagging(tagger: Tagger
     assert tagging.relevant and ids(tagging) == ["keqiao"]
 
 
+@pytest.mark.parametrize("title, text", [
+    ("Home textile makers expand", "Bedding and towel makers are adding looms in Jiangsu Nantong"),
+    ("家纺企业扩产", "床上用品和毛巾企业今年扩产,新厂设在江苏南通"),
+])
+def test_a_name_at_the_very_end_of_the_text_counts(tagger: Tagger, title: str, text: str) -> None:
+    # The name ends the text inside the start of a longer name (the industrial park's), with no
+    # full stop after it: it counts as it does with one.
+    assert ids(tagger.tag(title, text)) == ids(tagger.tag(title, text + ".")) == ["nantong"]
+
+
 def test_tagger_pickles_for_worker_processes(tagger: Tagger) -> None:
     copy = pickle.loads(pickle.dumps(tagger))
     assert copy.tag("Textile symposium", SYMPOSIUM) == tagger.tag("Textile symposium", SYMPOSIUM)
