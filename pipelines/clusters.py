@@ -311,7 +311,8 @@ def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bo
 
 # What a name stands for, read from the words around it. The patterns work on the
 # tagger's folded UTF-8 bytes (see _key): _words() writes alternatives in that form and
-# _HAN is one Chinese character.
+# _HAN is one Chinese character. Those with \b are compiled with re.ASCII: else the first
+# byte of a dash or a Chinese comma right after a word ("bureau—", read as "â") is a letter.
 _HAN = "(?:[\xe3-\xe9][\x80-\xbf]{2})"
 
 
@@ -396,7 +397,8 @@ BODY_OR_COMPANY = re.compile(
     + "|(?:" + _NAME_WORD + r"\s){0,5}?bureau)\b|" + _BEHIND
     + ")|(?:(?!" + _JOINS + ")" + _HAN + "){0,8}"
     + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
-    + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
+    + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii())),
+    re.ASCII,
 )
 # "a garment maker based in Suzhou" gives an address like "Suzhou-based".
 BASED_IN = ("based in ", "headquartered in ", "headquarters in ")
@@ -405,12 +407,14 @@ MARKER_REACH = 60  # bytes after a name within which a body or company word is l
 # secretary") names a person of the place, like "石狮市长": the place counts.
 LEADER = re.compile(
     r"\s?(?:" + _words("书记", "副书记", "常委", "市长", "副市长", "县长", "副县长", "区长", "副区长", "镇长", "副镇长")
-    + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)"
+    + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)",
+    re.ASCII,
 )
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
-    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
+    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
+    re.ASCII,
 )
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
 # "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.

@@ -730,6 +730,20 @@ def test_offices_take_only_their_own_place_and_leaders_name_theirs(tagger: Tagge
     assert ids(tagger.tag("Garment makers visited", text)) == [cluster_id]
 
 
+@pytest.mark.parametrize(("text", "cluster_ids"), [
+    # A dash straight after the last word of the office, the leader or the date ends that word.
+    ("Staff of the Ningbo city hall—and the garment exporters they met—talked about fabric prices.", []),
+    ("The Wenzhou commerce bureau—quoting customs—said garment and fabric exports rose.", []),
+    ("The Jinjiang Municipal Party Committee secretary—on a first visit—toured sportswear and fabric mills.", ["jinjiang"]),
+    ("HANGZHOU, June 3—Garment and textile exports rose, and fabric orders are full.", []),
+])
+def test_offices_leaders_and_datelines_end_at_a_dash_or_chinese_punctuation(
+    tagger: Tagger, text: str, cluster_ids: list[str]
+) -> None:
+    tagging = tagger.tag("Garment makers visited", text)
+    assert tagging.relevant and ids(tagging) == cluster_ids
+
+
 # ---------------------------------------------------------------- cluster words, facilities, further clusters and languages
 
 
