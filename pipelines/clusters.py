@@ -373,7 +373,7 @@ FACILITY_WORDS = (
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
 # A town's name before a comma and its county ("Shaxi Town, Taicang"), and what may stand
 # between a county or city and a town right after it (太仓市沙溪镇, 太仓沙溪).
-_TOWN_WORDS = (" town", " township")
+_TOWN_WORDS = (" township", " town")  # the longer first: the first that fits is taken
 _COUNTY_SUFFIXES = {"", *(_key(v) for w in "市县区" for v in (w, *variants(w)))}
 _JOINS = _words("的", "和", "与", "、", "及", "在")
 # A character of a place's name: not a conjunction or CJK punctuation (、。), so that a

@@ -1038,6 +1038,7 @@ def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: T
     # Taicang's own Shaxi is a textile town too; Zhongshan's Shaxi makes casual wear.
     ("太仓沙溪纺织企业扩产", "太仓市沙溪镇的纺织企业今年新增纺纱和针织产能,服装出口订单增加。", ["taicang"]),
     ("Spinning mills expand", "Spinning mills and knitting factories in Shaxi Town, Taicang, added spindles this year.", ["taicang"]),
+    ("Spinning mills expand", "Knitting and spinning mills of Shaxi Township, Taicang, took on more cotton yarn orders.", ["taicang"]),
     ("沙溪休闲服装", "中山市沙溪镇的休闲服装企业今年订单增加。", ["shaxi"]),
     ("Casual wear orders", "Casual wear factories in Shaxi Town, Zhongshan, sewed more jackets this year.", ["shaxi"]),
     # A list is not a town and its county.
