@@ -384,10 +384,11 @@ _NAME_HAN = "(?:(?!" + _JOINS + "|\xe3\x80)" + _HAN + ")"
 _NAME_WORD = r"(?!(?:the|a|an|said|says|told|to|in|at|on|with|by|from|for|is|was|are|were|has|had|that|which)\s)[a-z&,'-]+"
 _ADMIN_EN = r"(?:\s(?:city|municipal|district|county|town|township|provincial|people's|communist))*"
 # A name may end with its admin level ("Ningbo City", 宁波市): then the body's first word
-# is already behind ("Ningbo City hall", 宁波市委).
-_BEHIND = "|".join(
-    f"(?<={re.escape(_key(w[0]))}){re.escape(_key(w[1:]))}" for w in GOVERNMENT_WORDS if w[0] in "市县区镇"
-) + r"|(?<=city)\shall\b"
+# is already behind ("Ningbo City hall", 宁波市委; in every spelling: 柯橋區委).
+_BEHIND = "|".join(dict.fromkeys(
+    f"(?<={re.escape(_key(s[0]))}){re.escape(_key(s[1:]))}"
+    for w in GOVERNMENT_WORDS if w[0] in "市县区镇" for s in (w, *variants(w))
+)) + r"|(?<=city)\shall\b"
 BODY_OR_COMPANY = re.compile(
     "(?P<facility>" + _ADMIN_ZH + r"?(?:\s(?:city|county|district|town))?\s?"
     + _words(*FACILITY_WORDS) + r"(?![a-z0-9]))|(?P<government>"

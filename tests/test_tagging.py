@@ -411,6 +411,8 @@ def test_the_benchmark_counts_pages_labelled_with_a_parent_beside_its_town(gazet
         # The same in Traditional characters: the words after a name are matched in every spelling.
         "寧波市經信局召開紡織服裝企業座談會，面料出口訂單增加。",
         "溫州市發改委與紡織服裝企業座談，面料訂單回升。",
+        # A name that ends with its admin level (柯橋區) and the body's word after it.
+        "柯橋區委召開紡織服裝企業座談會，面料訂單回升。",
     ],
 )
 def test_government_bodies_named_after_a_place_are_not_its_cluster(tagger: Tagger, text: str) -> None:
