@@ -535,15 +535,25 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
 
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
     """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
-    line_start = doc.rfind("\n", 0, start) + 1
-    low = max(line_start, start - CREDIT_REACH)
+    low = max(start - CREDIT_REACH, 0)
+    low = max(doc.rfind("\n", low, start) + 1, low)  # not back to the line's start: a line may be megabytes long
     return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
 
 
-def _list_line(doc: str, colon: int, terms: list[int]) -> tuple[int, int]:
-    """(start, end of the listed part) of the list line whose label the colon at `colon`
-    ends, if textile words are on the line or the next (see LIST_MIN_CLUSTERS); else (-1, -1)."""
-    line_start = doc.rfind("\n", 0, colon) + 1
+def _line_starts(doc: str, positions: Sequence[int]) -> list[int]:
+    """Where the line of each of the ascending `positions` starts: each stretch of doc is
+    searched once, since a page without line breaks may hold thousands of names and colons."""
+    starts, line_start, previous = [], 0, 0
+    for position in positions:
+        line_start = max(doc.rfind("\n", previous, position) + 1, line_start)
+        previous = position
+        starts.append(line_start)
+    return starts
+
+
+def _list_line(doc: str, line_start: int, colon: int, terms: list[int]) -> tuple[int, int]:
+    """(start, end of the listed part) of the list line from `line_start` whose label the colon at
+    `colon` ends, if textile words are on the line or the next (see LIST_MIN_CLUSTERS); else (-1, -1)."""
     label_start = LIST_MARKER.match(doc, line_start, colon).end()  # "3. Fujian Shishi ...:"
     if not 0 < colon - label_start <= LABEL_BYTES or any(s in doc[label_start:colon] for s in _NOT_IN_LABEL):
         return -1, -1
@@ -564,15 +574,14 @@ def _listed(
     if len(colons) < LIST_MIN_LINES:
         return set()
     lines = {}  # line start -> end of its listed part
-    for colon in colons:
-        start, end = _list_line(doc, colon, terms)
+    for line_start, colon in zip(_line_starts(doc, colons), colons):
+        start, end = _list_line(doc, line_start, colon, terms)
         if body_start <= start < tail_start:
             lines.setdefault(start, end)
     if len(lines) < LIST_MIN_LINES:
         return set()
     on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
-    for start, end, index, *_ in found:
-        line_start = doc.rfind("\n", 0, start) + 1
+    for (start, end, index, *_), line_start in zip(found, _line_starts(doc, [mention[0] for mention in found])):
         if end < lines.get(line_start, -1):
             on_lines.append((start, index, line_start))
     if (
