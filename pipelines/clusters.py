@@ -717,7 +717,9 @@ class Tagger:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)
             after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "facility", "government" or None (a company)
-            if after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
+            if after and "\n" in after.group():
+                after = None  # the next line's first words ("Hotel rooms were full"): the title's last name stays a place
+            elif after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
                 after = None  # a leader of the place, not its office
             if (
                 after and after.lastgroup

@@ -459,6 +459,19 @@ def test_datelines_credits_and_facilities_name_no_cluster(tagger: Tagger, text: 
     assert tagging.relevant and tagging.clusters == ()
 
 
+@pytest.mark.parametrize(("title", "text"), [
+    ("Buyers flock to Keqiao", "Hotel rooms near the fabric market were full as buyers ordered polyester cloth and yarn."),
+    ("Fabric exports rise in Keqiao", "Statistics bureau figures show polyester fabric and yarn exports up a fifth."),
+    ("Fabric exports rise in Keqiao", "Garment factory owners say polyester fabric and yarn orders are up a fifth."),
+    ("纺织企业走进柯桥", "大学生到面料企业实习,学习纺织印染工艺。"),
+])
+def test_a_name_ending_the_title_is_no_facility_office_or_firm_of_the_first_words_below(
+    tagger: Tagger, title: str, text: str
+) -> None:
+    # Title and text are joined by a line break: the text's first words are not the place's.
+    assert ids(tagger.tag(title, text)) == ["keqiao"]
+
+
 def test_a_company_name_is_only_its_address(tagger: Tagger) -> None:
     plain = tagger.tag("Sweater exports", "Knitwear makers in Haining reported more orders. Sweater buyers came to Haining from Europe.")
     company = tagger.tag("Sweater exports", "Haining Qiantai Knitting Co., Ltd reported more orders. Sweater buyers came to Haining from Europe.")
