@@ -288,6 +288,17 @@ def _matches(automaton: ahocorasick.Automaton, doc: str) -> Iterator[tuple[int, 
     return automaton.iter_long(doc + "\n")
 
 
+def _word_prefix(automaton: ahocorasick.Automaton, doc: str, start: int, end: int) -> tuple[int, Any] | None:
+    """(end, value) of the longest key that doc[start:end+1] begins with and that ends a word, if
+    any: the longest key there runs into a longer word ("Jinjiang Inn" in "Jinjiang Innovation"),
+    and the name it begins with ("Jinjiang") is still a name."""
+    for last in range(end - 1, start - 1, -1):
+        value = automaton.get(doc[start : last + 1], None)
+        if value is not None and _on_boundary(doc, start, last, value[3]):
+            return last, value
+    return None
+
+
 def _edges(key: str) -> tuple[bool, bool]:
     """Whether a pattern starts and ends with a Latin letter or digit (needs a word boundary)."""
     return _is_word_char(key[0]), _is_word_char(key[-1])
@@ -713,7 +724,12 @@ class Tagger:
         found = []
         for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
-            if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
+            if not _on_boundary(doc, start, end, edges):
+                shorter = _word_prefix(names, doc, start, end)
+                if shorter is None:
+                    continue
+                end, (index, need, length, edges) = shorter
+            if index == _EXCLUDED:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)
             after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "facility", "government" or None (a company)

@@ -263,6 +263,18 @@ def test_names_inside_other_names_and_words_do_not_count(tagger: Tagger, text: s
         assert ids(tagging) == ["humen"]  # the town counts, the bridge does not
 
 
+@pytest.mark.parametrize(("title", "text", "cluster_id"), [
+    # "Jinjiang Inn" (a hotel chain) and "Shengze Town" are keys; here they run into longer words.
+    ("Sportswear design centre opens", "The Jinjiang Innovation Centre helps sportswear and shoe makers design new fabric.",
+     "jinjiang"),
+    ("Silk weavers add looms", "Weaving mills in Shengze Township bought looms for silk and polyester fabric.", "shengze"),
+])
+def test_a_name_counts_where_a_longer_key_runs_into_a_longer_word(
+    tagger: Tagger, title: str, text: str, cluster_id: str
+) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
 def test_matching_ignores_case_mojibake_and_full_width_letters(tagger: Tagger) -> None:
     for text in ("KEQIAO fabric traders sold more cotton fabric.", "Keqiaoâs fabric traders sold more cotton fabric.",
                  "Ｋｅｑｉａｏ fabric traders sold more cotton fabric.", "在Keqiao的面料市场，纺织品成交活跃。"):
