@@ -290,8 +290,9 @@ def _matches(automaton: ahocorasick.Automaton, doc: str) -> Iterator[tuple[int, 
 
 def _word_prefix(automaton: ahocorasick.Automaton, doc: str, start: int, end: int) -> tuple[int, Any] | None:
     """(end, value) of the longest key that doc[start:end+1] begins with and that ends a word, if
-    any: the longest key there runs into a longer word ("Jinjiang Inn" in "Jinjiang Innovation"),
-    and the name it begins with ("Jinjiang") is still a name."""
+    any: the longest key there runs into a longer word ("Jinjiang Inn" in "Jinjiang Innovation",
+    "textile" in "Textilexporte"), and the name or word it begins with ("Jinjiang", "textil*")
+    still counts."""
     for last in range(end - 1, start - 1, -1):
         value = automaton.get(doc[start : last + 1], None)
         if value is not None and _on_boundary(doc, start, last, value[3]):
@@ -655,7 +656,11 @@ class Tagger:
         for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
-                continue
+                # A phrase that is no textile word stays none inflected ("dress codes", "silk roads").
+                shorter = None if kind == _TERM and weight <= 0 else _word_prefix(self._terms, doc, start, end)
+                if shorter is None:
+                    continue
+                end, (kind, weight, length, edges, key) = shorter
             if kind == _TAIL:
                 if start >= tail_from and tail_start == len(doc):
                     tail_start = start

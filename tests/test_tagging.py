@@ -275,6 +275,16 @@ def test_a_name_counts_where_a_longer_key_runs_into_a_longer_word(
     assert ids(tagger.tag(title, text)) == [cluster_id]
 
 
+def test_a_textile_word_counts_where_a_longer_one_runs_into_a_longer_word(tagger: Tagger) -> None:
+    # "textile" (English) begins the German compounds that "textil*" is for; "spinning mill"
+    # begins "spinning mills". A phrase that is no textile word stays none ("dress codes").
+    german = tagger.tag("Exporte aus Keqiao", "Die Textilexporte aus Keqiao stiegen, Textilerzeugung und Textileinzelhandel auch.")
+    assert german.relevant and ids(german) == ["keqiao"]
+    mills = tagger.tag("Mills in Keqiao", "Spinning mills in Keqiao added spindles and hired workers.")
+    assert mills.relevance >= tagger.tag("Mills in Keqiao", "Spinning in Keqiao added spindles and hired workers.").relevance
+    assert tagger.tag("Offices in Keqiao", "Dress codes in Keqiao offices grew stricter.").relevance == 0.0
+
+
 def test_matching_ignores_case_mojibake_and_full_width_letters(tagger: Tagger) -> None:
     for text in ("KEQIAO fabric traders sold more cotton fabric.", "Keqiaoâs fabric traders sold more cotton fabric.",
                  "Ｋｅｑｉａｏ fabric traders sold more cotton fabric.", "在Keqiao的面料市场，纺织品成交活跃。"):
