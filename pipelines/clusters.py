@@ -49,7 +49,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,7 +273,31 @@ def _key(text: str) -> str:
     Chinese first characters make every step slow. Over bytes, a Chinese character is
     three short steps, and Latin matching is unchanged (ASCII is one byte).
     """
-    return fold(text).encode("utf-8").decode("latin-1")
+    # A lone surrogate (from a JSON "\\ud83d" escape cut in half) cannot be UTF-8: kept as
+    # its three bytes, it joins no name and raises nothing.
+    return fold(text).encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def _matches(automaton: ahocorasick.Automaton, doc: str) -> Iterator[tuple[int, Any]]:
+    """(end, value) of the longest, leftmost matches in `doc`, as iter_long gives them.
+
+    pyahocorasick's iter_long (2.3) drops a match that lies inside the unfinished start of a
+    longer key when the input ends there: a text ending "...in Jiangsu Nantong" would lose
+    Nantong to "Jiangsu Nantong International ...". A line break, in no key, ends it first.
+    """
+    return automaton.iter_long(doc + "\n")
+
+
+def _word_prefix(automaton: ahocorasick.Automaton, doc: str, start: int, end: int) -> tuple[int, Any] | None:
+    """(end, value) of the longest key that doc[start:end+1] begins with and that ends a word, if
+    any: the longest key there runs into a longer word ("Jinjiang Inn" in "Jinjiang Innovation",
+    "textile" in "Textilexporte"), and the name or word it begins with ("Jinjiang", "textil*")
+    still counts."""
+    for last in range(end - 1, start - 1, -1):
+        value = automaton.get(doc[start : last + 1], None)
+        if value is not None and _on_boundary(doc, start, last, value[3]):
+            return last, value
+    return None
 
 
 def _edges(key: str) -> tuple[bool, bool]:
@@ -299,7 +323,8 @@ def _on_boundary(doc: str, start: int, end: int, edges: tuple[bool, bool]) -> bo
 
 # What a name stands for, read from the words around it. The patterns work on the
 # tagger's folded UTF-8 bytes (see _key): _words() writes alternatives in that form and
-# _HAN is one Chinese character.
+# _HAN is one Chinese character. Those with \b are compiled with re.ASCII: else the first
+# byte of a dash or a Chinese comma right after a word ("bureau—", read as "â") is a letter.
 _HAN = "(?:[\xe3-\xe9][\x80-\xbf]{2})"
 
 
@@ -360,7 +385,7 @@ FACILITY_WORDS = (
 _ADMIN_ZH = _words("市", "县", "区", "镇", "乡", "省", "街道")
 # A town's name before a comma and its county ("Shaxi Town, Taicang"), and what may stand
 # between a county or city and a town right after it (太仓市沙溪镇, 太仓沙溪).
-_TOWN_WORDS = (" town", " township")
+_TOWN_WORDS = (" township", " town")  # the longer first: the first that fits is taken
 _COUNTY_SUFFIXES = {"", *(_key(v) for w in "市县区" for v in (w, *variants(w)))}
 _JOINS = _words("的", "和", "与", "、", "及", "在")
 # A character of a place's name: not a conjunction or CJK punctuation (、。), so that a
@@ -371,10 +396,11 @@ _NAME_HAN = "(?:(?!" + _JOINS + "|\xe3\x80)" + _HAN + ")"
 _NAME_WORD = r"(?!(?:the|a|an|said|says|told|to|in|at|on|with|by|from|for|is|was|are|were|has|had|that|which)\s)[a-z&,'-]+"
 _ADMIN_EN = r"(?:\s(?:city|municipal|district|county|town|township|provincial|people's|communist))*"
 # A name may end with its admin level ("Ningbo City", 宁波市): then the body's first word
-# is already behind ("Ningbo City hall", 宁波市委).
-_BEHIND = "|".join(
-    f"(?<={re.escape(_key(w[0]))}){re.escape(_key(w[1:]))}" for w in GOVERNMENT_WORDS if w[0] in "市县区镇"
-) + r"|(?<=city)\shall\b"
+# is already behind ("Ningbo City hall", 宁波市委; in every spelling: 柯橋區委).
+_BEHIND = "|".join(dict.fromkeys(
+    f"(?<={re.escape(_key(s[0]))}){re.escape(_key(s[1:]))}"
+    for w in GOVERNMENT_WORDS if w[0] in "市县区镇" for s in (w, *variants(w))
+)) + r"|(?<=city)\shall\b"
 BODY_OR_COMPANY = re.compile(
     "(?P<facility>" + _ADMIN_ZH + r"?(?:\s(?:city|county|district|town))?\s?"
     + _words(*FACILITY_WORDS) + r"(?![a-z0-9]))|(?P<government>"
@@ -384,7 +410,8 @@ BODY_OR_COMPANY = re.compile(
     + "|(?:" + _NAME_WORD + r"\s){0,5}?bureau)\b|" + _BEHIND
     + ")|(?:(?!" + _JOINS + ")" + _HAN + "){0,8}"
     + _words(*(w for w in COMPANY_WORDS if not w.isascii()))
-    + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii()))
+    + r"|(?:\s[a-z0-9&'.-]+){1,5}?\s" + _words(*(w for w in COMPANY_WORDS if w.isascii())),
+    re.ASCII,
 )
 # "a garment maker based in Suzhou" gives an address like "Suzhou-based".
 BASED_IN = ("based in ", "headquartered in ", "headquarters in ")
@@ -393,12 +420,14 @@ MARKER_REACH = 60  # bytes after a name within which a body or company word is l
 # secretary") names a person of the place, like "石狮市长": the place counts.
 LEADER = re.compile(
     r"\s?(?:" + _words("书记", "副书记", "常委", "市长", "副市长", "县长", "副县长", "区长", "副区长", "镇长", "副镇长")
-    + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)"
+    + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)",
+    re.ASCII,
 )
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
-    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
+    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
+    re.ASCII,
 )
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
 # "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.
@@ -518,15 +547,25 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
 
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
     """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
-    line_start = doc.rfind("\n", 0, start) + 1
-    low = max(line_start, start - CREDIT_REACH)
+    low = max(start - CREDIT_REACH, 0)
+    low = max(doc.rfind("\n", low, start) + 1, low)  # not back to the line's start: a line may be megabytes long
     return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
 
 
-def _list_line(doc: str, colon: int, terms: list[int]) -> tuple[int, int]:
-    """(start, end of the listed part) of the list line whose label the colon at `colon`
-    ends, if textile words are on the line or the next (see LIST_MIN_CLUSTERS); else (-1, -1)."""
-    line_start = doc.rfind("\n", 0, colon) + 1
+def _line_starts(doc: str, positions: Sequence[int]) -> list[int]:
+    """Where the line of each of the ascending `positions` starts: each stretch of doc is
+    searched once, since a page without line breaks may hold thousands of names and colons."""
+    starts, line_start, previous = [], 0, 0
+    for position in positions:
+        line_start = max(doc.rfind("\n", previous, position) + 1, line_start)
+        previous = position
+        starts.append(line_start)
+    return starts
+
+
+def _list_line(doc: str, line_start: int, colon: int, terms: list[int]) -> tuple[int, int]:
+    """(start, end of the listed part) of the list line from `line_start` whose label the colon at
+    `colon` ends, if textile words are on the line or the next (see LIST_MIN_CLUSTERS); else (-1, -1)."""
     label_start = LIST_MARKER.match(doc, line_start, colon).end()  # "3. Fujian Shishi ...:"
     if not 0 < colon - label_start <= LABEL_BYTES or any(s in doc[label_start:colon] for s in _NOT_IN_LABEL):
         return -1, -1
@@ -547,15 +586,14 @@ def _listed(
     if len(colons) < LIST_MIN_LINES:
         return set()
     lines = {}  # line start -> end of its listed part
-    for colon in colons:
-        start, end = _list_line(doc, colon, terms)
+    for line_start, colon in zip(_line_starts(doc, colons), colons):
+        start, end = _list_line(doc, line_start, colon, terms)
         if body_start <= start < tail_start:
             lines.setdefault(start, end)
     if len(lines) < LIST_MIN_LINES:
         return set()
     on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
-    for start, end, index, *_ in found:
-        line_start = doc.rfind("\n", 0, start) + 1
+    for (start, end, index, *_), line_start in zip(found, _line_starts(doc, [mention[0] for mention in found])):
         if end < lines.get(line_start, -1):
             on_lines.append((start, index, line_start))
     if (
@@ -615,10 +653,14 @@ class Tagger:
         cluster_words: list[int] = []
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
-        for end, (kind, weight, length, edges, key) in self._terms.iter_long(doc):
+        for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
-                continue
+                # A phrase that is no textile word stays none inflected ("dress codes", "silk roads").
+                shorter = None if kind == _TERM and weight <= 0 else _word_prefix(self._terms, doc, start, end)
+                if shorter is None:
+                    continue
+                end, (kind, weight, length, edges, key) = shorter
             if kind == _TAIL:
                 if start >= tail_from and tail_start == len(doc):
                     tail_start = start
@@ -685,13 +727,20 @@ class Tagger:
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
         found = []
-        for end, (index, need, length, edges) in names.iter_long(doc):
+        for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
-            if index == _EXCLUDED or not _on_boundary(doc, start, end, edges):
+            if not _on_boundary(doc, start, end, edges):
+                shorter = _word_prefix(names, doc, start, end)
+                if shorter is None:
+                    continue
+                end, (index, need, length, edges) = shorter
+            if index == _EXCLUDED:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)
             after = BODY_OR_COMPANY.match(doc, end + 1) if near else None  # lastgroup: "facility", "government" or None (a company)
-            if after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
+            if after and "\n" in after.group():
+                after = None  # the next line's first words ("Hotel rooms were full"): the title's last name stays a place
+            elif after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
                 after = None  # a leader of the place, not its office
             if (
                 after and after.lastgroup

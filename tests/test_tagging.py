@@ -263,6 +263,28 @@ def test_names_inside_other_names_and_words_do_not_count(tagger: Tagger, text: s
         assert ids(tagging) == ["humen"]  # the town counts, the bridge does not
 
 
+@pytest.mark.parametrize(("title", "text", "cluster_id"), [
+    # "Jinjiang Inn" (a hotel chain) and "Shengze Town" are keys; here they run into longer words.
+    ("Sportswear design centre opens", "The Jinjiang Innovation Centre helps sportswear and shoe makers design new fabric.",
+     "jinjiang"),
+    ("Silk weavers add looms", "Weaving mills in Shengze Township bought looms for silk and polyester fabric.", "shengze"),
+])
+def test_a_name_counts_where_a_longer_key_runs_into_a_longer_word(
+    tagger: Tagger, title: str, text: str, cluster_id: str
+) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_a_textile_word_counts_where_a_longer_one_runs_into_a_longer_word(tagger: Tagger) -> None:
+    # "textile" (English) begins the German compounds that "textil*" is for; "spinning mill"
+    # begins "spinning mills". A phrase that is no textile word stays none ("dress codes").
+    german = tagger.tag("Exporte aus Keqiao", "Die Textilexporte aus Keqiao stiegen, Textilerzeugung und Textileinzelhandel auch.")
+    assert german.relevant and ids(german) == ["keqiao"]
+    mills = tagger.tag("Mills in Keqiao", "Spinning mills in Keqiao added spindles and hired workers.")
+    assert mills.relevance >= tagger.tag("Mills in Keqiao", "Spinning in Keqiao added spindles and hired workers.").relevance
+    assert tagger.tag("Offices in Keqiao", "Dress codes in Keqiao offices grew stricter.").relevance == 0.0
+
+
 def test_matching_ignores_case_mojibake_and_full_width_letters(tagger: Tagger) -> None:
     for text in ("KEQIAO fabric traders sold more cotton fabric.", "Keqiaoâs fabric traders sold more cotton fabric.",
                  "Ｋｅｑｉａｏ fabric traders sold more cotton fabric.", "在Keqiao的面料市场，纺织品成交活跃。"):
@@ -314,6 +336,23 @@ def test_empty_and_missing_text(tagger: Tagger) -> None:
     assert tagger.tag(None, None).clusters == ()  # extraction may find no title
 
 
+def test_a_lone_surrogate_in_a_crawled_page_does_not_stop_tagging(tagger: Tagger) -> None:
+    # json.loads keeps half of an escaped emoji pair ("\\ud83d") as a lone surrogate, which has
+    # no UTF-8 form; the rest of the page is tagged as usual.
+    tagging = tagger.tag("Keqiao fabric fair \ud83d", "Weaving and dyeing mills in Keqiao \udc4d added looms this year.")
+    assert tagging.relevant and ids(tagging) == ["keqiao"]
+
+
+@pytest.mark.parametrize("title, text", [
+    ("Home textile makers expand", "Bedding and towel makers are adding looms in Jiangsu Nantong"),
+    ("家纺企业扩产", "床上用品和毛巾企业今年扩产,新厂设在江苏南通"),
+])
+def test_a_name_at_the_very_end_of_the_text_counts(tagger: Tagger, title: str, text: str) -> None:
+    # The name ends the text inside the start of a longer name (the industrial park's), with no
+    # full stop after it: it counts as it does with one.
+    assert ids(tagger.tag(title, text)) == ids(tagger.tag(title, text + ".")) == ["nantong"]
+
+
 def test_tagger_pickles_for_worker_processes(tagger: Tagger) -> None:
     copy = pickle.loads(pickle.dumps(tagger))
     assert copy.tag("Textile symposium", SYMPOSIUM) == tagger.tag("Textile symposium", SYMPOSIUM)
@@ -327,6 +366,17 @@ def test_tagging_a_5kb_text_takes_well_under_a_millisecond(tagger: Tagger) -> No
     best = min(_timed(lambda: tagger.tag("Textile news", body)) for _ in range(30))
     # Typically 0.3-0.5 ms; the bound leaves room for a busy shared machine.
     assert best < 0.002
+
+
+def test_a_megabyte_page_without_line_breaks_is_tagged_in_linear_time(tagger: Tagger) -> None:
+    # A page whose text has lost its line breaks: one line of 2.6 MB under a short list, with a
+    # credit label and a colon before every name. Looking back to the line's start from each of
+    # them took about five seconds here; one pass over the line takes under half a second.
+    text = "- 柯桥：面料市场\n- 盛泽：丝绸织造\n- 海宁：经编家纺\n" + "来源：柯桥面料 盛泽丝绸：织造 " * 60000
+    start = time.perf_counter()
+    tagging = tagger.tag("面料市场", text)
+    assert time.perf_counter() - start < 4
+    assert set(ids(tagging)) == {"keqiao", "shengze", "haining"}
 
 
 def _timed(call) -> float:
@@ -394,6 +444,8 @@ def test_the_benchmark_counts_pages_labelled_with_a_parent_beside_its_town(gazet
         # The same in Traditional characters: the words after a name are matched in every spelling.
         "寧波市經信局召開紡織服裝企業座談會，面料出口訂單增加。",
         "溫州市發改委與紡織服裝企業座談，面料訂單回升。",
+        # A name that ends with its admin level (柯橋區) and the body's word after it.
+        "柯橋區委召開紡織服裝企業座談會，面料訂單回升。",
     ],
 )
 def test_government_bodies_named_after_a_place_are_not_its_cluster(tagger: Tagger, text: str) -> None:
@@ -427,6 +479,19 @@ def test_offices_leave_the_other_clusters_of_a_meeting(tagger: Tagger) -> None:
 def test_datelines_credits_and_facilities_name_no_cluster(tagger: Tagger, text: str) -> None:
     tagging = tagger.tag("Textile exports", text)
     assert tagging.relevant and tagging.clusters == ()
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("Buyers flock to Keqiao", "Hotel rooms near the fabric market were full as buyers ordered polyester cloth and yarn."),
+    ("Fabric exports rise in Keqiao", "Statistics bureau figures show polyester fabric and yarn exports up a fifth."),
+    ("Fabric exports rise in Keqiao", "Garment factory owners say polyester fabric and yarn orders are up a fifth."),
+    ("纺织企业走进柯桥", "大学生到面料企业实习,学习纺织印染工艺。"),
+])
+def test_a_name_ending_the_title_is_no_facility_office_or_firm_of_the_first_words_below(
+    tagger: Tagger, title: str, text: str
+) -> None:
+    # Title and text are joined by a line break: the text's first words are not the place's.
+    assert ids(tagger.tag(title, text)) == ["keqiao"]
 
 
 def test_a_company_name_is_only_its_address(tagger: Tagger) -> None:
@@ -711,6 +776,20 @@ def test_labels_meet_tags_in_the_shared_sets_terms(gazetteer: Gazetteer) -> None
 )
 def test_offices_take_only_their_own_place_and_leaders_name_theirs(tagger: Tagger, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag("Garment makers visited", text)) == [cluster_id]
+
+
+@pytest.mark.parametrize(("text", "cluster_ids"), [
+    # A dash straight after the last word of the office, the leader or the date ends that word.
+    ("Staff of the Ningbo city hall—and the garment exporters they met—talked about fabric prices.", []),
+    ("The Wenzhou commerce bureau—quoting customs—said garment and fabric exports rose.", []),
+    ("The Jinjiang Municipal Party Committee secretary—on a first visit—toured sportswear and fabric mills.", ["jinjiang"]),
+    ("HANGZHOU, June 3—Garment and textile exports rose, and fabric orders are full.", []),
+])
+def test_offices_leaders_and_datelines_end_at_a_dash_or_chinese_punctuation(
+    tagger: Tagger, text: str, cluster_ids: list[str]
+) -> None:
+    tagging = tagger.tag("Garment makers visited", text)
+    assert tagging.relevant and ids(tagging) == cluster_ids
 
 
 # ---------------------------------------------------------------- cluster words, facilities, further clusters and languages
@@ -1007,6 +1086,7 @@ def test_a_place_named_only_in_firms_names_and_addresses_is_not_tagged(tagger: T
     # Taicang's own Shaxi is a textile town too; Zhongshan's Shaxi makes casual wear.
     ("太仓沙溪纺织企业扩产", "太仓市沙溪镇的纺织企业今年新增纺纱和针织产能,服装出口订单增加。", ["taicang"]),
     ("Spinning mills expand", "Spinning mills and knitting factories in Shaxi Town, Taicang, added spindles this year.", ["taicang"]),
+    ("Spinning mills expand", "Knitting and spinning mills of Shaxi Township, Taicang, took on more cotton yarn orders.", ["taicang"]),
     ("沙溪休闲服装", "中山市沙溪镇的休闲服装企业今年订单增加。", ["shaxi"]),
     ("Casual wear orders", "Casual wear factories in Shaxi Town, Zhongshan, sewed more jackets this year.", ["shaxi"]),
     # A list is not a town and its county.
