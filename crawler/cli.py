@@ -265,6 +265,9 @@ def json_lines(file: Any, keys: str) -> Any:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
+            for key in ("title", "text"):
+                if not isinstance(record.get(key) or "", str):
+                    raise ValueError(f"{key!r} is {type(record[key]).__name__}, not a string")
         except ValueError as exc:
             raise ConfigProblem(f"{file.name}: line {number}: not a JSON object with {keys} ({exc})") from None
         yield record

@@ -844,8 +844,8 @@ class Tagger:
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
         tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
         # Nor does it take the place of its own district or town that another cluster's
-        # story keeps below the bar (广州市增城区 in a Huarong delegation's visit): the most
-        # specific of them above the floor is tagged instead, if no other is.
+        # story keeps below the bar (广州市增城区 in a Huarong delegation's visit): the one of
+        # them with the most evidence above the floor is tagged instead, if no other is.
         for city in tagged & cities:
             below = [c for c in raw if city in self._city_ancestors[c] and c not in tagged and raw[c] >= floor]
             if below and not any(city in self._ancestors[c] for c in tagged):

@@ -255,9 +255,9 @@ def _validate(entry: Mapping[str, Any], where: str, config: bool) -> tuple[dict[
     for key in ("name", "name_zh"):
         if key in values and not values[key]:
             raise GazetteerError(f"{where}: key {key!r} must not be empty")
-    for key in ("aliases", "ambiguous", "firms"):
+    for key in ("aliases", "ambiguous", "firms", "exclude"):
         for name in values.get(key, ()):
-            if len(fold(name)) < 2:
+            if len(fold(name.strip("*"))) < 2:
                 raise GazetteerError(f"{where}: key {key!r}: {name!r} is too short to match reliably; use the full name")
     if values.get("parent") == cluster_id:
         raise GazetteerError(f"{where}: key 'parent' names the cluster itself; give the enclosing cluster's id or \"\"")

@@ -40,6 +40,11 @@ def test_tag_names_the_bad_line(tmp_path):
     result = CliRunner().invoke(main, ["tag", str(path), "--config", str(tmp_path / "none.toml")])
     assert result.exit_code == 2
     assert f"{path}: line 2: not a JSON object" in result.output
+    # A record whose text is not a string: the same one line, naming the key.
+    path.write_text(json.dumps(YISHAN) + "\n" + json.dumps({"title": "x", "text": ["a", "b"]}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["tag", str(path), "--config", str(tmp_path / "none.toml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}: line 2: not a JSON object with \"title\" and \"text\" ('text' is list, not a string)" in result.output
 
 
 def test_retag_applies_clusters_added_in_the_config(tmp_path):

@@ -132,6 +132,7 @@ def test_new_cluster_from_config_is_tagged() -> None:
          "(id 'foo'): name 'Keqiao' also names cluster 'keqiao'; a name must belong to one cluster"),
         ({"id": "keqiao", "remove_aliases": ["Kochiao"]}, "key 'remove_aliases': 'Kochiao' is not an alias of this cluster"),
         ({"id": "shaoxing", "parent": "keqiao"}, "key 'parent' makes a cycle (shaoxing -> keqiao -> shaoxing)"),
+        ({"id": "keqiao", "exclude": ["*"]}, "key 'exclude': '*' is too short to match reliably"),
     ],
 )
 def test_invalid_entries_name_file_entry_key_and_fix(entry: dict, message: str) -> None:
