@@ -423,7 +423,10 @@ LEADER = re.compile(
     + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)",
     re.ASCII,
 )
+# A dateline opens a story's first line ("HANGZHOU, June 3 (Xinhua) --", 新华社杭州6月3日电,
+# 本报柯桥讯); the same words mid-sentence are a place and a date ("held in Keqiao, March 16-18").
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
+DATELINE_REACH = 36  # bytes from its line's start within which a dateline's place stands: 12 Chinese characters
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
@@ -543,6 +546,12 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
     low = max(doc.rfind(stop, max(start - window, 0), start) for stop in SENTENCE_STOPS)
     highs = [i for i in (doc.find(stop, end, end + window) for stop in SENTENCE_STOPS) if i >= 0]
     return max(low, start - window), min(highs, default=end + window)
+
+
+def _at_line_start(doc: str, start: int) -> bool:
+    """Whether doc[start] is within DATELINE_REACH bytes of its line's start, where a dateline stands."""
+    low = max(start - DATELINE_REACH, 0)
+    return low == 0 or doc.rfind("\n", low, start) >= 0
 
 
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
@@ -744,7 +753,7 @@ class Tagger:
                 after = None  # a leader of the place, not its office
             if (
                 after and after.lastgroup
-                or doc[end + 1 : end + 2] in _DATELINE_START and DATELINE.match(doc, end + 1)
+                or doc[end + 1 : end + 2] in _DATELINE_START and _at_line_start(doc, start) and DATELINE.match(doc, end + 1)
                 or credits and _credited(doc, start, credits)
             ):
                 continue  # a government body, a dateline or a credit names no cluster

@@ -779,6 +779,15 @@ def test_offices_take_only_their_own_place_and_leaders_name_theirs(tagger: Tagge
     assert ids(tagger.tag("Garment makers visited", text)) == [cluster_id]
 
 
+@pytest.mark.parametrize("text", [
+    "Organisers said the fabric and yarn fair will be held in Keqiao, March 16-18, with 2,000 textile booths.",
+    "主办方说，今年的面料和纱线博览会将在柯桥10月12日开幕，纺织展位超过两千个。",
+])
+def test_a_place_and_a_date_mid_sentence_are_no_dateline(tagger: Tagger, text: str) -> None:
+    # A dateline opens a story's first line; the same words inside a sentence name the place.
+    assert ids(tagger.tag("Fabric fair dates set", text)) == ["keqiao"]
+
+
 @pytest.mark.parametrize(("text", "cluster_ids"), [
     # A dash straight after the last word of the office, the leader or the date ends that word.
     ("Staff of the Ningbo city hall—and the garment exporters they met—talked about fabric prices.", []),
