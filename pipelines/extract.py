@@ -21,10 +21,13 @@ from trafilatura.utils import is_dubious_html, repair_faulty_html
 from loomwatch.pipelines import density, furniture
 from loomwatch.pipelines.hanzi import HAN_BMP
 
-# Chinese sites that say gb2312 or gbk mostly mean GBK, and GBK-only characters (镕, 堃)
-# break a strict GB2312 decoder: GB18030 is a superset of both.
-_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "hz-gb-2312": "gb18030",
-            "big5": "big5hkscs", "iso-8859-1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+# Labels Python does not know.
+_LABELS = {"gb_2312-80": "gb2312", "x-gbk": "gbk"}
+# Codecs read as their supersets, keyed by Python's codec name, which every label of one
+# leads to (euc-cn, chinese → gb2312; cp936, ms936 → gbk; latin1 → iso8859-1). Chinese
+# sites that say gb2312 or gbk mostly mean GBK, and GBK-only characters (镕, 堃) break a
+# strict GB2312 decoder: GB18030 is a superset of both.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "hz": "gb18030", "big5": "big5hkscs", "iso8859-1": "cp1252", "ascii": "utf-8"}
 _CHINESE_GUESSES = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp949", "euc_kr", "euc_jis_2004", "hz", "cp932", "shift_jis"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # <?xml version="1.0" encoding="gb2312"?>, as XHTML pages of old CMSes begin.
@@ -52,11 +55,11 @@ _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
 
 def _codec(name: str) -> str | None:
     name = name.strip().lower()
-    name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(_LABELS.get(name, name)).name
     except LookupError:
         return None
+    return _SUPERSETS.get(codec, codec)
 
 
 def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]:

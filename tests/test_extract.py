@@ -55,10 +55,20 @@ def test_utf8_page_declared_as_gbk_is_still_utf8():
     assert encoding == "utf-8" and "中国轻纺城" in html
 
 
-def test_latin1_page_declared_in_header():
+@pytest.mark.parametrize("label", ["iso-8859-1", "latin1", "ISO_8859-1"])
+def test_latin1_page_declared_in_header(label):
     body = "<html><body><p>Caf\u00e9 fabrics from Keqiao \u2014 prices up</p></body></html>".encode("cp1252")
-    html, encoding = decode_html(body, "text/html; charset=iso-8859-1")
-    assert "Café" in html
+    html, encoding = decode_html(body, f"text/html; charset={label}")
+    assert "Café" in html and "\u2014" in html  # Latin-1 labels mean windows-1252, as browsers read them
+
+
+# Python's own names for GB2312 and GBK (euc-cn, chinese, ms936, ...) lead to its strict
+# codecs: they must reach GB18030 like "gb2312" and "gbk" do.
+@pytest.mark.parametrize("label", ["euc-cn", "GB2312-80", "chinese", "iso-ir-58", "ms936", "936"])
+def test_every_gb_label_decodes_as_gb18030(label):
+    body = gbk_page(meta=f'<meta http-equiv="Content-Type" content="text/html; charset={label}">')
+    html, encoding = decode_html(body)
+    assert encoding == "gb18030" and "王镕堃" in html
 
 
 def test_chinese_article_extraction_and_visible_date():
