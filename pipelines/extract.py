@@ -72,7 +72,10 @@ def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]
     head = body[:_DECLARATION_BYTES]
     end = head.lower().find(b"</head>")
     head = head[:end] if end > 0 else head
-    found += [m.group(1).decode("ascii", "replace") for m in (*_XML_ENCODING.finditer(head[:200]), *_META_CHARSET.finditer(head))]
+    in_page = [m.group(1).decode("ascii", "replace") for m in (*_XML_ENCODING.finditer(head[:200]), *_META_CHARSET.finditer(head))]
+    # A declaration read as ASCII bytes is not written in UTF-16 or UTF-32, nor is its page
+    # (one with a byte-order mark is decoded before): left out, as browsers do (they read UTF-8).
+    found += [label for label in in_page if not (_codec(label) or "").startswith(("utf-16", "utf-32"))]
     return [c for c in dict.fromkeys(filter(None, map(_codec, found)))]
 
 

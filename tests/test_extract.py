@@ -207,6 +207,15 @@ def test_utf8_page_with_a_stray_byte_stays_utf8():
     assert encoding == "utf-8" and "王镕堃" in html
 
 
+@pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be"])
+def test_utf16_in_meta_of_a_byte_page_is_ignored(label):
+    # A <meta> readable as ASCII bytes proves the page is not UTF-16 (browsers read such a
+    # declaration as UTF-8); decoding by it turns the page into pairs of bytes as Han-like noise.
+    body = gbk_page(meta=f'<meta charset="{label}">')
+    for page in (body, body + b" "):  # even and odd lengths
+        html, encoding = decode_html(page)
+        assert encoding == "gb18030" and "王镕堃" in html
+
 def test_charset_declared_late_or_in_an_xml_header_is_found():
     script = "<script>" + "var slot = {width: 300, height: 250};" * 60 + "</script>"
     late = f'<html><head>{script}<meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>纺织</body></html>'
