@@ -79,14 +79,18 @@ def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]
     return [c for c in dict.fromkeys(filter(None, map(_codec, found)))]
 
 
-# A page that is valid in an encoding except for a stray byte or two (a truncated
-# character where a CMS cut a string, a byte of another encoding pasted in) is read in
-# that encoding with the bad bytes replaced: charset detection on such a page can pick an
-# absurd code page (Thai, Kazakh) and lose every character.
+# A page that is valid in an encoding except for stray bytes (a truncated character where
+# a CMS cut a string, a byte of another encoding pasted in) is read in that encoding with
+# the bad bytes replaced: charset detection on such a page can pick an absurd code page
+# (Thai, Kazakh) and lose every character. What tells is the share of bad bytes, not their
+# number: a list of twenty titles cut mid-character is twenty next to hundreds of good ones.
 # A wrong guess is not "nearly" right: a cp1252 page read as GB18030 or UTF-8 has about
 # one invalid sequence per accented letter, a GBK page read as UTF-8 one per character.
-_MAX_BAD = 16  # replaced sequences in all, at most
-_GOOD_PER_BAD = 20  # and at least this many valid non-ASCII characters for each
+_GOOD_PER_BAD = 20  # valid non-ASCII characters for each replaced sequence, at least
+# ... in UTF-8, whose multi-byte sequences other encodings rarely form by chance (a GBK page
+# read as UTF-8 has 0.2-0.3 valid characters per invalid sequence, the test and demo sites'
+# GBK pages), two: an English page has few non-ASCII characters to vouch for it.
+_GOOD_PER_BAD_UTF8 = 2
 
 
 def _nearly(body: bytes, name: str) -> str | None:
@@ -94,7 +98,7 @@ def _nearly(body: bytes, name: str) -> str | None:
     text = body.decode(name, errors="replace")
     bad = text.count("\ufffd")
     good = len(text) - len(text.encode("ascii", errors="ignore")) - bad
-    return text if bad <= _MAX_BAD and good >= _GOOD_PER_BAD * bad else None
+    return text if good >= (_GOOD_PER_BAD_UTF8 if name == "utf-8" else _GOOD_PER_BAD) * bad else None
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:

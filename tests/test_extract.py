@@ -207,6 +207,41 @@ def test_utf8_page_with_a_stray_byte_stays_utf8():
     assert encoding == "utf-8" and "王镕堃" in html
 
 
+
+def test_english_utf8_page_with_a_stray_byte_stays_utf8():
+    # Few non-ASCII characters, one byte of windows-1252 pasted in: detection guessed Mac Roman.
+    text = "Weavers in Shengze said \u201corders are back\u201d \u2014 the first rise since spring. " * 3
+    body = f"<html><body><p>{text}</p><p>Price list \u00a9 Loom Weekly</p></body></html>".encode("utf-8")
+    html, encoding = decode_html(body.replace(b"spring", b"spring\x96", 1), "text/html; charset=utf-8")
+    assert encoding == "utf-8" and "\u201corders are back\u201d" in html
+
+
+def _titles_cut_in_the_middle(encoding: str, count: int) -> bytes:
+    """A page whose list of other stories has `count` titles cut by bytes, mid-character."""
+    text = "中国轻纺城面料成交额保持增长，全区印染企业技术改造稳步推进，王镕堃代表企业发言。" * 8
+    title = "第{}届纺织品博览会在柯桥开幕企业踊跃参展"
+    cut = b"".join(f"<li><a href='/n{i}.html'>".encode() + title.format(i).encode(encoding)[:24] + "展".encode(encoding)[:1]
+                   + b"</a></li>" for i in range(count))
+    declared = "utf-8" if encoding == "utf-8" else "gbk"
+    return (f"<html><head><meta charset={declared}><title>纺织新闻</title></head><body><div class=article><p>{text}</p></div><ul>"
+            .encode(encoding) + cut + b"</ul></body></html>")
+
+
+@pytest.mark.parametrize("encoding, expected", [("utf-8", "utf-8"), ("gbk", "gb18030")])
+def test_page_with_many_titles_cut_mid_character_keeps_its_encoding(encoding, expected):
+    # More than a handful of stray bytes, each next to many good characters: UTF-8 pages
+    # came out as GB18030 mojibake, GBK pages as Thai.
+    html, found = decode_html(_titles_cut_in_the_middle(encoding, 30))
+    assert found == expected and "王镕堃" in html
+
+
+def test_utf8_page_with_a_footer_included_in_gbk_stays_utf8():
+    # A server-side include from an older GBK system: the footer is lost, not the article.
+    footer = "<div>主办单位：某县纺织工业协会　联系电话：一二三四五六七</div>".encode("gbk")
+    body = gbk_page(meta='<meta charset="utf-8">').decode("gbk").encode("utf-8").replace(b"</body>", footer + b"</body>")
+    html, encoding = decode_html(body)
+    assert encoding == "utf-8" and "王镕堃" in html
+
 @pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be"])
 def test_utf16_in_meta_of_a_byte_page_is_ignored(label):
     # A <meta> readable as ASCII bytes proves the page is not UTF-16 (browsers read such a
