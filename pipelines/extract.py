@@ -10,6 +10,7 @@ import codecs
 import datetime as dt
 import re
 from dataclasses import dataclass
+from html import unescape
 
 import charset_normalizer
 import lxml.html
@@ -193,13 +194,14 @@ _TITLE_SEPARATORS = re.compile(r"\s+[-|–—_]\s+|_|｜|\s*\|\s*")
 
 def _title(title: str, html: str) -> str:
     """trafilatura sometimes takes the site's name for the title ("X - 某某区人民政府" → the
-    name): when the title is what the page declares as its site name, use the rest of <title>."""
+    name): when the title is what the page declares as its site name, use the rest of <title>.
+    Both are read from the raw HTML, so their entities (&amp;, &#8211;) are decoded."""
     head = html[:16384]
-    site_names = {c.group(1).strip() for m in _SITE_META.finditer(head) if (c := _CONTENT.search(m.group(0)))}
+    site_names = {unescape(c.group(1)).strip() for m in _SITE_META.finditer(head) if (c := _CONTENT.search(m.group(0)))}
     if title not in site_names:
         return title
     raw = _TITLE.search(head)
-    parts = [p.strip() for p in _TITLE_SEPARATORS.split(raw.group(1))] if raw else []
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(unescape(raw.group(1)))] if raw else []
     rest = [p for p in parts if p and p not in site_names]
     return rest[0] if rest else title
 

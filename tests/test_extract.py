@@ -330,6 +330,17 @@ def test_furniture_lines_are_dropped_and_sentences_kept():
     assert clean_lines([*lines, "上一篇：区市场监管局开展冬季抽检", "区市场监管局开展冬季产品质量抽检，共抽查样品一百批次。"]) == kept
 
 
+@pytest.mark.parametrize("site", ["Loom &amp; Yarn Daily", "Loom Weekly"])
+def test_title_instead_of_site_name_has_its_entities_decoded(site):
+    # og:title names the site, so the headline comes from <title>, which is raw HTML.
+    paragraph = ("<p>Dyeing mills in the district finished moving into the new industrial park this month, "
+                 "and weavers said the shared wastewater plant had cut their costs by a tenth.</p>")
+    page = (f'<html><head><title>Dyeing mills &amp; weavers settle in the park &#8211; {site}</title>'
+            f'<meta property="og:title" content="{site}"><meta property="og:site_name" content="{site}"></head>'
+            f"<body><article>{paragraph * 3}</article></body></html>")
+    found = extract_article(page)
+    assert found is not None and found.title == "Dyeing mills & weavers settle in the park"
+
 def test_english_pages_still_go_to_trafilatura():
     body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
     found = extract_article(f"<html><head><title>Looms - Textile News</title></head><body><article>{body}</article></body></html>")
