@@ -291,12 +291,13 @@ def _metadata(tree: lxml.html.HtmlElement, html: str, url: str | None, chinese: 
     return Metadata(title, published, author, canonical, credit)
 
 
-# trafilatura's parser options, with one change: lxml.html's own parser asks a Python
+# trafilatura's parser options, with two changes. lxml.html's own parser asks a Python
 # function for the class of every element handed to Python (FormElement for <form>,
 # InputElement for <input>, ...), about 2,500 times per page in trafilatura's passes and 8 %
 # of the extraction's time. Nothing here uses those classes: this lookup makes every element
-# a plain HtmlElement, decided in C.
-_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
+# a plain HtmlElement, decided in C. And huge_tree: without it libxml2 stops at a depth of
+# 256, which a page reaches with an unclosed <span> or <font> per line, losing the rest.
+_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
 _PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
     element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
 

@@ -341,6 +341,13 @@ def test_title_instead_of_site_name_has_its_entities_decoded(site):
     found = extract_article(page)
     assert found is not None and found.title == "Dyeing mills & weavers settle in the park"
 
+def test_article_past_255_unclosed_tags_is_read_to_its_end():
+    # An editor that opens a <span> per line and never closes one nests the lines ever
+    # deeper; libxml2 stopped parsing at depth 256 and the article's end was lost.
+    lines = "".join(f"<span style='font-size:14px'>第{i}条：盛泽镇丝绸企业今年完成技术改造，产值同比增长。<br>" for i in range(300))
+    found = extract_article(f"<html><head><title>纺织简讯</title></head><body><div class='content'>{lines}</div></body></html>")
+    assert found is not None and "第299条：" in found.text
+
 def test_english_pages_still_go_to_trafilatura():
     body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
     found = extract_article(f"<html><head><title>Looms - Textile News</title></head><body><article>{body}</article></body></html>")
