@@ -109,8 +109,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     most UTF-8 byte sequences and garbles them, while GBK text is almost never valid UTF-8);
     each declared charset (HTTP header, <?xml encoding>, <meta>) that decodes without error;
     then the same with a few stray invalid bytes replaced (UTF-8 first, then the declared
-    charsets, then GB18030, what undeclared Chinese pages are written in); else detection,
-    preferring GB18030 for anything that looks Chinese.
+    charsets, then GB18030, what undeclared Chinese pages are written in); else the first
+    declared charset with its invalid bytes replaced, as a browser shows the page; else
+    detection, preferring GB18030 for anything that looks Chinese.
     """
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
@@ -129,6 +130,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         text = _nearly(body, name)
         if text is not None:
             return text, name
+    # Detection is for pages that declare nothing: on a GBK page with many stray bytes it guessed Thai.
+    if declared:
+        return body.decode(declared[0], errors="replace"), declared[0]
     best = charset_normalizer.from_bytes(body[:65536]).best()
     guess = _codec(best.encoding) if best else None
     if guess is None or guess in _CHINESE_GUESSES:

@@ -235,6 +235,12 @@ def test_page_with_many_titles_cut_mid_character_keeps_its_encoding(encoding, ex
     assert found == expected and "王镕堃" in html
 
 
+def test_page_with_more_stray_bytes_still_reads_as_it_declares():
+    # Too many to be "nearly" valid GB18030, but the page says GBK, as a browser would read it.
+    html, encoding = decode_html(_titles_cut_in_the_middle("gbk", 60))
+    assert encoding == "gb18030" and "王镕堃" in html
+
+
 def test_utf8_page_with_a_footer_included_in_gbk_stays_utf8():
     # A server-side include from an older GBK system: the footer is lost, not the article.
     footer = "<div>主办单位：某县纺织工业协会　联系电话：一二三四五六七</div>".encode("gbk")
