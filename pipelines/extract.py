@@ -10,6 +10,7 @@ import codecs
 import datetime as dt
 import re
 from dataclasses import dataclass
+from html import unescape
 
 import charset_normalizer
 import lxml.html
@@ -21,10 +22,13 @@ from trafilatura.utils import is_dubious_html, repair_faulty_html
 from loomwatch.pipelines import density, furniture
 from loomwatch.pipelines.hanzi import HAN_BMP
 
-# Chinese sites that say gb2312 or gbk mostly mean GBK, and GBK-only characters (镕, 堃)
-# break a strict GB2312 decoder: GB18030 is a superset of both.
-_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "hz-gb-2312": "gb18030",
-            "big5": "big5hkscs", "iso-8859-1": "cp1252", "latin-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+# Labels Python does not know.
+_LABELS = {"gb_2312-80": "gb2312", "x-gbk": "gbk"}
+# Codecs read as their supersets, keyed by Python's codec name, which every label of one
+# leads to (euc-cn, chinese → gb2312; cp936, ms936 → gbk; latin1 → iso8859-1). Chinese
+# sites that say gb2312 or gbk mostly mean GBK, and GBK-only characters (镕, 堃) break a
+# strict GB2312 decoder: GB18030 is a superset of both.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "hz": "gb18030", "big5": "big5hkscs", "iso8859-1": "cp1252", "ascii": "utf-8"}
 _CHINESE_GUESSES = {"gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp949", "euc_kr", "euc_jis_2004", "hz", "cp932", "shift_jis"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # <?xml version="1.0" encoding="gb2312"?>, as XHTML pages of old CMSes begin.
@@ -52,11 +56,11 @@ _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
 
 def _codec(name: str) -> str | None:
     name = name.strip().lower()
-    name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(_LABELS.get(name, name)).name
     except LookupError:
         return None
+    return _SUPERSETS.get(codec, codec)
 
 
 def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]:
@@ -69,18 +73,25 @@ def declared_charsets(body: bytes, content_type: str | None = None) -> list[str]
     head = body[:_DECLARATION_BYTES]
     end = head.lower().find(b"</head>")
     head = head[:end] if end > 0 else head
-    found += [m.group(1).decode("ascii", "replace") for m in (*_XML_ENCODING.finditer(head[:200]), *_META_CHARSET.finditer(head))]
+    in_page = [m.group(1).decode("ascii", "replace") for m in (*_XML_ENCODING.finditer(head[:200]), *_META_CHARSET.finditer(head))]
+    # A declaration read as ASCII bytes is not written in UTF-16 or UTF-32, nor is its page
+    # (one with a byte-order mark is decoded before): left out, as browsers do (they read UTF-8).
+    found += [label for label in in_page if not (_codec(label) or "").startswith(("utf-16", "utf-32"))]
     return [c for c in dict.fromkeys(filter(None, map(_codec, found)))]
 
 
-# A page that is valid in an encoding except for a stray byte or two (a truncated
-# character where a CMS cut a string, a byte of another encoding pasted in) is read in
-# that encoding with the bad bytes replaced: charset detection on such a page can pick an
-# absurd code page (Thai, Kazakh) and lose every character.
+# A page that is valid in an encoding except for stray bytes (a truncated character where
+# a CMS cut a string, a byte of another encoding pasted in) is read in that encoding with
+# the bad bytes replaced: charset detection on such a page can pick an absurd code page
+# (Thai, Kazakh) and lose every character. What tells is the share of bad bytes, not their
+# number: a list of twenty titles cut mid-character is twenty next to hundreds of good ones.
 # A wrong guess is not "nearly" right: a cp1252 page read as GB18030 or UTF-8 has about
 # one invalid sequence per accented letter, a GBK page read as UTF-8 one per character.
-_MAX_BAD = 16  # replaced sequences in all, at most
-_GOOD_PER_BAD = 20  # and at least this many valid non-ASCII characters for each
+_GOOD_PER_BAD = 20  # valid non-ASCII characters for each replaced sequence, at least
+# ... in UTF-8, whose multi-byte sequences other encodings rarely form by chance (a GBK page
+# read as UTF-8 has 0.2-0.3 valid characters per invalid sequence, the test and demo sites'
+# GBK pages), two: an English page has few non-ASCII characters to vouch for it.
+_GOOD_PER_BAD_UTF8 = 2
 
 
 def _nearly(body: bytes, name: str) -> str | None:
@@ -88,7 +99,7 @@ def _nearly(body: bytes, name: str) -> str | None:
     text = body.decode(name, errors="replace")
     bad = text.count("\ufffd")
     good = len(text) - len(text.encode("ascii", errors="ignore")) - bad
-    return text if bad <= _MAX_BAD and good >= _GOOD_PER_BAD * bad else None
+    return text if good >= (_GOOD_PER_BAD_UTF8 if name == "utf-8" else _GOOD_PER_BAD) * bad else None
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
@@ -98,8 +109,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     most UTF-8 byte sequences and garbles them, while GBK text is almost never valid UTF-8);
     each declared charset (HTTP header, <?xml encoding>, <meta>) that decodes without error;
     then the same with a few stray invalid bytes replaced (UTF-8 first, then the declared
-    charsets, then GB18030, what undeclared Chinese pages are written in); else detection,
-    preferring GB18030 for anything that looks Chinese.
+    charsets, then GB18030, what undeclared Chinese pages are written in); else the first
+    declared charset with its invalid bytes replaced, as a browser shows the page; else
+    detection, preferring GB18030 for anything that looks Chinese.
     """
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
@@ -118,6 +130,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         text = _nearly(body, name)
         if text is not None:
             return text, name
+    # Detection is for pages that declare nothing: on a GBK page with many stray bytes it guessed Thai.
+    if declared:
+        return body.decode(declared[0], errors="replace"), declared[0]
     best = charset_normalizer.from_bytes(body[:65536]).best()
     guess = _codec(best.encoding) if best else None
     if guess is None or guess in _CHINESE_GUESSES:
@@ -183,13 +198,14 @@ _TITLE_SEPARATORS = re.compile(r"\s+[-|–—_]\s+|_|｜|\s*\|\s*")
 
 def _title(title: str, html: str) -> str:
     """trafilatura sometimes takes the site's name for the title ("X - 某某区人民政府" → the
-    name): when the title is what the page declares as its site name, use the rest of <title>."""
+    name): when the title is what the page declares as its site name, use the rest of <title>.
+    Both are read from the raw HTML, so their entities (&amp;, &#8211;) are decoded."""
     head = html[:16384]
-    site_names = {c.group(1).strip() for m in _SITE_META.finditer(head) if (c := _CONTENT.search(m.group(0)))}
+    site_names = {unescape(c.group(1)).strip() for m in _SITE_META.finditer(head) if (c := _CONTENT.search(m.group(0)))}
     if title not in site_names:
         return title
     raw = _TITLE.search(head)
-    parts = [p.strip() for p in _TITLE_SEPARATORS.split(raw.group(1))] if raw else []
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(unescape(raw.group(1)))] if raw else []
     rest = [p for p in parts if p and p not in site_names]
     return rest[0] if rest else title
 
@@ -279,12 +295,13 @@ def _metadata(tree: lxml.html.HtmlElement, html: str, url: str | None, chinese: 
     return Metadata(title, published, author, canonical, credit)
 
 
-# trafilatura's parser options, with one change: lxml.html's own parser asks a Python
+# trafilatura's parser options, with two changes. lxml.html's own parser asks a Python
 # function for the class of every element handed to Python (FormElement for <form>,
 # InputElement for <input>, ...), about 2,500 times per page in trafilatura's passes and 8 %
 # of the extraction's time. Nothing here uses those classes: this lookup makes every element
-# a plain HtmlElement, decided in C.
-_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
+# a plain HtmlElement, decided in C. And huge_tree: without it libxml2 stops at a depth of
+# 256, which a page reaches with an unclosed <span> or <font> per line, losing the rest.
+_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
 _PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
     element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
 

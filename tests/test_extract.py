@@ -55,10 +55,20 @@ def test_utf8_page_declared_as_gbk_is_still_utf8():
     assert encoding == "utf-8" and "中国轻纺城" in html
 
 
-def test_latin1_page_declared_in_header():
+@pytest.mark.parametrize("label", ["iso-8859-1", "latin1", "ISO_8859-1"])
+def test_latin1_page_declared_in_header(label):
     body = "<html><body><p>Caf\u00e9 fabrics from Keqiao \u2014 prices up</p></body></html>".encode("cp1252")
-    html, encoding = decode_html(body, "text/html; charset=iso-8859-1")
-    assert "Café" in html
+    html, encoding = decode_html(body, f"text/html; charset={label}")
+    assert "Café" in html and "\u2014" in html  # Latin-1 labels mean windows-1252, as browsers read them
+
+
+# Python's own names for GB2312 and GBK (euc-cn, chinese, ms936, ...) lead to its strict
+# codecs: they must reach GB18030 like "gb2312" and "gbk" do.
+@pytest.mark.parametrize("label", ["euc-cn", "GB2312-80", "chinese", "iso-ir-58", "ms936", "936"])
+def test_every_gb_label_decodes_as_gb18030(label):
+    body = gbk_page(meta=f'<meta http-equiv="Content-Type" content="text/html; charset={label}">')
+    html, encoding = decode_html(body)
+    assert encoding == "gb18030" and "王镕堃" in html
 
 
 def test_chinese_article_extraction_and_visible_date():
@@ -197,6 +207,56 @@ def test_utf8_page_with_a_stray_byte_stays_utf8():
     assert encoding == "utf-8" and "王镕堃" in html
 
 
+
+def test_english_utf8_page_with_a_stray_byte_stays_utf8():
+    # Few non-ASCII characters, one byte of windows-1252 pasted in: detection guessed Mac Roman.
+    text = "Weavers in Shengze said \u201corders are back\u201d \u2014 the first rise since spring. " * 3
+    body = f"<html><body><p>{text}</p><p>Price list \u00a9 Loom Weekly</p></body></html>".encode("utf-8")
+    html, encoding = decode_html(body.replace(b"spring", b"spring\x96", 1), "text/html; charset=utf-8")
+    assert encoding == "utf-8" and "\u201corders are back\u201d" in html
+
+
+def _titles_cut_in_the_middle(encoding: str, count: int) -> bytes:
+    """A page whose list of other stories has `count` titles cut by bytes, mid-character."""
+    text = "中国轻纺城面料成交额保持增长，全区印染企业技术改造稳步推进，王镕堃代表企业发言。" * 8
+    title = "第{}届纺织品博览会在柯桥开幕企业踊跃参展"
+    cut = b"".join(f"<li><a href='/n{i}.html'>".encode() + title.format(i).encode(encoding)[:24] + "展".encode(encoding)[:1]
+                   + b"</a></li>" for i in range(count))
+    declared = "utf-8" if encoding == "utf-8" else "gbk"
+    return (f"<html><head><meta charset={declared}><title>纺织新闻</title></head><body><div class=article><p>{text}</p></div><ul>"
+            .encode(encoding) + cut + b"</ul></body></html>")
+
+
+@pytest.mark.parametrize("encoding, expected", [("utf-8", "utf-8"), ("gbk", "gb18030")])
+def test_page_with_many_titles_cut_mid_character_keeps_its_encoding(encoding, expected):
+    # More than a handful of stray bytes, each next to many good characters: UTF-8 pages
+    # came out as GB18030 mojibake, GBK pages as Thai.
+    html, found = decode_html(_titles_cut_in_the_middle(encoding, 30))
+    assert found == expected and "王镕堃" in html
+
+
+def test_page_with_more_stray_bytes_still_reads_as_it_declares():
+    # Too many to be "nearly" valid GB18030, but the page says GBK, as a browser would read it.
+    html, encoding = decode_html(_titles_cut_in_the_middle("gbk", 60))
+    assert encoding == "gb18030" and "王镕堃" in html
+
+
+def test_utf8_page_with_a_footer_included_in_gbk_stays_utf8():
+    # A server-side include from an older GBK system: the footer is lost, not the article.
+    footer = "<div>主办单位：某县纺织工业协会　联系电话：一二三四五六七</div>".encode("gbk")
+    body = gbk_page(meta='<meta charset="utf-8">').decode("gbk").encode("utf-8").replace(b"</body>", footer + b"</body>")
+    html, encoding = decode_html(body)
+    assert encoding == "utf-8" and "王镕堃" in html
+
+@pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be"])
+def test_utf16_in_meta_of_a_byte_page_is_ignored(label):
+    # A <meta> readable as ASCII bytes proves the page is not UTF-16 (browsers read such a
+    # declaration as UTF-8); decoding by it turns the page into pairs of bytes as Han-like noise.
+    body = gbk_page(meta=f'<meta charset="{label}">')
+    for page in (body, body + b" "):  # even and odd lengths
+        html, encoding = decode_html(page)
+        assert encoding == "gb18030" and "王镕堃" in html
+
 def test_charset_declared_late_or_in_an_xml_header_is_found():
     script = "<script>" + "var slot = {width: 300, height: 250};" * 60 + "</script>"
     late = f'<html><head>{script}<meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>纺织</body></html>'
@@ -275,6 +335,24 @@ def test_furniture_lines_are_dropped_and_sentences_kept():
     # The neighbours' titles and whatever follows them end the article.
     assert clean_lines([*lines, "上一篇：区市场监管局开展冬季抽检", "区市场监管局开展冬季产品质量抽检，共抽查样品一百批次。"]) == kept
 
+
+@pytest.mark.parametrize("site", ["Loom &amp; Yarn Daily", "Loom Weekly"])
+def test_title_instead_of_site_name_has_its_entities_decoded(site):
+    # og:title names the site, so the headline comes from <title>, which is raw HTML.
+    paragraph = ("<p>Dyeing mills in the district finished moving into the new industrial park this month, "
+                 "and weavers said the shared wastewater plant had cut their costs by a tenth.</p>")
+    page = (f'<html><head><title>Dyeing mills &amp; weavers settle in the park &#8211; {site}</title>'
+            f'<meta property="og:title" content="{site}"><meta property="og:site_name" content="{site}"></head>'
+            f"<body><article>{paragraph * 3}</article></body></html>")
+    found = extract_article(page)
+    assert found is not None and found.title == "Dyeing mills & weavers settle in the park"
+
+def test_article_past_255_unclosed_tags_is_read_to_its_end():
+    # An editor that opens a <span> per line and never closes one nests the lines ever
+    # deeper; libxml2 stopped parsing at depth 256 and the article's end was lost.
+    lines = "".join(f"<span style='font-size:14px'>第{i}条：盛泽镇丝绸企业今年完成技术改造，产值同比增长。<br>" for i in range(300))
+    found = extract_article(f"<html><head><title>纺织简讯</title></head><body><div class='content'>{lines}</div></body></html>")
+    assert found is not None and "第299条：" in found.text
 
 def test_english_pages_still_go_to_trafilatura():
     body = "<p>" + "Weavers in Shengze are buying new air-jet looms this autumn, the town's textile office said. " * 4 + "</p>"
