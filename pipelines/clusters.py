@@ -8,9 +8,10 @@ its Simplified, Traditional and Japanese spellings.
 
 Relevance (0..1) weighs textile vocabulary in the title and its density in the body,
 so that a marathon story that calls Nantong "a home-textile city" once stays below
-the threshold; the words of travel guides and place profiles (景区, 门票, 常住人口) count
-against it, so that a guide to a cluster town that describes its cloth market among its
-sights is not textile news either. Off-topic articles get no cluster tags at all.
+the threshold; the words of travel guides, hotel reviews and place profiles (景区, 门票,
+常住人口, "front desk") count against it, so that a guide to a cluster town that describes
+its cloth market among its sights, or a review that praises a hotel's linen, is not
+textile news either. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
@@ -27,7 +28,7 @@ in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhon
 local firm's name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like
 an address; excluded phrases ("Jinjiang Inn"), a place's facilities, events and products
 ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
-宁波市经信局; but not a leader's title, 石狮市委书记), datelines, credit lines and a firm's contact
+宁波市经信局; but not a leader's title, 石狮市委书记), datelines (at a line's start), credit lines and a firm's contact
 lines ("Add: ... Foshan City") never count, and a cluster named only in firms' names and
 addresses ("Suzhou Lanfeng Textile Co., Ltd") is not tagged: that is where the firms are
 registered. A body's name reaches over no conjunction, list comma or verb (in 石狮和晋江市政府 only
