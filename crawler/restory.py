@@ -17,6 +17,7 @@ from loomwatch.crawler.config import Config
 from loomwatch.pipelines import stories
 from loomwatch.pipelines.facts import extract_facts
 from loomwatch.storage import CrawlLock, open_database, utcnow
+from loomwatch.storage.db import writing
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
             ).fetchall()
             if not rows:
                 break
-            with db.atomic():
+            with writing(db):
                 for article_id, title, text, published, first_seen, relevant, duplicate_of, old, signature, stored, lang in rows:
                     if not relevant and duplicate_of is None:
                         facts = []  # off-topic and no copy: in no story

@@ -12,6 +12,7 @@ from loomwatch.pipelines.settings import SourceHints
 from loomwatch.pipelines.stories import article_day, reassign
 from loomwatch.storage import open_database
 from loomwatch.storage.articles import iter_articles, set_clusters, sync_clusters
+from loomwatch.storage.db import writing
 from loomwatch.storage.stories import forget_facts, set_story
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def retag(config: Config, batch: int = 500, progress: Callable[[int], None] = la
     sync_clusters(db, tagger.gazetteer.rows())
     total = changed = 0
     for rows in iter_articles(db, batch):
-        with db.atomic():
+        with writing(db):
             for row in rows:
                 tagging = tagger.tag(row["title"], row["text"], settings.sources.get(row["source"], SourceHints()).clusters)
                 clusters = [(c.id, c.score) for c in tagging.clusters]  # none when off-topic

@@ -35,6 +35,7 @@ from loomwatch.pipelines import dedup, stories
 from loomwatch.storage import ArchiveError, open_database
 from loomwatch.storage import stories as stories_table
 from loomwatch.storage.archive import archive_error
+from loomwatch.storage.db import writing
 from loomwatch.storage.articles import (
     content_hash,
     exact_duplicates,
@@ -178,7 +179,7 @@ class StorePipeline:
     def _write_batch(self, batch: list[dict[str, Any]], also: Callable[[sqlite_utils.Database], None] | None, careful: bool,
                      decided: Decided | None = None) -> None:
         self.search, self.stored, self.failures, self.careful = [], [], [], careful
-        with self.db.atomic():
+        with writing(self.db):
             self.params = dedup.prepare(self.db, self.threshold)
             if decided is None:  # decided here, article after article, on this connection
                 decider = Decider(self.db, self.threshold, self.params, self.story_rules, self.story_reports)
@@ -249,7 +250,7 @@ class StorePipeline:
     def ahead(self) -> WritingAhead:
         """Batches to `submit` and `write` in order, each decided while the one before is
         written (the near-duplicate index made ready for this run's threshold first)."""
-        with self.db.atomic():
+        with writing(self.db):
             dedup.prepare(self.db, self.threshold)
         process = DecidingProcess(str(self.database), self.threshold, self.story_rules, self.busy_timeout)
         process.wait_ready(READY_SECONDS)

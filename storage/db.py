@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -38,6 +40,27 @@ def open_database(path: str | os.PathLike, *, migrate: bool = True, busy_timeout
             db.close()
         raise archive_error(path, exc, busy_timeout) from None
     return db
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """`db.atomic()` for a transaction that reads before it writes: it takes the write lock
+    as it begins (BEGIN IMMEDIATE), waiting up to the busy timeout for another program's
+    write. Begun by a read (`atomic`'s BEGIN), it could not take the lock at its first write
+    once another program had committed since (SQLITE_BUSY_SNAPSHOT), busy timeout or not.
+    Inside a transaction: a savepoint, as `atomic` makes."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:  # an error may have ended the transaction already
+            db.conn.execute("ROLLBACK")
+        raise
 
 
 def check_database(path: str | os.PathLike, *, write: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> None:

@@ -248,3 +248,46 @@ def test_decisions_made_ahead_are_the_ones_made_one_by_one_with_full_buckets_and
     assert all(stored[f"https://news.example/{n}.html"][1] == f"https://news.example/{n - 7}.html" for n in range(8, 90, 6))
     copies = [stored[f"https://news.example/{200 + n}.html"] for n in range(3)]
     assert {c[0] for c in copies} == {"https://news.example/10.html"} and len({c[1] for c in copies}) == 1
+
+
+def test_another_program_writing_while_a_batch_is_decided_makes_the_batch_wait_not_fail(tmp_path):
+    # The scheduler notes a skipped crawl, or the digest records a mailing, while a crawl
+    # writes. A batch transaction that read before taking the write lock could not take it
+    # once the other program had committed (SQLITE_BUSY_SNAPSHOT, whatever the busy
+    # timeout): the crawl stopped, blaming a lock "held longer than 30 s".
+    import dataclasses
+    import threading
+
+    from loomwatch.crawler.config import Config, StorageSettings
+    from loomwatch.pipelines.store import Counters, StorePipeline
+
+    path = tmp_path / "archive.db"
+    open_database(path).close()
+    config = dataclasses.replace(Config(), storage=StorageSettings(database=path))
+    pipeline = StorePipeline(config, None, Counters())
+    pipeline.open_spider()
+    other_started, other_done = threading.Event(), []
+
+    def other_program() -> None:
+        with sqlite3.connect(path, timeout=10) as conn:
+            other_started.set()
+            conn.execute("INSERT INTO crawl_runs (started, finished, status) VALUES ('2026-11-23 08:00:00', "
+                         "'2026-11-23 08:00:00', 'skipped')")
+        other_done.append(True)
+
+    other = threading.Thread(target=other_program)
+
+    def when_the_batch_first_writes(sql: str) -> None:
+        if sql.startswith("INSERT") and not other.is_alive() and not other_done:
+            other.start()
+            other_started.wait()
+            other.join(0.3)  # it commits now unless the batch holds the write lock
+
+    pipeline.db.conn.set_trace_callback(when_the_batch_first_writes)
+    pipeline.write([page(1, MILL)])
+    pipeline.db.conn.set_trace_callback(None)
+    other.join()
+    pipeline.close_spider()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT url FROM articles").fetchall() == [("https://news.example/1.html",)]
+        assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("skipped",)]

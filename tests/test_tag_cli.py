@@ -126,3 +126,50 @@ def test_retag_brings_an_archive_tagged_by_an_older_tagger_up_to_date(tmp_path):
     assert db.execute("SELECT relevant FROM articles WHERE url = 'http://x.example/ja/1'").fetchone() == (1,)
     assert db.execute("SELECT count(*) FROM clusters WHERE id IN ('pinghu', 'yangxunqiao', 'yangzhou')").fetchone() == (3,)
 
+
+
+def test_retag_waits_for_a_crawl_that_commits_while_a_batch_is_read(tmp_path, monkeypatch):
+    # retag takes no crawl lock: a crawl commits a batch every few seconds meanwhile. A retag
+    # batch that read before taking the write lock failed at its first write with a traceback
+    # (database is locked: SQLITE_BUSY_SNAPSHOT) instead of waiting for the crawl's commit.
+    import sqlite3
+    import threading
+
+    from loomwatch.crawler import retag
+
+    config = tmp_path / "loomwatch.toml"
+    config.write_text('[storage]\ndatabase = "archive.db"\n', encoding="utf-8")
+    path = tmp_path / "archive.db"
+    db = open_database(path)
+    with db.atomic():  # stored off-topic by an older tagger: retag changes it
+        insert_article(db, {**YISHAN, "url": "http://x.example/a/1", "source": "s", "relevance": 0.1, "relevant": 0})
+    db.close()
+    crawl_started = threading.Event()
+
+    def crawl_commits() -> None:
+        with sqlite3.connect(path, timeout=10) as conn:
+            crawl_started.set()
+            conn.execute("INSERT INTO crawl_runs (started, status) VALUES ('2026-11-23 08:00:00', 'running')")
+
+    crawl = threading.Thread(target=crawl_commits)
+
+    def when_retag_first_writes(sql: str) -> None:
+        if sql.startswith("UPDATE articles") and not crawl.ident:
+            crawl.start()
+            crawl_started.wait()
+            crawl.join(0.3)  # it commits now unless the batch holds the write lock
+
+    def opened(*args, **kwargs):
+        db = open_database(*args, **kwargs)
+        db.conn.set_trace_callback(when_retag_first_writes)
+        return db
+
+    monkeypatch.setattr(retag, "open_database", opened)
+    result = CliRunner().invoke(main, ["retag", "--config", str(config)])
+    crawl.join()
+    assert result.exit_code == 0, result.output
+    assert "re-tagged 1 articles; 1 changed" in result.output
+    db = open_database(path)
+    assert db.execute("SELECT relevant FROM articles").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM crawl_runs").fetchone() == (1,)
+    db.close()
