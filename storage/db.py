@@ -32,9 +32,7 @@ def open_database(path: str | os.PathLike, *, migrate: bool = True, busy_timeout
             _create(path, busy_timeout)
         db = _connect(path, busy_timeout)
         if migrate:
-            db.execute("BEGIN IMMEDIATE").close()  # waits out, or reports, a writer of another program
-            db.execute("ROLLBACK").close()
-            migrations.apply(db)
+            _migrate(db)
     except (sqlite3.Error, OSError) as exc:
         if db is not None:
             db.close()
@@ -73,6 +71,19 @@ def check_database(path: str | os.PathLike, *, write: bool = True, busy_timeout:
 def known_migrations() -> list[str]:
     """The names of the schema updates this version knows (all are pending on an empty database)."""
     return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
+
+
+def _migrate(db: sqlite_utils.Database) -> None:
+    """Apply the pending schema updates, one transaction each, which takes the write lock
+    (waiting out, or reporting, a writer of another program) before it looks at what is
+    pending: two programs opening an older archive at once (a crawl and a digest after an
+    upgrade) would otherwise both apply an update, the second failing over the first's."""
+    while True:
+        with writing(db):
+            pending = migrations.pending(db)
+            if not pending:
+                return
+            migrations.apply(db, stop_before=[m.name for m in pending[1:]])
 
 
 def _connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> sqlite_utils.Database:

@@ -291,3 +291,33 @@ def test_another_program_writing_while_a_batch_is_decided_makes_the_batch_wait_n
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT url FROM articles").fetchall() == [("https://news.example/1.html",)]
         assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("skipped",)]
+
+
+def test_two_programs_opening_an_older_archive_at_once_both_bring_it_up_to_date(tmp_path, monkeypatch):
+    # A crawl and a digest started together after an upgrade: each saw the same update
+    # pending; the second applied it again over the first's and stopped with "table ...
+    # already exists; run `loomwatch check`" (the digest not mailed, the crawl not run).
+    path = tmp_path / "archive.db"
+    old = sqlite_utils.Database(path)
+    storage_db.migrations.apply(old, stop_before="0015_digest_runs")  # the archive of the previous release
+    old.close()
+    apply = storage_db.migrations.apply
+
+    def raced_apply(db, **kwargs):
+        def other_program_opens_it(sql: str) -> None:
+            if sql.strip().upper().startswith(("BEGIN", "CREATE TABLE DIGEST_RUNS")):
+                db.conn.set_trace_callback(None)
+                monkeypatch.setattr(storage_db.migrations, "apply", apply)
+                try:
+                    open_database(path, busy_timeout=0.2).close()
+                except Exception as exc:  # waits for this one's write lock, here in this thread: it would get it next
+                    assert "locked by another program" in str(exc)
+
+        db.conn.set_trace_callback(other_program_opens_it)
+        return apply(db, **kwargs)
+
+    monkeypatch.setattr(storage_db.migrations, "apply", raced_apply)
+    db = open_database(path)
+    assert db.execute("SELECT count(*) FROM _sqlite_migrations WHERE name = '0015_digest_runs'").fetchone()[0] == 1
+    db.close()
+    open_database(path).close()  # and the other program, opening it now, finds it up to date
