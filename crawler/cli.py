@@ -300,8 +300,10 @@ def tag(config: Config, file: Any, source: str | None) -> None:
 def retag(config: Config, batch: int) -> None:
     """Re-apply the current gazetteer and thresholds to the whole archive (no re-crawl)."""
     from loomwatch.crawler.retag import retag as run_retag
+    from loomwatch.storage.archive import archive_errors
 
-    total, changed = run_retag(config, batch)
+    with archive_errors(config.storage.database, config.storage.busy_timeout):  # a full disk, a lock held too long
+        total, changed = run_retag(config, batch)
     if not is_quiet():
         click.echo(f"re-tagged {total} articles; {changed} changed")
 
@@ -725,11 +727,13 @@ def restory(config: Config, batch: int, keep_facts: bool) -> None:
     """
     from loomwatch.crawler.restory import restory as run_restory
     from loomwatch.storage import LockedError
+    from loomwatch.storage.archive import archive_errors
 
     quiet = is_quiet()
     try:
-        report = run_restory(config, batch, keep_facts,
-                             progress=lambda n: None if quiet else click.echo(f"  {n} articles", err=True))
+        with archive_errors(config.storage.database, config.storage.busy_timeout):  # a full disk, a lock held too long
+            report = run_restory(config, batch, keep_facts,
+                                 progress=lambda n: None if quiet else click.echo(f"  {n} articles", err=True))
     except LockedError as exc:
         click.echo(f"loomwatch: {exc}", err=True)
         sys.exit(EXIT_LOCKED)

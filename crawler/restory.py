@@ -47,7 +47,7 @@ def restory(config: Config, batch: int = 500, keep_facts: bool = False,
     rules = config.stories
     rules_text = json.dumps(dataclasses.asdict(rules), sort_keys=True)
     with CrawlLock(config.storage.database):
-        db = open_database(config.storage.database)
+        db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
         state = db.execute("SELECT rules, last_article_id, moved FROM story_restory WHERE id = 1").fetchone()
         resumed = state is not None and state[0] == rules_text
         last, moved = (state[1], state[2]) if resumed else (0, 0)

@@ -11,11 +11,12 @@ names the file, what is wrong and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 MIGRATION_SET = "loomwatch"  # the sqlite-utils migration set of the archive's schema
@@ -133,6 +134,16 @@ def archive_error(path: Path, exc: BaseException, busy_timeout: float = 30.0) ->
     if primary == sqlite3.SQLITE_CANTOPEN:
         return ArchiveError(f"{path}: cannot be opened ({reason}); check that it and its folder exist and are writable")
     return ArchiveError(f"{path}: {reason}; run `loomwatch check` on it, and if it reports damage, {RESTORE}")
+
+
+@contextlib.contextmanager
+def archive_errors(path: Path, busy_timeout: float = 30.0) -> Iterator[None]:
+    """Turn an SQLite or OS error met within (a full disk, a lock held past the busy timeout)
+    into the ArchiveError `archive_error` makes of it: one line for the operator, no traceback."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise archive_error(Path(path), exc, busy_timeout) from None
 
 
 def _free_space(folder: Path) -> str:

@@ -173,3 +173,33 @@ def test_retag_waits_for_a_crawl_that_commits_while_a_batch_is_read(tmp_path, mo
     assert db.execute("SELECT relevant FROM articles").fetchone() == (1,)
     assert db.execute("SELECT count(*) FROM crawl_runs").fetchone() == (1,)
     db.close()
+
+
+def test_retag_reports_an_archive_it_cannot_write_in_one_line(tmp_path, monkeypatch):
+    # Another program holds the write lock past [storage] busy_timeout once retag has opened
+    # the archive (a full disk takes the same way): one line saying what to do, no traceback.
+    import sqlite3
+
+    from loomwatch.crawler import retag
+
+    config = tmp_path / "loomwatch.toml"
+    config.write_text('[storage]\ndatabase = "archive.db"\nbusy_timeout = 0.2\n', encoding="utf-8")
+    path = tmp_path / "archive.db"
+    db = open_database(path)
+    with db.atomic():
+        insert_article(db, {**YISHAN, "url": "http://x.example/a/1", "source": "s", "relevance": 0.1, "relevant": 0})
+    db.close()
+    other = sqlite3.connect(path, isolation_level=None)
+
+    def opened(*args, **kwargs):
+        db = open_database(*args, **kwargs)
+        other.execute("BEGIN IMMEDIATE")  # an sqlite3 shell left in a transaction
+        return db
+
+    monkeypatch.setattr(retag, "open_database", opened)
+    result = CliRunner().invoke(main, ["retag", "--config", str(config)])
+    other.execute("ROLLBACK")
+    other.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"loomwatch: {path}: locked by another program for longer than 0.2 s") and "Traceback" not in result.output
+    assert open_database(path).execute("SELECT relevant FROM articles").fetchone() == (0,)  # nothing half done
