@@ -122,7 +122,8 @@ def archive_error(path: Path, exc: BaseException, busy_timeout: float = 30.0) ->
         return ArchiveError(f"{path}: locked by another program for longer than {busy_timeout:g} s (an open sqlite3 shell or "
                             f"script in a transaction, a copying or backup tool); find it with `fuser {path}`, end it, "
                             "and run again")
-    if primary == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+    # SQLite cannot grow the archive's -shm file (IOERR_SHMSIZE) when no space is left for it.
+    if primary == sqlite3.SQLITE_FULL or code == sqlite3.SQLITE_IOERR_SHMSIZE or getattr(exc, "errno", None) == errno.ENOSPC:
         return ArchiveFull(f"{path}: the disk is full{_free_space(path.parent)}; free space on it, or move the file to a "
                            "larger disk, and run again (nothing stored before is lost)")
     if primary == sqlite3.SQLITE_READONLY:

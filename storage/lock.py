@@ -43,8 +43,11 @@ class FileLock:
                     os.close(fd)
                     raise self.error(self.busy.format(holder=holder)) from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        except OSError:  # a full disk: the lock holds without its note, and the archive reports the disk
+            pass
         self._fd = fd
         return self
 

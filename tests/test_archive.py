@@ -320,6 +320,37 @@ def test_a_crawl_that_fills_the_disk_stops_cleanly_and_the_next_one_completes(tm
         assert len(stored()) == 200 and during < stored()
 
 
+def fill(folder: Path) -> None:
+    """Take every free byte of the file system of `folder`."""
+    fd = os.open(folder / "ballast", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_commands_started_on_a_disk_already_full_say_so(tmp_path: Path, tmpfs: Path) -> None:
+    # The disk filled between runs (by the archive, or by anything else on it). The crawl's
+    # lock note could not be written (a traceback), and SQLite's failure to make the archive's
+    # -shm file (SQLITE_IOERR_SHMSIZE) read "the disk reported an error ... check the disk".
+    path = tmpfs / "loomwatch.db"
+    archive_with_a_story(path)
+    Path(f"{path}.lock").write_bytes(b"")  # as an earlier crawl left it
+    fill(tmpfs)
+    config = write_config(tmp_path, path)
+    before = fingerprint(tmpfs)
+    for name in WRITERS:
+        result = invoke(config, commands(tmp_path)[name])
+        assert result.exit_code == 1, (name, result.output)
+        assert one_line(result.output).startswith(f"loomwatch: {path}: the disk is full ("), name
+    assert fingerprint(tmpfs)["loomwatch.db"] == before["loomwatch.db"]  # nothing stored before is lost
+    (tmpfs / "ballast").unlink()
+    assert invoke(config, ["retag"]).exit_code == 0  # space freed: the next run works
+
+
 # --- backup and check ----------------------------------------------------------------------------
 
 
