@@ -58,8 +58,10 @@ def backup(archive: Path, destination: Path, *, replace: bool = False, busy_time
     if not target.parent.is_dir():
         raise ArchiveError(f"{target}: the folder {target.parent} does not exist; create it first")
     partial = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    copy = None
     try:
-        with closing(_read_only(archive, busy_timeout)) as source, closing(sqlite3.connect(partial)) as copy:
+        copy = sqlite3.connect(partial)  # first: a copy that cannot be made there is the destination's fault
+        with closing(copy), closing(_read_only(archive, busy_timeout)) as source:
             source.backup(copy)  # all pages in one step: one consistent snapshot
             copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file; opening it for a crawl turns WAL on again
         with open(partial, "rb") as file:
@@ -67,7 +69,7 @@ def backup(archive: Path, destination: Path, *, replace: bool = False, busy_time
         os.replace(partial, target)
     except sqlite3.Error as exc:
         full = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_FULL  # only the copy is written
-        raise archive_error(target if full else archive, exc, busy_timeout) from None
+        raise archive_error(target if full or copy is None else archive, exc, busy_timeout) from None
     except OSError as exc:
         raise archive_error(target, exc, busy_timeout) from None
     finally:

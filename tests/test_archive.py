@@ -443,6 +443,24 @@ def test_backup_refuses_to_overwrite_or_to_write_where_it_cannot(tmp_path: Path)
     assert count(target) == 1
 
 
+def test_a_backup_into_a_folder_this_user_cannot_write_names_that_folder(tmp_path: Path) -> None:
+    # The copy could not be made there; the message named the archive as the file that
+    # "cannot be opened", sending the operator to a file that is fine.
+    path = tmp_path / "loomwatch.db"
+    archive_with_a_story(path)
+    config = write_config(tmp_path, path)
+    shelf = tmp_path / "backups"
+    shelf.mkdir(mode=0o555)
+    try:
+        result = run_without_root_powers(config, ["backup", str(shelf)])
+    finally:
+        shelf.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    line = one_line(result.stderr)
+    assert line.startswith(f"loomwatch: {shelf}/loomwatch-") and "cannot be opened" in line, line
+    assert list(shelf.iterdir()) == []
+
+
 def test_a_backup_onto_a_full_disk_leaves_no_partial_file(tmp_path: Path, tmpfs: Path) -> None:
     path = tmp_path / "loomwatch.db"
     archive_with_a_story(path)
