@@ -550,6 +550,9 @@ def test_an_untrusted_certificate_is_refused(tmp_path):
     ({"recipients": []}, "key 'email.recipients' is empty"),
     ({"subject": "digest {day}"}, "key 'email.subject': unknown field {day}; the fields are {date}, {stories}, {clusters}, {sources}"),
     ({"username": "digest"}, "key 'email.username' is set but 'email.password_env' is empty"),
+    ({"recipients": ["ana@textiles.example; bo@textiles.example"]},
+     "key 'email.recipients': 'ana@textiles.example; bo@textiles.example' is not one e-mail address"),
+    ({"sender": ""}, "key 'email.sender': '' is not one e-mail address"),
 ])
 def test_bad_email_settings_exit_2_before_anything_is_written(smtp, tmp_path, email_keys, message):
     new_archive(tmp_path)

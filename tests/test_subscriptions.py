@@ -81,6 +81,10 @@ def digest_rows(db) -> list[dict]:
     ({"name": "Keqiao buyer"}, "[[subscriptions]] #1 (Keqiao buyer) key 'name': 'Keqiao buyer' is not a slug"),
     ({"recipients": ["a@x.example"]}, "[[subscriptions]] #1 key 'name' is required"),
     ({"name": "kq", "min_relevance": 2}, "[[subscriptions]] #1 (kq) key 'min_relevance': expected a value of at most 1, got 2"),
+    # Two addresses in one string: only the first would be mailed, while the digest counted as sent to both.
+    ({"name": "kq", "recipients": ["a@x.example, b@x.example"]},
+     "[[subscriptions]] #1 (kq) key 'recipients': 'a@x.example, b@x.example' is not one e-mail address"),
+    ({"name": "kq", "recipients": ["nobody"]}, "[[subscriptions]] #1 (kq) key 'recipients': 'nobody' is not one e-mail address"),
 ])
 def test_a_bad_subscription_exits_2_naming_it_and_the_key(tmp_path, sub, message):
     result = invoke("subscriptions", "--config", str(write_config(tmp_path, 25, [sub])))
