@@ -238,6 +238,28 @@ def test_a_refused_recipient_fails_only_its_subscription_and_only_it_is_retried(
     assert [(r["subscription"], r["status"]) for r in digest_rows(db)] == [("alpha", "failed"), ("beta", "sent"), ("alpha", "sent")]
 
 
+def test_a_non_ascii_address_goes_out_by_smtputf8_or_fails_only_its_subscription_in_one_line(smtp, tmp_path):
+    db = new_archive(tmp_path)
+    add(db, "https://x.example/1", "Keqiao fabric traders open a night market")
+    alpha = {"name": "alpha", "recipients": ["josé@x.example"]}
+    beta = {"name": "beta", "recipients": ["bo@x.example"]}
+    plain = PortZeroController(Inbox(), hostname="127.0.0.1", port=0, enable_SMTPUTF8=False)
+    plain.start()
+    try:
+        result = invoke("digest", "--config", str(write_config(tmp_path, plain.port, [alpha, beta])), "--send")
+    finally:
+        plain.stop()
+    assert result.exit_code == 1
+    assert f"digest alpha not sent: SMTP server 127.0.0.1:{plain.port} cannot take the address 'josé@x.example'" in result.output
+    assert "fix [[subscriptions]] alpha key 'recipients'" in result.output
+    assert [rcpt for rcpt, _ in plain.handler.messages] == [["bo@x.example"]]
+    assert [(r["subscription"], r["status"]) for r in digest_rows(db)] == [("alpha", "failed"), ("beta", "sent")]
+    # A server that offers SMTPUTF8 takes the address: the retry mails alpha, and beta not again.
+    retry = invoke("digest", "--config", str(write_config(tmp_path, smtp.port, [alpha, beta])), "--send")
+    assert retry.exit_code == 0, retry.output
+    assert [rcpt for rcpt, _ in smtp.inbox.messages] == [["josé@x.example"]]
+
+
 class KillingInbox(Inbox):
     """Kills process `victim` when it starts its second message (MAIL FROM): between two subscriptions' mails."""
 

@@ -132,7 +132,13 @@ def deliver(msg: EmailMessage, settings: EmailSettings, password: str | None, re
             smtp.ehlo()
         if settings.username:
             smtp.login(settings.username, password or "")
-        code, reply = smtp.mail(sender)
+        # smtplib sends commands as ASCII: without SMTPUTF8 a non-ASCII address would escape as a UnicodeEncodeError.
+        wide = next((a for a in (sender, *recipients) if not a.isascii()), None)
+        if wide is not None and not smtp.has_extn("smtputf8"):
+            key = "'email.sender'" if wide == sender else recipients_key
+            raise SendError(f"{server} cannot take the address {wide!r}: it has non-ASCII characters and the server does not "
+                            f"offer SMTPUTF8; fix {key} (write the domain in its ASCII form, xn--...)")
+        code, reply = smtp.mail(sender, ["SMTPUTF8"] if wide is not None else [])
         if code != 250:
             raise SendError(f"{server} refused the sender {sender!r} ({code} {_text(reply)}); check 'email.sender'")
         refused = {}
