@@ -501,6 +501,11 @@ def test_login_with_the_password_from_the_environment(smtp_auth, tmp_path, monke
     assert refused.exit_code == 1
     assert "refused the login of user 'digest' (535" in refused.output and "$LW_TEST_SMTP_PASSWORD" in refused.output
     assert "wrong" not in refused.output
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "geheim-größe")  # Python's SMTP client sends logins as ASCII only
+    accented = invoke("digest", "--config", str(config), "--send")
+    assert accented.exit_code == 2
+    assert "cannot log in as user 'digest': the password in $LW_TEST_SMTP_PASSWORD has non-ASCII characters" in accented.output
+    assert "größe" not in accented.output and "Traceback" not in accented.output
     monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "s3cret")
     assert invoke("digest", "--config", str(config), "--send").exit_code == 0
     assert len(smtp_auth.inbox.messages) == 1

@@ -100,6 +100,11 @@ def smtp_password(settings: EmailSettings) -> str | None:
     if password is None:
         raise ConfigError(f"environment variable {settings.password_env} (named by 'email.password_env') is not set; "
                           f"export it where loomwatch runs (for cron, in the crontab or a wrapper script)")
+    # Python's SMTP client sends the login as ASCII: anything else would escape as a UnicodeEncodeError mid-send.
+    if not (settings.username + password).isascii():
+        what = "user name" if not settings.username.isascii() else f"password in ${settings.password_env}"
+        raise ConfigError(f"cannot log in as user {settings.username!r}: the {what} has non-ASCII characters, which "
+                          "Python's SMTP client cannot send; use an ASCII one")
     return password
 
 
