@@ -567,6 +567,15 @@ def test_feeds_are_valid_atom_newest_first_and_served(tmp_path):
     assert mailings.status_code == 200 and mailings.json() == []  # previews mail nobody
 
 
+def test_a_control_character_in_a_stored_story_does_not_break_the_feeds(tmp_path):
+    db = new_archive(tmp_path)  # pasted from an office document: characters XML does not allow
+    add(db, "https://x.example/1", "Keqiao\x02 dyeing mills", text="Keqiao dyeing mills\x08 raise their exports. Buyers expect more.")
+    run_digests(load_config(write_config(tmp_path, 25, [])))
+    feed = feedparser.parse((tmp_path / "out" / "feeds" / "all.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert [e.title for e in feed.entries] == ["Keqiao dyeing mills"]
+
+
 def test_feeds_drop_what_is_no_longer_configured_and_are_not_rewritten_unchanged(tmp_path):
     db = golden.build_archive(tmp_path / "a.db")
     db.close()
