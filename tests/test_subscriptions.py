@@ -350,6 +350,27 @@ def test_a_missed_weekday_is_caught_up_by_the_next_run(smtp, tmp_path):
     assert forced.status == "sent" and len(smtp.inbox.messages) == 2
 
 
+def test_a_weekly_digest_caught_up_late_keeps_the_first_day_of_its_week(smtp, tmp_path):
+    config = load_config(write_config(tmp_path, smtp.port, [
+        {"name": "weekly", "recipients": ["week@x.example"], "schedule": "weekly", "weekday": "monday"}]))
+    db = new_archive(tmp_path)
+    monday = monday_after(NOW)  # 07:30 in Shanghai
+
+    def stored(moment: dt.datetime) -> str:
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    add(db, "https://x.example/0", "Keqiao story of the week before", published=monday.date().isoformat(),
+        first_seen=stored(monday - dt.timedelta(hours=2)))
+    assert [o.status for o in run_digests(config, send=True, now=monday)] == ["sent"]
+    # Stored on Monday after that digest: one dated that day, one undated.
+    dated = add(db, "https://x.example/1", "Keqiao story of Monday", published=monday.date().isoformat(),
+                first_seen=stored(monday + dt.timedelta(hours=3)))
+    undated = add(db, "https://x.example/2", "Keqiao undated story", published=None, first_seen=stored(monday + dt.timedelta(hours=1)))
+    # The machine was off on the next Monday: Tuesday's run mails the week, all of it.
+    (late,) = run_digests(config, send=True, now=monday + dt.timedelta(days=8))
+    assert late.status == "sent" and late.digest.article_ids == [dated, undated]
+
+
 def test_the_schedulers_catch_up_counts_whole_digest_runs_not_one_subscription_mailed_by_hand(smtp, tmp_path):
     alpha = {"name": "alpha", "recipients": ["ana@x.example"]}
     beta = {"name": "beta", "recipients": ["bo@x.example"]}
