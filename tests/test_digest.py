@@ -554,6 +554,7 @@ def test_an_untrusted_certificate_is_refused(tmp_path):
 @pytest.mark.parametrize("email_keys, message", [
     ({"recipients": []}, "key 'email.recipients' is empty"),
     ({"subject": "digest {day}"}, "key 'email.subject': unknown field {day}; the fields are {date}, {stories}, {clusters}, {sources}"),
+    ({"subject": "digest {date:%d %b}"}, "key 'email.subject': 'digest {date:%d %b}' is not a valid template (Invalid format specifier"),
     ({"username": "digest"}, "key 'email.username' is set but 'email.password_env' is empty"),
     ({"recipients": ["ana@textiles.example; bo@textiles.example"]},
      "key 'email.recipients': 'ana@textiles.example; bo@textiles.example' is not one e-mail address"),
