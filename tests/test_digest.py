@@ -511,6 +511,28 @@ def test_login_with_the_password_from_the_environment(smtp_auth, tmp_path, monke
     assert len(smtp_auth.inbox.messages) == 1
 
 
+class NtlmOnly(Inbox):
+    async def auth_NTLM(self, server, args):
+        return AuthResult(success=False)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_server_without_a_login_method_we_speak_says_so(tmp_path, monkeypatch):
+    add(new_archive(tmp_path), "https://kq.example/1", "Keqiao printers add digital lines")
+    controller = PortZeroController(NtlmOnly(), hostname="127.0.0.1", port=0, auth_require_tls=False,
+                                    auth_exclude_mechanism=["LOGIN", "PLAIN"], authenticator=lambda *args: AuthResult(success=False))
+    controller.start()
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "s3cret")
+    try:
+        result = invoke("digest", "--config", str(write_config(tmp_path, controller.port, username="digest",
+                                                               password_env="LW_TEST_SMTP_PASSWORD")), "--send")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert f"SMTP server 127.0.0.1:{controller.port} offers no login method loomwatch can use (AUTH NTLM" in result.output
+    assert "dropped the connection" not in result.output
+
+
 @pytest.mark.parametrize("security, message", [
     ("ssl", "TLS with SMTP server 127.0.0.1:{port} failed (WRONG_VERSION_NUMBER); check 'email.security'"),
     ("starttls", "SMTP server 127.0.0.1:{port}: STARTTLS extension not supported by server."),

@@ -169,7 +169,12 @@ def deliver(msg: EmailMessage, settings: EmailSettings, password: str | None, re
         raise SendError(f"{server} rejected the message ({exc.smtp_code} {_text(exc.smtp_error)})") from None
     except ssl.SSLError as exc:
         raise SendError(_tls_problem(exc, server)) from None
-    except (OSError, smtplib.SMTPException) as exc:
+    except OSError as exc:  # smtplib's exceptions are OSErrors too
+        if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+            # Only login() raises it bare: none of the server's AUTH mechanisms is one smtplib speaks.
+            offered = smtp.esmtp_features.get("auth", "").strip() or "none"
+            raise SendError(f"{server} offers no login method loomwatch can use (AUTH {offered}; it logs in with CRAM-MD5, "
+                            f"PLAIN or LOGIN): {exc} Check 'email.username', or use a relay that takes one of these") from None
         raise SendError(f"{server} dropped the connection: {_reason(exc)}") from None
     finally:
         # Once DATA was accepted the mail is on its way: a failed QUIT must not make it look unsent.
