@@ -17,6 +17,7 @@ import typing
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,6 +260,8 @@ def parse_config(data: dict, path: Path) -> Config:
         raise ConfigError(f"{where}: key 'clusters' must be a list of [[clusters]] tables")
     values["clusters"] = tuple(clusters)
     values["subscriptions"] = _subscriptions(data.get("subscriptions", []), where, path.parent)
+    _check_addresses([values["email"].sender], f"{where}: key 'email.sender'")
+    _check_addresses(values["email"].recipients, f"{where}: key 'email.recipients'")
     _check_fleet(values["fleet"], where)
     config = _apply_environment(Config(**values))
     _check_clusters(config)
@@ -281,11 +284,21 @@ def _subscriptions(tables: Any, where: str, base: Path) -> tuple[Subscription, .
                 if not word.strip() or word.strip().strip("*") == "" or "*" in word.strip()[:-1]:
                     raise ConfigError(f"{where}: {label} key '{key}': {word!r} is not a keyword; write a word or phrase, "
                                       "with at most one '*' at its end (\"dye*\" matches dyes, dyeing)")
+        _check_addresses(sub.recipients, f"{where}: {label} key 'recipients'")
         for code in sub.languages:
             if not re.fullmatch(r"[a-z]{2,3}(-[a-z]{2,4})?", code):
                 raise ConfigError(f"{where}: {label} key 'languages': {code!r} is not a language code; use e.g. \"en\", \"zh\", \"zh-cn\"")
         built.append(sub)
     return tuple(built)
+
+
+def _check_addresses(addresses: Iterable[str], label: str) -> None:
+    # Two addresses in one string would be mailed to the first only, yet count as sent to both.
+    for address in addresses:
+        found = getaddresses([address])
+        if len(found) != 1 or not re.fullmatch(r"[^@\s]+@[^@\s]+", found[0][1]):
+            raise ConfigError(f"{label}: {address!r} is not one e-mail address; write one address per string, "
+                              "e.g. \"ana@example.org\" or \"Ana <ana@example.org>\"")
 
 
 def _check_clusters(config: Config) -> None:

@@ -107,7 +107,8 @@ def plan_job(name: str, spec: str, timezone: str, last_done: dt.datetime | None,
     if trigger is None:
         return None
     if isinstance(trigger, IntervalTrigger):
-        due = (last_done + trigger.interval) if last_done else (now if run_if_never else now + trigger.interval)
+        # A last run stamped after `now` (the clock was set back) counts as just now, not as a start date far ahead.
+        due = (min(last_done, now) + trigger.interval) if last_done else (now if run_if_never else now + trigger.interval)
         catch_up = last_done is not None and due <= now
         first = max(due, now)
         trigger = parse_trigger(spec, timezone, key=f"schedule.{name}", where=where, start=first)

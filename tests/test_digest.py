@@ -501,9 +501,36 @@ def test_login_with_the_password_from_the_environment(smtp_auth, tmp_path, monke
     assert refused.exit_code == 1
     assert "refused the login of user 'digest' (535" in refused.output and "$LW_TEST_SMTP_PASSWORD" in refused.output
     assert "wrong" not in refused.output
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "geheim-größe")  # Python's SMTP client sends logins as ASCII only
+    accented = invoke("digest", "--config", str(config), "--send")
+    assert accented.exit_code == 2
+    assert "cannot log in as user 'digest': the password in $LW_TEST_SMTP_PASSWORD has non-ASCII characters" in accented.output
+    assert "größe" not in accented.output and "Traceback" not in accented.output
     monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "s3cret")
     assert invoke("digest", "--config", str(config), "--send").exit_code == 0
     assert len(smtp_auth.inbox.messages) == 1
+
+
+class NtlmOnly(Inbox):
+    async def auth_NTLM(self, server, args):
+        return AuthResult(success=False)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_server_without_a_login_method_we_speak_says_so(tmp_path, monkeypatch):
+    add(new_archive(tmp_path), "https://kq.example/1", "Keqiao printers add digital lines")
+    controller = PortZeroController(NtlmOnly(), hostname="127.0.0.1", port=0, auth_require_tls=False,
+                                    auth_exclude_mechanism=["LOGIN", "PLAIN"], authenticator=lambda *args: AuthResult(success=False))
+    controller.start()
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", "s3cret")
+    try:
+        result = invoke("digest", "--config", str(write_config(tmp_path, controller.port, username="digest",
+                                                               password_env="LW_TEST_SMTP_PASSWORD")), "--send")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert f"SMTP server 127.0.0.1:{controller.port} offers no login method loomwatch can use (AUTH NTLM" in result.output
+    assert "dropped the connection" not in result.output
 
 
 @pytest.mark.parametrize("security, message", [
@@ -549,7 +576,11 @@ def test_an_untrusted_certificate_is_refused(tmp_path):
 @pytest.mark.parametrize("email_keys, message", [
     ({"recipients": []}, "key 'email.recipients' is empty"),
     ({"subject": "digest {day}"}, "key 'email.subject': unknown field {day}; the fields are {date}, {stories}, {clusters}, {sources}"),
+    ({"subject": "digest {date:%d %b}"}, "key 'email.subject': 'digest {date:%d %b}' is not a valid template (Invalid format specifier"),
     ({"username": "digest"}, "key 'email.username' is set but 'email.password_env' is empty"),
+    ({"recipients": ["ana@textiles.example; bo@textiles.example"]},
+     "key 'email.recipients': 'ana@textiles.example; bo@textiles.example' is not one e-mail address"),
+    ({"sender": ""}, "key 'email.sender': '' is not one e-mail address"),
 ])
 def test_bad_email_settings_exit_2_before_anything_is_written(smtp, tmp_path, email_keys, message):
     new_archive(tmp_path)

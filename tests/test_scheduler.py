@@ -130,6 +130,12 @@ def test_intervals_keep_counting_from_the_last_crawl_across_restarts():
     assert stale.trigger.get_next_fire_time(now, now) == at("2026-11-20 09:15")
 
 
+def test_a_crawl_stamped_ahead_of_a_clock_set_back_does_not_hold_off_the_crawls():
+    now = at("2026-11-20 09:00")  # the clock ran three days fast at the last crawl, then was corrected
+    plan = plan_job("crawl", "4h", "Asia/Shanghai", at("2026-11-23 10:00"), now, run_if_never=True)
+    assert plan.first_run == at("2026-11-20 13:00") and not plan.catch_up
+
+
 def write_config(tmp_path: Path, schedule: str, sources: str = "", extra: str = "") -> Path:
     sources = sources or '[[sources]]\nname = "nowhere"\nstart_urls = ["http://127.0.0.1:9/"]\n'
     path = tmp_path / "loomwatch.toml"

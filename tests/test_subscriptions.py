@@ -81,6 +81,10 @@ def digest_rows(db) -> list[dict]:
     ({"name": "Keqiao buyer"}, "[[subscriptions]] #1 (Keqiao buyer) key 'name': 'Keqiao buyer' is not a slug"),
     ({"recipients": ["a@x.example"]}, "[[subscriptions]] #1 key 'name' is required"),
     ({"name": "kq", "min_relevance": 2}, "[[subscriptions]] #1 (kq) key 'min_relevance': expected a value of at most 1, got 2"),
+    # Two addresses in one string: only the first would be mailed, while the digest counted as sent to both.
+    ({"name": "kq", "recipients": ["a@x.example, b@x.example"]},
+     "[[subscriptions]] #1 (kq) key 'recipients': 'a@x.example, b@x.example' is not one e-mail address"),
+    ({"name": "kq", "recipients": ["nobody"]}, "[[subscriptions]] #1 (kq) key 'recipients': 'nobody' is not one e-mail address"),
 ])
 def test_a_bad_subscription_exits_2_naming_it_and_the_key(tmp_path, sub, message):
     result = invoke("subscriptions", "--config", str(write_config(tmp_path, 25, [sub])))
@@ -234,6 +238,28 @@ def test_a_refused_recipient_fails_only_its_subscription_and_only_it_is_retried(
     assert [(r["subscription"], r["status"]) for r in digest_rows(db)] == [("alpha", "failed"), ("beta", "sent"), ("alpha", "sent")]
 
 
+def test_a_non_ascii_address_goes_out_by_smtputf8_or_fails_only_its_subscription_in_one_line(smtp, tmp_path):
+    db = new_archive(tmp_path)
+    add(db, "https://x.example/1", "Keqiao fabric traders open a night market")
+    alpha = {"name": "alpha", "recipients": ["josé@x.example"]}
+    beta = {"name": "beta", "recipients": ["bo@x.example"]}
+    plain = PortZeroController(Inbox(), hostname="127.0.0.1", port=0, enable_SMTPUTF8=False)
+    plain.start()
+    try:
+        result = invoke("digest", "--config", str(write_config(tmp_path, plain.port, [alpha, beta])), "--send")
+    finally:
+        plain.stop()
+    assert result.exit_code == 1
+    assert f"digest alpha not sent: SMTP server 127.0.0.1:{plain.port} cannot take the address 'josé@x.example'" in result.output
+    assert "fix [[subscriptions]] alpha key 'recipients'" in result.output
+    assert [rcpt for rcpt, _ in plain.handler.messages] == [["bo@x.example"]]
+    assert [(r["subscription"], r["status"]) for r in digest_rows(db)] == [("alpha", "failed"), ("beta", "sent")]
+    # A server that offers SMTPUTF8 takes the address: the retry mails alpha, and beta not again.
+    retry = invoke("digest", "--config", str(write_config(tmp_path, smtp.port, [alpha, beta])), "--send")
+    assert retry.exit_code == 0, retry.output
+    assert [rcpt for rcpt, _ in smtp.inbox.messages] == [["josé@x.example"]]
+
+
 class KillingInbox(Inbox):
     """Kills process `victim` when it starts its second message (MAIL FROM): between two subscriptions' mails."""
 
@@ -322,6 +348,27 @@ def test_a_missed_weekday_is_caught_up_by_the_next_run(smtp, tmp_path):
     assert (saturday.status, sunday.status) == ("sent", "not_due")
     (forced,) = run_digests(config, send=True, force=True, now=friday + dt.timedelta(days=2))
     assert forced.status == "sent" and len(smtp.inbox.messages) == 2
+
+
+def test_a_weekly_digest_caught_up_late_keeps_the_first_day_of_its_week(smtp, tmp_path):
+    config = load_config(write_config(tmp_path, smtp.port, [
+        {"name": "weekly", "recipients": ["week@x.example"], "schedule": "weekly", "weekday": "monday"}]))
+    db = new_archive(tmp_path)
+    monday = monday_after(NOW)  # 07:30 in Shanghai
+
+    def stored(moment: dt.datetime) -> str:
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    add(db, "https://x.example/0", "Keqiao story of the week before", published=monday.date().isoformat(),
+        first_seen=stored(monday - dt.timedelta(hours=2)))
+    assert [o.status for o in run_digests(config, send=True, now=monday)] == ["sent"]
+    # Stored on Monday after that digest: one dated that day, one undated.
+    dated = add(db, "https://x.example/1", "Keqiao story of Monday", published=monday.date().isoformat(),
+                first_seen=stored(monday + dt.timedelta(hours=3)))
+    undated = add(db, "https://x.example/2", "Keqiao undated story", published=None, first_seen=stored(monday + dt.timedelta(hours=1)))
+    # The machine was off on the next Monday: Tuesday's run mails the week, all of it.
+    (late,) = run_digests(config, send=True, now=monday + dt.timedelta(days=8))
+    assert late.status == "sent" and late.digest.article_ids == [dated, undated]
 
 
 def test_the_schedulers_catch_up_counts_whole_digest_runs_not_one_subscription_mailed_by_hand(smtp, tmp_path):
@@ -539,6 +586,15 @@ def test_feeds_are_valid_atom_newest_first_and_served(tmp_path):
     assert keqiao.status_code == 200 and keqiao.headers["content-type"] == "application/atom+xml; charset=utf-8"
     assert keqiao.content == (feeds / "cluster-keqiao.xml").read_bytes() and missing.status_code == 404
     assert mailings.status_code == 200 and mailings.json() == []  # previews mail nobody
+
+
+def test_a_control_character_in_a_stored_story_does_not_break_the_feeds(tmp_path):
+    db = new_archive(tmp_path)  # pasted from an office document: characters XML does not allow
+    add(db, "https://x.example/1", "Keqiao\x02 dyeing mills", text="Keqiao dyeing mills\x08 raise their exports. Buyers expect more.")
+    run_digests(load_config(write_config(tmp_path, 25, [])))
+    feed = feedparser.parse((tmp_path / "out" / "feeds" / "all.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert [e.title for e in feed.entries] == ["Keqiao dyeing mills"]
 
 
 def test_feeds_drop_what_is_no_longer_configured_and_are_not_rewritten_unchanged(tmp_path):

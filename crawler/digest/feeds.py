@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import sqlite3
 import zoneinfo
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 import sqlite_utils
 
@@ -36,6 +37,17 @@ from loomwatch.storage import digests as store
 from loomwatch.storage.clock import db_time
 
 log = logging.getLogger(__name__)
+# Characters XML 1.0 forbids (text pasted from office documents has them): one would make the whole feed unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    return saxutils.escape(_NOT_XML.sub("", text))
+
+
+def quoteattr(text: str) -> str:
+    return saxutils.quoteattr(_NOT_XML.sub("", text))
+
 
 ATOM = "http://www.w3.org/2005/Atom"
 ENTRIES = 50  # stories per feed

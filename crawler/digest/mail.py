@@ -100,6 +100,11 @@ def smtp_password(settings: EmailSettings) -> str | None:
     if password is None:
         raise ConfigError(f"environment variable {settings.password_env} (named by 'email.password_env') is not set; "
                           f"export it where loomwatch runs (for cron, in the crontab or a wrapper script)")
+    # Python's SMTP client sends the login as ASCII: anything else would escape as a UnicodeEncodeError mid-send.
+    if not (settings.username + password).isascii():
+        what = "user name" if not settings.username.isascii() else f"password in ${settings.password_env}"
+        raise ConfigError(f"cannot log in as user {settings.username!r}: the {what} has non-ASCII characters, which "
+                          "Python's SMTP client cannot send; use an ASCII one")
     return password
 
 
@@ -132,7 +137,13 @@ def deliver(msg: EmailMessage, settings: EmailSettings, password: str | None, re
             smtp.ehlo()
         if settings.username:
             smtp.login(settings.username, password or "")
-        code, reply = smtp.mail(sender)
+        # smtplib sends commands as ASCII: without SMTPUTF8 a non-ASCII address would escape as a UnicodeEncodeError.
+        wide = next((a for a in (sender, *recipients) if not a.isascii()), None)
+        if wide is not None and not smtp.has_extn("smtputf8"):
+            key = "'email.sender'" if wide == sender else recipients_key
+            raise SendError(f"{server} cannot take the address {wide!r}: it has non-ASCII characters and the server does not "
+                            f"offer SMTPUTF8; fix {key} (write the domain in its ASCII form, xn--...)")
+        code, reply = smtp.mail(sender, ["SMTPUTF8"] if wide is not None else [])
         if code != 250:
             raise SendError(f"{server} refused the sender {sender!r} ({code} {_text(reply)}); check 'email.sender'")
         refused = {}
@@ -158,7 +169,12 @@ def deliver(msg: EmailMessage, settings: EmailSettings, password: str | None, re
         raise SendError(f"{server} rejected the message ({exc.smtp_code} {_text(exc.smtp_error)})") from None
     except ssl.SSLError as exc:
         raise SendError(_tls_problem(exc, server)) from None
-    except (OSError, smtplib.SMTPException) as exc:
+    except OSError as exc:  # smtplib's exceptions are OSErrors too
+        if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+            # Only login() raises it bare: none of the server's AUTH mechanisms is one smtplib speaks.
+            offered = smtp.esmtp_features.get("auth", "").strip() or "none"
+            raise SendError(f"{server} offers no login method loomwatch can use (AUTH {offered}; it logs in with CRAM-MD5, "
+                            f"PLAIN or LOGIN): {exc} Check 'email.username', or use a relay that takes one of these") from None
         raise SendError(f"{server} dropped the connection: {_reason(exc)}") from None
     finally:
         # Once DATA was accepted the mail is on its way: a failed QUIT must not make it look unsent.

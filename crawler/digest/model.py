@@ -240,18 +240,25 @@ def choose_window(db: sqlite_utils.Database, sub: Subscription, now: dt.datetime
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).astimezone(UTC)
         return Window("day", start, end, None, upto, db_time(start), db_time(end), end)
     last = store.last_sent(db, sub.name, kind)
+    # Ages count back from when the digest was due, not from a late run (a weekly one caught
+    # up on Tuesday, a retry after days of SMTP failures): a late run must not drop the
+    # stories of its window's first days as too old.
+    def due(start: dt.datetime) -> dt.datetime:
+        return min(now, start + first_span(sub))
+
     if last and force:
         after, start = last["after_article_id"], parse_db_time(last["window_start"])
-        return Window(kind, start, now, after, upto, last["window_start"] if after is None else None, None, now, last["sent"])
+        return Window(kind, start, now, after, upto, last["window_start"] if after is None else None, None, due(start), last["sent"])
     if last:
-        return Window(kind, parse_db_time(last["window_end"]), now, last["last_article_id"], upto, None, None, now, last["sent"])
+        start = parse_db_time(last["window_end"])
+        return Window(kind, start, now, last["last_article_id"], upto, None, None, due(start), last["sent"])
     # Never sent: the last day (a week for a weekly subscription), or from the first failed
     # attempt, so that a retry after a failure covers that attempt's whole window even later.
     start = now - first_span(sub)
     failed = store.first_failed(db, sub.name, kind)
     if failed:
         start = min(start, parse_db_time(failed["window_start"]))
-    return Window(kind, start, now, None, upto, db_time(start), None, now)
+    return Window(kind, start, now, None, upto, db_time(start), None, due(start))
 
 
 @dataclass

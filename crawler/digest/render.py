@@ -97,7 +97,12 @@ def fill_subject(template: str, key: str, values: dict[str, Any]) -> str:
     unknown = names - set(values)
     if unknown:
         raise ConfigError(f"{key}: unknown field {{{sorted(unknown)[0]}}}; the fields are " + ", ".join(f"{{{f}}}" for f in values))
-    return " ".join(template.format(**values).split())  # no line breaks in a header
+    try:
+        subject = template.format(**values)
+    except ValueError as exc:  # a format spec or conversion the value does not take: {date:%d %b}, {date!z}
+        raise ConfigError(f"{key}: {template!r} is not a valid template ({exc}); write fields as plain {{date}}, "
+                          "without ':' or '!'") from None
+    return " ".join(subject.split())  # no line breaks in a header
 
 
 def subject_template(sub: Subscription, config: Config) -> tuple[str, str]:
