@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|spm|fbclid|gclid|yclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|share|share_token|"
@@ -26,8 +26,19 @@ def canonical_url(url: str) -> str:
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)])
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit((scheme, netloc, parts.path or "/", _query(parts.query), ""))
+
+
+def _query(query: str) -> str:
+    """The query without tracking parameters, each part re-encoded alike. A part without "="
+    (show.asp?123) stays without one: the site reads the query as it wrote it."""
+    kept = []
+    for part in query.split("&"):
+        key, equals, value = part.partition("=")
+        key = unquote_plus(key)
+        if part and not TRACKING_PARAMS.match(key):
+            kept.append(quote_plus(key) + (f"={quote_plus(unquote_plus(value))}" if equals else ""))
+    return "&".join(kept)
 
 
 def site_of(url: str) -> tuple[str, int | None]:

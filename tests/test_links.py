@@ -29,3 +29,10 @@ def test_the_quick_path_is_taken_for_plain_root_relative_links():
     # The origin is trusted as given: a wrong one shows that the quick path was used.
     assert resolve_link(BASE, "/col/col1229/index.html", "http://quick.example") == "http://quick.example/col/col1229/index.html"
     assert resolve_link(BASE, "/a/../b.html", "http://quick.example") == "http://gov.example:8080/b.html"
+
+
+def test_a_query_part_without_an_equals_sign_is_requested_as_written():
+    # Old ASP and PHP news systems address articles as show.asp?1234; "?1234=" is another page to them.
+    assert canonical_url("http://gov.example/show.asp?1234") == "http://gov.example/show.asp?1234"
+    assert canonical_url("http://gov.example/read.php?tid=7&print&utm_source=x") == "http://gov.example/read.php?tid=7&print"
+    assert canonical_url("http://gov.example/s?q=a%20b&&empty=") == "http://gov.example/s?q=a+b&empty="
