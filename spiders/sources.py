@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
@@ -229,7 +230,7 @@ class SourcesSpider(scrapy.Spider):
         if body[:2] == b"\x1f\x8b":
             try:
                 body = gzip.decompress(body)
-            except OSError:
+            except (OSError, EOFError, zlib.error):  # not gzip, cut off, corrupt
                 body = b""
         try:
             sitemap = Sitemap(body)

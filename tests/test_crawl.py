@@ -410,3 +410,19 @@ def test_demo_runs_offline(tmp_path):
     first = rows(db, "SELECT count(*) FROM articles")
     assert loomwatch("demo", "--dir", str(tmp_path / "demo")).returncode == 0
     assert rows(db, "SELECT count(*) FROM articles") == first  # every demo starts from an empty archive
+
+
+def test_a_truncated_gzip_sitemap_is_one_line_error_naming_it(tmp_path):
+    import gzip
+
+    site = tmp_path / "sites" / "cut"
+    site.mkdir(parents=True)
+    xml = "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>" + "<url><loc>/a/1.html</loc></url>" * 50 + "</urlset>"
+    (site / "sitemap.xml.gz").write_bytes(gzip.compress(xml.encode())[:60])  # cut off mid-stream
+    with SiteFarm(tmp_path / "sites") as farm:
+        url = farm.url("cut", "/sitemap.xml.gz")
+        config = write_config(tmp_path, [f'[[sources]]\nname = "cut"\nsitemaps = ["{url}"]'], retries=0)
+        result = loomwatch("crawl", "--config", str(config))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert rows(tmp_path / "archive.db", "SELECT last_error FROM source_runs") == [(f"{url}: not a sitemap (expected <urlset> or <sitemapindex>)",)]
