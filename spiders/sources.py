@@ -158,8 +158,8 @@ class SourcesSpider(scrapy.Spider):
                 continue
             key = (_resolved_against(href, base, origin, folder), href)
             if key not in plan.resolved:
-                url = resolve_link(base, href, canonical_origin)
-                on_site = url.startswith(("http://", "https://")) and same_site(url, plan.sites)
+                url = _joined(base, href, canonical_origin)
+                on_site = url is not None and url.startswith(("http://", "https://")) and same_site(url, plan.sites)
                 plan.resolved[key] = (url, matches(url, plan.article_urls)) if on_site else None
             found = plan.resolved[key]
             if found is None:
@@ -208,8 +208,9 @@ class SourcesSpider(scrapy.Spider):
             return
         self._entry_ok(response)
         for link, title, published in entries:
-            url = canonical_url(response.urljoin(link))
-            yield from self._article(url, plan, response.meta["hops"] + 1, feed={"title": title, "published": published})
+            url = _joined(response.url, link)
+            if url is not None:
+                yield from self._article(url, plan, response.meta["hops"] + 1, feed={"title": title, "published": published})
 
     def parse_robots(self, response: Response) -> Iterator[Any]:
         plan = self.plans[response.meta["source"]]
@@ -244,7 +245,9 @@ class SourcesSpider(scrapy.Spider):
         entries = sorted(sitemap, key=lambda e: e.get("lastmod", ""), reverse=True)
         hops = response.meta["hops"]
         for entry in entries:
-            url = canonical_url(response.urljoin(entry["loc"]))
+            url = _joined(response.url, entry["loc"])
+            if url is None:
+                continue
             if sitemap.type == "sitemapindex":
                 if hops < plan.source.max_depth and plan.take():
                     yield self._request(url, plan, "sitemap", hops + 1, self.parse_sitemap)
@@ -290,6 +293,15 @@ class SourcesSpider(scrapy.Spider):
         self.error(source, f"{request.url}: {detail}")
         if kind == "article":
             yield {"source": source, "url": canonical_url(request.url), "urls": [meta["requested"]], "failure": {"reason": reason, "detail": detail}}
+
+
+def _joined(base: str, href: str, canonical_origin: str | None = None) -> str | None:
+    """The link's canonical URL (`resolve_link`), or None for one that cannot be parsed
+    (http://[broken, a port that is not a number): it costs only itself, not the page."""
+    try:
+        return resolve_link(base, href, canonical_origin)
+    except ValueError:
+        return None
 
 
 def _resolved_against(href: str, base: str, origin: str, folder: str) -> str:

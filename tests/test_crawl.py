@@ -426,3 +426,28 @@ def test_a_truncated_gzip_sitemap_is_one_line_error_naming_it(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert rows(tmp_path / "archive.db", "SELECT last_error FROM source_runs") == [(f"{url}: not a sitemap (expected <urlset> or <sitemapindex>)",)]
+
+
+def _article_page(title: str, canonical: str = "") -> str:
+    body = "".join(f"<p>{title}: paragraph {i} about the dyeing mills of the county, their orders and their exports this autumn.</p>"
+                   for i in range(8))
+    return f"<html><head><title>{title}</title>{canonical}</head><body><article><h1>{title}</h1>{body}</article></body></html>"
+
+
+def _crawl_site(tmp_path: Path, pages: dict[str, str]) -> tuple[subprocess.CompletedProcess, str]:
+    """Crawl a one-site source made of `pages` ({path: html}, starting at /index.html); returns the result and the site's base URL."""
+    for path, html in pages.items():
+        (tmp_path / "sites" / "one" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sites" / "one" / path).write_text(html, encoding="utf-8")
+    with SiteFarm(tmp_path / "sites") as farm:
+        config = write_config(tmp_path, [f'[[sources]]\nname = "one"\nstart_urls = ["{farm.url("one", "/index.html")}"]'])
+        return loomwatch("crawl", "--config", str(config)), farm.url("one", "")
+
+
+def test_an_unparsable_link_costs_only_itself(tmp_path):
+    result, base = _crawl_site(tmp_path, {
+        "index.html": '<a href="http://[broken/x">a</a><a href="http://one.example:80:80/y">b</a>'
+                      '<a href="/news/1.html">one</a><a href="/news/2.html">two</a>',
+        "news/1.html": _article_page("Weavers"), "news/2.html": _article_page("Spinners")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(tmp_path / "archive.db", "SELECT url FROM articles ORDER BY url") == [(base + "news/1.html",), (base + "news/2.html",)]
