@@ -265,7 +265,10 @@ class StorePipeline:
         url = item["url"]
         canonical = item["article"].get("canonical")
         if canonical:
-            canonical = canonical_url(urljoin(url, canonical))
+            try:
+                canonical = canonical_url(urljoin(url, canonical))
+            except ValueError:  # http://host:8o/: raised here it would lose the whole batch
+                return url, urls
             if same_site(canonical, {site_of(url)}):
                 urls.add(url)
                 url = canonical

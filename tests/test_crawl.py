@@ -451,3 +451,12 @@ def test_an_unparsable_link_costs_only_itself(tmp_path):
         "news/1.html": _article_page("Weavers"), "news/2.html": _article_page("Spinners")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(tmp_path / "archive.db", "SELECT url FROM articles ORDER BY url") == [(base + "news/1.html",), (base + "news/2.html",)]
+
+
+def test_an_unparsable_rel_canonical_leaves_the_page_under_its_own_url(tmp_path):
+    bad = '<link rel="canonical" href="http://one.example:8o/news/1.html">'
+    result, base = _crawl_site(tmp_path, {
+        "index.html": '<a href="/news/1.html">one</a><a href="/news/2.html">two</a>',
+        "news/1.html": _article_page("Weavers", bad), "news/2.html": _article_page("Spinners")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(tmp_path / "archive.db", "SELECT url FROM articles ORDER BY url") == [(base + "news/1.html",), (base + "news/2.html",)]
