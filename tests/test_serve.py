@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -180,6 +181,16 @@ def test_choosing_a_cluster_facet_filters_the_rows(archive) -> None:
         assert 'tagged with cluster "keqiao"' in data["human_description_en"]
         selected = {r["value"]: r["selected"] for r in data["facet_results"]["cluster"]["results"]}
         assert selected == {"keqiao": True}
+
+
+def test_a_cluster_facet_on_a_column_from_the_url_cannot_reach_the_sql(archive) -> None:
+    # `?_facet_tag=` is user input: its column was put into the facet's SQL as `t.[column]`.
+    path, _ = archive
+    crafted = "id] LEFT JOIN clusters c ON 0 UNION ALL SELECT name, sql, '', 1 FROM sqlite_master --"
+    data = get(path, "/loomwatch/articles.json?_facet_tag=nosuch")[0].json()  # was a 400 "no such column"
+    assert {r["value"] for r in data["facet_results"]["cluster"]["results"]} == {"keqiao", "dieshiqiao", "shengze", "humen"}
+    page = get(path, f"/loomwatch/articles?_facet_tag={quote(crafted)}")[0].text
+    assert "_sqlite_migrations" not in page  # the crafted column listed every table's schema as facet values
 
 
 def test_articles_are_newest_first(archive) -> None:
