@@ -148,6 +148,14 @@ def test_column_search_uses_the_same_rewrite(archive) -> None:
     assert rows(path, "/loomwatch/articles.json?_search_title=中国轻纺城") == []  # only in texts
 
 
+def test_an_emptied_search_box_shows_every_row(archive) -> None:
+    # The search form sends `_search=` when its box is cleared: that is no search, not a search for nothing.
+    path, ids = archive
+    for table in ("articles", "articles_view"):
+        assert titles_of(ids, rows(path, f"/loomwatch/{table}.json?_search=")) == set(STORIES), table
+        assert titles_of(ids, rows(path, f"/loomwatch/{table}.json?_search_title=%20")) == set(STORIES), table
+
+
 def test_search_box_and_query_are_shown_on_the_page(archive) -> None:
     path, _ = archive
     html = get(path, "/loomwatch/articles?_search=印染")[0].text

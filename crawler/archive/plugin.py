@@ -229,6 +229,8 @@ def search_filter(request: Any, database: str, table: str) -> FilterArguments | 
         if column != "articles_fts" and column not in SEARCH_COLUMNS:
             continue
         value = request.args.get(key)
+        if not value.strip():  # the form sends `_search=` when its box is cleared: no search, as in Datasette
+            continue
         name = f"lw_search_{len(params)}"
         where.append(f"+id IN (SELECT rowid FROM articles_fts WHERE {column} MATCH escape_fts(:{name}))")
         params[name] = shown = value
