@@ -36,6 +36,7 @@ def fts_query(query: str) -> str:
     Like Datasette's escaped search mode, every space-separated term (or "quoted phrase")
     must occur; operators are not interpreted, so any input is a valid query.
     """
+    query = query.replace("\0", " ")  # FTS5 reads a NUL as the end of the expression: "unterminated string"
     if query.count('"') % 2:
         query += '"'
     terms = []

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -131,6 +132,7 @@ def titles_of(ids: dict[str, int], found: list[dict]) -> set[str]:
     ('"water-jet looms"', {"looms_en"}),
     ("cotton", set()),
     ('unbalanced "quote', set()),                          # any input is a valid query, never an error
+    ("丝绸%00", {"silk_zh"}),                                # a NUL byte ended FTS5's parse: 400 "unterminated string"
 ])
 def test_table_search_finds_chinese_and_english_words(archive, query: str, expected: set[str]) -> None:
     path, ids = archive
@@ -144,6 +146,14 @@ def test_column_search_uses_the_same_rewrite(archive) -> None:
     found = rows(path, "/loomwatch/articles.json?_search_title=印染&_col=title")
     assert titles_of(ids, found) == {"dyeing_zh", "dyeing_copy1", "dyeing_copy2", "silk_zh"}
     assert rows(path, "/loomwatch/articles.json?_search_title=中国轻纺城") == []  # only in texts
+
+
+def test_an_emptied_search_box_shows_every_row(archive) -> None:
+    # The search form sends `_search=` when its box is cleared: that is no search, not a search for nothing.
+    path, ids = archive
+    for table in ("articles", "articles_view"):
+        assert titles_of(ids, rows(path, f"/loomwatch/{table}.json?_search=")) == set(STORIES), table
+        assert titles_of(ids, rows(path, f"/loomwatch/{table}.json?_search_title=%20")) == set(STORIES), table
 
 
 def test_search_box_and_query_are_shown_on_the_page(archive) -> None:
@@ -180,6 +190,16 @@ def test_choosing_a_cluster_facet_filters_the_rows(archive) -> None:
         assert 'tagged with cluster "keqiao"' in data["human_description_en"]
         selected = {r["value"]: r["selected"] for r in data["facet_results"]["cluster"]["results"]}
         assert selected == {"keqiao": True}
+
+
+def test_a_cluster_facet_on_a_column_from_the_url_cannot_reach_the_sql(archive) -> None:
+    # `?_facet_tag=` is user input: its column was put into the facet's SQL as `t.[column]`.
+    path, _ = archive
+    crafted = "id] LEFT JOIN clusters c ON 0 UNION ALL SELECT name, sql, '', 1 FROM sqlite_master --"
+    data = get(path, "/loomwatch/articles.json?_facet_tag=nosuch")[0].json()  # was a 400 "no such column"
+    assert {r["value"] for r in data["facet_results"]["cluster"]["results"]} == {"keqiao", "dieshiqiao", "shengze", "humen"}
+    page = get(path, f"/loomwatch/articles?_facet_tag={quote(crafted)}")[0].text
+    assert "_sqlite_migrations" not in page  # the crafted column listed every table's schema as facet values
 
 
 def test_articles_are_newest_first(archive) -> None:

@@ -42,7 +42,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
-from datasette.utils import path_with_added_args, path_with_removed_args
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
 from loomwatch.storage.clock import utcnow
@@ -229,6 +229,8 @@ def search_filter(request: Any, database: str, table: str) -> FilterArguments | 
         if column != "articles_fts" and column not in SEARCH_COLUMNS:
             continue
         value = request.args.get(key)
+        if not value.strip():  # the form sends `_search=` when its box is cleared: no search, as in Datasette
+            continue
         name = f"lw_search_{len(params)}"
         where.append(f"+id IN (SELECT rowid FROM articles_fts WHERE {column} MATCH escape_fts(:{name}))")
         params[name] = shown = value
@@ -252,11 +254,14 @@ class ClusterFacet(Facet):
         if self.database != ARCHIVE or self.table not in ARTICLE_TABLES:
             return results, timed_out
         size = self.get_facet_size()
+        columns = await self.ds.get_database(self.database).table_columns(self.table)
         for config in self.get_configs():
             column = config["config"].get("column") or config["config"]["simple"]
+            if column not in columns:  # `?_facet_tag=` is user input: only a real column name enters the SQL
+                continue
             sql = (
                 f"SELECT ac.cluster_id AS value, c.name AS name, c.name_zh AS name_zh, count(*) AS count "
-                f"FROM ({self.sql}) AS t JOIN article_clusters ac ON ac.article_id = t.[{column}] "
+                f"FROM ({self.sql}) AS t JOIN article_clusters ac ON ac.article_id = t.{escape_sqlite(column)} "
                 f"LEFT JOIN clusters c ON c.id = ac.cluster_id GROUP BY ac.cluster_id ORDER BY count DESC, value LIMIT {size + 1}"
             )
             try:
