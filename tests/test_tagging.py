@@ -1214,3 +1214,17 @@ def test_a_bulleted_list_of_other_stories_at_the_end_is_no_list_of_clusters(tagg
         "- Datang sock makers go digital\n- Keqiao fabric prices\n"
     )
     assert ids(tagger.tag("Kids' wear output up", story + "\n" + headlines)) == ["zhili"]
+
+
+def test_sericulture_words_are_textile_context_for_a_silk_town(tagger: Tagger) -> None:
+    # A silk feature visits one place per section; the sentence that names the place speaks
+    # of silkworms and cocoons, the raw side of silk, and of no other textile word.
+    title = "Old threads, new uses"
+    text = (
+        "Silk makers say demand for the fibre is shifting from scarves to medical dressings and skin care.\n\n"
+        "The change reaches back to the farms. Every spring for three decades, the hill villages around "
+        "Nanchong have reared silkworms on trays in the farmhouses and sold the cocoons at the township gate.\n\n"
+        "Buyers now want a steady grade all year, which farm trays cannot give, the growers admit."
+    )
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant and ids(tagging) == ["nanchong"]
