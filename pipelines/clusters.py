@@ -23,8 +23,10 @@ prefecture whose own name is ambiguous) only with textile words in its sentence,
 often just says where a place lies. A page that lists clusters line by line ("Key cities:
 Guangzhou, Shenzhen", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：) is about each of them:
 a name in a list line's first sentence counts with the textile words of its line or the next,
-and without the decay near the end, since a list runs to its end. An ambiguous name qualified by a place it does not lie
-in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big
+and without the decay near the end, since a list runs to its end. Names that follow one another
+closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan Town, Tongxiang; ...") share
+the textile context any of them has, when they name three clusters or more. An ambiguous name
+qualified by a place it does not lie in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big
 local firm's name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like
 an address; excluded phrases ("Jinjiang Inn"), a place's facilities, events and products
 ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
@@ -550,6 +552,35 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
     return max(low, start - window), min(highs, default=end + window)
 
 
+# An enumeration of clusters in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan Town,
+# Tongxiang; Ma'an Town, ..."; 衙前镇、洲泉镇、马鞍镇) outruns the context window: its middle names
+# have no textile word near them, though the sentence is about all of them. Names that follow
+# each other closely in one sentence form a run; a run that names this many clusters, one of
+# them with textile words near, lends that context to its names (not to a big city's, which
+# needs textile words in its own sentence, nor to a firm's).
+ENUMERATION_MIN_CLUSTERS = 3
+
+
+def _enumerated(doc: str, counted: list[tuple[int, int, int, int, int, float, bool]]) -> list[tuple]:
+    """`counted` body mentions (start, end, index, need, window, address, context), with the
+    names of an enumeration that has context given it."""
+    runs: list[list[int]] = []
+    previous = -len(doc)
+    for number, (start, end, _, _, window, _, _) in enumerate(counted):
+        if 0 <= start - previous - 1 <= window // 2 and not any(stop in doc[previous + 1 : start] for stop in SENTENCE_STOPS):
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+        previous = end
+    for run in runs:
+        members = [counted[number] for number in run]
+        if len({m[2] for m in members}) >= ENUMERATION_MIN_CLUSTERS and any(m[6] for m in members):
+            for number in run:
+                if counted[number][3] in (ANYWHERE, IN_CONTEXT):
+                    counted[number] = (*counted[number][:6], True)
+    return counted
+
+
 def _at_line_start(doc: str, start: int) -> bool:
     """Whether doc[start] is within DATELINE_REACH bytes of its line's start, where a dateline stands."""
     low = max(start - DATELINE_REACH, 0)
@@ -777,6 +808,8 @@ class Tagger:
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
+        counted: list[tuple[int, int, int, int, int, float, bool]] = []
+        named: set[int] = set()  # clusters of the counted body mentions
         for start, end, index, need, edges, address in found:
             if start < body_start:
                 if title_has_terms or need == ANYWHERE:
@@ -793,6 +826,11 @@ class Tagger:
                 context or need != IN_SENTENCE and _near(plain, start - window, end + window, besides=start)
             ):
                 continue
+            counted.append((start, end, index, need, window, address, context))
+            named.add(index)
+        if len(named) >= ENUMERATION_MIN_CLUSTERS and not all(mention[6] for mention in counted):
+            counted = _enumerated(doc, counted)
+        for start, end, index, need, window, address, context in counted:
             share = (start - body_start) / max(text_len, 1)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
             if start >= tail_start:

@@ -1228,3 +1228,16 @@ def test_sericulture_words_are_textile_context_for_a_silk_town(tagger: Tagger) -
     )
     tagging = tagger.tag(title, text)
     assert tagging.relevant and ids(tagging) == ["nanchong"]
+
+
+def test_an_enumeration_in_one_sentence_lends_its_context_to_every_name(tagger: Tagger) -> None:
+    # A trade-press roll call names its towns with their counties in one long sentence; the
+    # textile words stand at its head, beyond the reach of the names in the middle.
+    text = (
+        "The chemical fibre and weaving association this week renewed the titles of its model textile towns, and "
+        "the list read as follows: Pingwang Town, Wujiang District; Zhouquan Town, Tongxiang City; "
+        "Yaqian Town, Xiaoshan District, Hangzhou City; Hengcun Town, Tonglu County; Xinjian Town, Yixing City. "
+        "Officials will visit each of them before the spring."
+    )
+    tagging = tagger.tag("Chemical fibre towns keep their titles", text)
+    assert {"zhouquan", "yaqian", "hengcun"} <= set(ids(tagging))
