@@ -1241,3 +1241,9 @@ def test_an_enumeration_in_one_sentence_lends_its_context_to_every_name(tagger: 
     )
     tagging = tagger.tag("Chemical fibre towns keep their titles", text)
     assert {"zhouquan", "yaqian", "hengcun"} <= set(ids(tagging))
+
+
+def test_maan_town_without_its_apostrophe_is_the_chemical_fibre_town(tagger: Tagger) -> None:
+    # Trade pages drop the apostrophe of Ma'an and capitalise the second syllable.
+    tagging = tagger.tag("Polyester filament mills", "Polyester filament makers in MaAn Town, Shaoxing County, ran every line this month.")
+    assert ids(tagging) == ["maan"]
