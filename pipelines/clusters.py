@@ -78,8 +78,10 @@ TERMS: dict[str, float] = {
     "spinning": 0.8, "spinning mill": 1.0, "spindles": 0.8, "weaving": 0.9, "woven": 0.7,
     "loom": 0.8, "looms": 0.8, "knitting": 1.0, "knitted": 1.0, "knitwear": 1.0,
     "warp-knitted": 1.0, "warp knitting": 1.0, "hosiery": 1.0, "sock": 0.8, "socks": 0.9,
-    "denim": 1.0, "jeans": 0.9, "silk": 0.8, "sericulture": 0.8, "silkworm": 0.6, "silkworms": 0.6,
-    "cocoon": 0.5, "cocoons": 0.6, "cashmere": 1.0, "sweater": 0.9, "sweaters": 0.9,
+    "denim": 1.0, "jeans": 0.9, "silk": 0.8,
+    # Sericulture is the raw side of silk, as cotton growing is of cotton; a lone "cocoon" is
+    # as often a figure of speech.
+    "sericulture": 0.8, "silkworm": 0.6, "silkworms": 0.6, "cocoon": 0.3, "cocoons": 0.6, "cashmere": 1.0, "sweater": 0.9, "sweaters": 0.9,
     "woollen": 0.8, "woolen": 0.8, "wool": 0.6, "cotton": 0.7, "polyester": 1.0, "nylon": 0.7,
     "spandex": 1.0, "viscose": 1.0, "chemical fibre": 1.0, "chemical fiber": 1.0,
     "chemical fibres": 1.0, "chemical fibers": 1.0, "fibre": 0.6, "fiber": 0.6,
