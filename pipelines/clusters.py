@@ -26,9 +26,10 @@ a name in a list line's first sentence counts with the textile words of its line
 and without the decay near the end, since a list runs to its end. Names that follow one another
 closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan Town, Tongxiang; ...") share
 the textile context any of them has, when they name three clusters or more. An ambiguous name
-qualified by a place it does not lie in is that place's namesake (太仓市沙溪镇, "Shaxi Town, Taicang": not Zhongshan's Shaxi). A big
-local firm's name ("Anta" for Jinjiang) counts like an ambiguous name and half as much, like
-an address; excluded phrases ("Jinjiang Inn"), a place's facilities, events and products
+qualified by a place it does not lie in is that place's namesake (太仓市沙溪镇, "Shaxi Town,
+Taicang": not Zhongshan's Shaxi). A big local firm's name ("Anta" for Jinjiang) counts like
+an ambiguous name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a
+place's facilities, events and products
 ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
 宁波市经信局; but not a leader's title, 石狮市委书记), datelines (at a line's start), credit lines and a firm's contact
 lines ("Add: ... Foshan City") never count, and a cluster named only in firms' names and
@@ -78,10 +79,10 @@ TERMS: dict[str, float] = {
     "spinning": 0.8, "spinning mill": 1.0, "spindles": 0.8, "weaving": 0.9, "woven": 0.7,
     "loom": 0.8, "looms": 0.8, "knitting": 1.0, "knitted": 1.0, "knitwear": 1.0,
     "warp-knitted": 1.0, "warp knitting": 1.0, "hosiery": 1.0, "sock": 0.8, "socks": 0.9,
-    "denim": 1.0, "jeans": 0.9, "silk": 0.8,
+    "denim": 1.0, "jeans": 0.9, "silk": 0.8, "cashmere": 1.0, "sweater": 0.9, "sweaters": 0.9,
     # Sericulture is the raw side of silk, as cotton growing is of cotton; a lone "cocoon" is
     # as often a figure of speech.
-    "sericulture": 0.8, "silkworm": 0.6, "silkworms": 0.6, "cocoon": 0.3, "cocoons": 0.6, "cashmere": 1.0, "sweater": 0.9, "sweaters": 0.9,
+    "sericulture": 0.8, "silkworm": 0.6, "silkworms": 0.6, "cocoon": 0.3, "cocoons": 0.6,
     "woollen": 0.8, "woolen": 0.8, "wool": 0.6, "cotton": 0.7, "polyester": 1.0, "nylon": 0.7,
     "spandex": 1.0, "viscose": 1.0, "chemical fibre": 1.0, "chemical fiber": 1.0,
     "chemical fibres": 1.0, "chemical fibers": 1.0, "fibre": 0.6, "fiber": 0.6,
@@ -569,7 +570,8 @@ def _enumerated(doc: str, counted: list[tuple[int, int, int, int, int, float, bo
     runs: list[list[int]] = []
     previous = -len(doc)
     for number, (start, end, _, _, window, _, _) in enumerate(counted):
-        if 0 <= start - previous - 1 <= window // 2 and not any(stop in doc[previous + 1 : start] for stop in SENTENCE_STOPS):
+        gap = start - previous - 1
+        if 0 <= gap <= window // 2 and not any(stop in doc[previous + 1 : start] for stop in SENTENCE_STOPS):
             runs[-1].append(number)
         else:
             runs.append([number])

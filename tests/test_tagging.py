@@ -1245,5 +1245,6 @@ def test_an_enumeration_in_one_sentence_lends_its_context_to_every_name(tagger: 
 
 def test_maan_town_without_its_apostrophe_is_the_chemical_fibre_town(tagger: Tagger) -> None:
     # Trade pages drop the apostrophe of Ma'an and capitalise the second syllable.
-    tagging = tagger.tag("Polyester filament mills", "Polyester filament makers in MaAn Town, Shaoxing County, ran every line this month.")
+    text = "Polyester filament makers in MaAn Town, Shaoxing County, ran every line this month."
+    tagging = tagger.tag("Polyester filament mills", text)
     assert ids(tagging) == ["maan"]
