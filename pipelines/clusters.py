@@ -60,7 +60,7 @@ from typing import Any
 import ahocorasick
 
 from loomwatch.pipelines.gazetteer import Cluster, Gazetteer, fold, load_gazetteer
-from loomwatch.pipelines.hanzi import pinyin_readings, variants
+from loomwatch.pipelines.hanzi import pinyin_readings, variants, without_pinyin_notes
 from loomwatch.pipelines.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
@@ -685,7 +685,7 @@ class Tagger:
 
     def tag(self, title: str | None, text: str | None, hints: Sequence[str] = ()) -> Tagging:
         # One string of title and text; offsets (in UTF-8 bytes) below body_start are the title.
-        head, body = _key(title or ""), _key(text or "")
+        head, body = _key(without_pinyin_notes(title or "")), _key(without_pinyin_notes(text or ""))
         doc = f"{head}\n{body}"
         body_start = len(head) + 1
         tail_from = body_start + TAIL_MIN_POSITION * len(body)

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED, TRADITIONAL_RUNS
+from loomwatch.pipelines.hanzi import HAN_BMP, SIMPLIFIED, TRADITIONAL_RUNS, without_pinyin_notes
 from loomwatch.storage.pending import Pending
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,11 @@ def _repair(match: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """The form a text is shingled in: mojibake repaired, NFKC, case-folded, Simplified characters."""
+    """The form a text is shingled in: mojibake repaired, pinyin notes dropped, NFKC,
+    case-folded, Simplified characters."""
     if text.isascii():
         return text.lower()
+    text = without_pinyin_notes(text)
     text = _MOJIBAKE.sub(_repair, text)
     # Full-width punctuation would be a separator after NFKC too; blanking it first lets
     # most Chinese texts skip NFKC (a third of a millisecond on 5 kB) as already normal.

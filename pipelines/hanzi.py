@@ -145,3 +145,18 @@ def pinyin_readings() -> dict[str, str]:
             reading, chars = line.split(" ", 1)
             readings.update(dict.fromkeys(chars, reading))
     return readings
+
+
+# Some mirror and reposting sites print each less common character's pinyin after it in
+# brackets: 织(zhī)里童装, 产(chǎn)业. A tone mark tells such a note from an English word in
+# brackets, 棉(cotton), which stays.
+_TONE_MARKED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+_SYLLABLE = f"[a-zü{_TONE_MARKED}]*[{_TONE_MARKED}][a-zü{_TONE_MARKED}]*"
+PINYIN_NOTE = re.compile(f"(?<=[{HAN_BMP}])[(（] ?{_SYLLABLE} ?[)）]")
+
+
+def without_pinyin_notes(text: str) -> str:
+    """`text` without pinyin printed in brackets after its characters (织(zhī)里 → 织里)."""
+    if "(" not in text and "（" not in text:
+        return text
+    return PINYIN_NOTE.sub("", text)

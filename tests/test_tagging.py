@@ -685,6 +685,14 @@ def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagge
     assert ids(shinjitai) == ["shengze"]
 
 
+def test_pinyin_printed_after_characters_does_not_hide_a_name(tagger: Tagger) -> None:
+    # Mirror sites print the pinyin of less common characters after them: 織(zhī)里, 產(chǎn)業.
+    plain = tagger.tag("", "濮院毛衫市场销售额增长，濮院羊毛衫产业集群继续扩大，织里童装产业也在扩大。")
+    noted = tagger.tag("", "濮(pú)院毛衫市场销(xiāo)售额增长，濮（pú）院羊毛衫产(chǎn )业集群继续扩大，织(zhī)里童装产(chǎn)业也在扩大。")
+    assert ids(noted) == ids(plain) == ["puyuan", "zhili"]
+    assert noted.relevance == plain.relevance
+
+
 def test_aliases_are_not_mere_traditional_spellings_of_other_names(gazetteer: Gazetteer) -> None:
     for cluster in gazetteer:
         names = (cluster.name, cluster.name_zh, *cluster.aliases, *cluster.ambiguous, *cluster.firms)
