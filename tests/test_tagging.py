@@ -69,6 +69,16 @@ def test_aliases_name_their_cluster(gazetteer: Gazetteer, name: str, cluster_id:
     assert fold(name) in {fold(n) for n in gazetteer[cluster_id].names()}
 
 
+def test_a_zone_called_an_industrial_park_names_its_district(tagger: Tagger) -> None:
+    # Nanchang's knitwear zone is written both 昌东工业区 and 昌东工业园(区); lists of garment
+    # regions name only the zone, not Qingshanhu.
+    tagging = tagger.tag(
+        "江西针织服装出口稳中有升",
+        "江西的针织T恤大多出自南昌昌东工业园，园内数百家针织服装企业今年外贸订单排到了年底。",
+    )
+    assert ids(tagging) == ["qingshanhu"]
+
+
 def test_parents_model_enclosing_places(gazetteer: Gazetteer) -> None:
     assert gazetteer.ancestors("dieshiqiao") == ("haimen", "nantong")
     assert gazetteer.ancestors("keqiao") == ("shaoxing",)
