@@ -15,7 +15,8 @@ textile news either. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司). Words that call places clusters (产业集群,
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司) or a meeting's venue (会议在萧山召开).
+Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
 textile words or other cluster names nearby, and a big city's name (广州, "Dongguan": a
@@ -236,7 +237,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST = 0, 1, 2, 3, 4, 5, 6
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST, _VENUE = 0, 1, 2, 3, 4, 5, 6, 7
 # What a name needs to count (kept with it in the names' automaton):
 ANYWHERE = 0  # a cluster's name or alias
 IN_CONTEXT = 1  # an ambiguous or split pinyin name: textile words or another cluster's name nearby
@@ -440,6 +441,13 @@ DATELINE = re.compile(
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
     re.ASCII,
 )
+# "会议在萧山召开", "在江苏常熟召开座谈会": where a meeting was held, like a firm's address, is
+# not what the story is about; a place that hosts its own event is named again as its subject.
+VENUE_BEFORE = re.compile(_words("在") + "(?:" + _NAME_HAN + r"){0,4}\Z")  # 在, then a province or city
+VENUE_REACH = 15  # bytes before a name where 在 is looked for: it and four Chinese characters
+VENUE_WORDS = ("召开", "举行", "举办", "开幕", "闭幕")
+VENUE_GAPS = (1, 4, 7, 10, 13)  # bytes from a name's last to its verb's first: an admin word (3, 6), an adverb (6)
+VENUE_AFTER = re.compile(_ADMIN_ZH + "?" + _words("隆重", "正式", "顺利", "盛大") + "?" + _words(*VENUE_WORDS))
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
 # "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.
 CREDIT_WORDS = (
@@ -474,7 +482,7 @@ def _term_automaton() -> ahocorasick.Automaton:
     for colon in COLONS:  # where a list line's label may end
         key = _key(colon)
         automaton.add_word(key, (_LIST, 0.0, len(key), (False, False), key))
-    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_VENUE, VENUE_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
                         (_PROFILE, PROFILE_WORDS)):
         for word in words:
             for key, edges in _spellings(word):
@@ -700,6 +708,7 @@ class Tagger:
         cluster_words: list[int] = []
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
+        venues: list[int] = []  # where a meeting's verb stands (召开)
         for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -721,6 +730,9 @@ class Tagger:
             if kind == _PROFILE:
                 profile_words.add(key)
                 continue
+            if kind == _VENUE:
+                venues.append(start)
+                continue
             if kind == _LIST:
                 colons.append(start)
                 continue
@@ -738,7 +750,7 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons)
+        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues)
         return Tagging(relevance, True, self._select(raw, hints))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
@@ -771,8 +783,10 @@ class Tagger:
         credits: list[int],
         text_len: int,
         colons: Sequence[int] = (),
+        venues: Sequence[int] = (),
     ) -> dict[int, float]:
         """Raw evidence per cluster index from every name mention."""
+        venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
         for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
@@ -796,8 +810,13 @@ class Tagger:
             ):
                 continue  # a government body, a dateline or a credit names no cluster
             # A firm's name ("Anta") says where the firm is based, like "Jinjiang-based".
+            venue = (  # a set lookup first: most names have no meeting's verb right after
+                end in venue_ends
+                and VENUE_AFTER.match(doc, end + 1)
+                and VENUE_BEFORE.search(doc, max(start - VENUE_REACH, 0), start)
+            )
             address = ADDRESS_FACTOR if (
-                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start)
+                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue
             ) else 1.0
             found.append((start, end, index, need, edges, address))
         found = self._without_namesakes(doc, found)

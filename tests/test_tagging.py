@@ -513,6 +513,17 @@ def test_a_company_name_is_only_its_address(tagger: Tagger) -> None:
     assert score(chinese, "ningbo") < score(tagger.tag("羊毛衫出口", "宁波的针织企业接到更多羊毛衫订单，毛衫出口增长。"), "ningbo")
 
 
+@pytest.mark.parametrize("venue", ["在萧山召开", "在浙江萧山隆重举行", "在萧山区举办"])
+def test_the_town_where_a_meeting_was_held_is_not_its_subject(tagger: Tagger, venue: str) -> None:
+    text = f"今年的纺织产业集群工作会议日前{venue}，会上石狮的休闲服装产业通过复评，石狮服装企业获得表彰。"
+    assert ids(tagger.tag("集群复评结果公布", text)) == ["shishi"]
+
+
+def test_a_town_hosting_its_own_event_keeps_its_tag(tagger: Tagger) -> None:
+    text = "第二十届虎门服装交易会在虎门开幕，虎门的女装企业带来了当季新款，服装订单比去年增加。"
+    assert ids(tagger.tag("服交会开幕", text)) == ["humen"]
+
+
 @pytest.mark.parametrize(
     ("name", "cluster_id"),
     [
