@@ -916,6 +916,16 @@ class Tagger:
         cities = {a for c in raw for a in self._city_ancestors[c]}
         best = max((r for c, r in raw.items() if c not in cities), default=0.0)
         tagged = {c for c, r in raw.items() if r >= floor and r >= DOMINANCE * best}
+        # A prefecture folded into one of its tagged clusters is no rival of its others: in a
+        # Shaoxing-wide story led by Keqiao, Zhuji meets the bar of the clusters left, not
+        # that of Shaoxing, whose evidence they share.
+        folded = {a for c in tagged for a in self._ancestors[c] if a in raw} - cities
+        if folded and max(raw[a] for a in folded) >= best:
+            rest = max((r for c, r in raw.items() if c not in cities and c not in folded), default=best)
+            tagged |= {
+                c for c, r in raw.items()
+                if r >= floor and r >= DOMINANCE * rest and folded & set(self._ancestors[c])
+            }
         # Nor does it take the place of its own district or town that another cluster's
         # story keeps below the bar (广州市增城区 in a Huarong delegation's visit): the one of
         # them with the most evidence above the floor is tagged instead, if no other is.

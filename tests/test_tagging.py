@@ -697,6 +697,26 @@ def test_big_city_does_not_crowd_out_its_towns(tagger: Tagger) -> None:
     assert ids(tagging) == ["dalang", "humen"]
 
 
+def test_a_prefecture_folded_into_its_lead_cluster_does_not_crowd_out_its_others(tagger: Tagger) -> None:
+    # A prefecture-wide story names the prefecture most; its evidence goes to its clusters,
+    # so it does not set the bar that a second one of them must reach.
+    tagging = tagger.tag(
+        "绍兴印染企业加快整合",
+        "绍兴全市推进印染企业整合，绍兴印染产量仍在增长，绍兴的印染利润也在上升。"
+        "在柯桥，印染企业陆续迁入集聚区，柯桥印染协会牵头制定标准，柯桥的印染厂将减少一半。"
+        "在诸暨，二十多家小印染厂关停后将合并成一家印染企业。",
+    )
+    assert ids(tagging) == ["keqiao", "zhuji"]
+    # With none of its clusters tagged, the prefecture keeps the story: a town it names once
+    # gains nothing.
+    alone = tagger.tag(
+        "绍兴印染企业加快整合",
+        "绍兴全市推进印染企业整合，绍兴印染产量仍在增长，绍兴的印染利润也在上升，绍兴印染协会牵头制定标准。"
+        "诸暨也有企业参加。",
+    )
+    assert ids(alone) == ["shaoxing"]
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
