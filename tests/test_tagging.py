@@ -590,6 +590,12 @@ def test_firms_are_their_own_gazetteer_key(gazetteer: Gazetteer) -> None:
         load_gazetteer([{"id": "shishi", "firms": ["Youngor"]}], origin="loomwatch.toml")
 
 
+def test_everyday_words_for_sweaters_and_down_jackets_are_textile_words(tagger: Tagger) -> None:
+    # 毛衣 and 羽绒服 are what shoppers and shops say; 毛衫 and 羽绒 are the trade's words.
+    tagging = tagger.tag("入冬后商场客流回升", "商场里毛衣和羽绒服卖得比上月好，几家店忙着补货，毛衣专柜排起了队。")
+    assert tagging.relevant
+
+
 def test_shoe_trade_words_make_a_footwear_story_relevant(tagger: Tagger) -> None:
     tagging = tagger.tag(
         "Designers move to the coast",
