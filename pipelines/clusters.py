@@ -11,7 +11,8 @@ so that a marathon story that calls Nantong "a home-textile city" once stays bel
 the threshold; the words of travel guides, hotel reviews and place profiles (景区, 门票,
 常住人口, "front desk") count against it, so that a guide to a cluster town that describes
 its cloth market among its sights, or a review that praises a hotel's linen, is not
-textile news either. Off-topic articles get no cluster tags at all.
+textile news either. A page stored as one short line and no title kept only its
+headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
@@ -211,6 +212,7 @@ PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the 
 PROFILE_CAP = 3.0
 
 # Relevance: evidence E -> relevance 1 - exp(-E).
+HEADLINE_CHARS = 40  # a lone line this short, with no title, is a headline (a page that kept only it)
 TITLE_TERM_FACTOR = 0.9  # per unit of title vocabulary weight, capped at TITLE_TERM_CAP
 TITLE_TERM_CAP = 2.0
 DENSITY_FACTOR = 0.35  # per weighted textile word per 100 words of body
@@ -659,6 +661,12 @@ def _listed(
     return {start for start, _, _ in on_lines}
 
 
+def _headline(text: str) -> bool:
+    """Whether a page's whole text is one short line with no full stop at its end: its headline."""
+    line = text.strip()
+    return 0 < len(line) <= HEADLINE_CHARS and "\n" not in line and not line.endswith(("。", ".", "！", "!"))
+
+
 def _word_units(body: str) -> float:
     """Length in words of a `_key` string: Latin words of ~6 letters, Chinese ones of ~1.7 characters."""
     ascii_bytes = len(body.encode("ascii", "ignore"))
@@ -694,7 +702,10 @@ class Tagger:
 
     def tag(self, title: str | None, text: str | None, hints: Sequence[str] = ()) -> Tagging:
         # One string of title and text; offsets (in UTF-8 bytes) below body_start are the title.
-        head, body = _key(without_pinyin_notes(title or "")), _key(without_pinyin_notes(text or ""))
+        title, text = without_pinyin_notes(title or ""), without_pinyin_notes(text or "")
+        if not title and _headline(text):
+            title, text = text, ""  # a page that kept only its headline
+        head, body = _key(title), _key(text)
         doc = f"{head}\n{body}"
         body_start = len(head) + 1
         tail_from = body_start + TAIL_MIN_POSITION * len(body)

@@ -596,6 +596,16 @@ def test_everyday_words_for_sweaters_and_down_jackets_are_textile_words(tagger: 
     assert tagging.relevant
 
 
+@pytest.mark.parametrize(
+    ("text", "relevant"),
+    [("桑蚕丝的工艺有哪些种类", True), ("牛仔的历史起源是什么", False), ("桑蚕丝的工艺有很多种类。", False)],
+)
+def test_a_page_that_kept_only_its_headline_is_read_as_a_headline(tagger: Tagger, text: str, relevant: bool) -> None:
+    # The stored page is one short line and no title: that line is the headline. A line that
+    # ends with a full stop is a sentence of a text, not a headline.
+    assert tagger.tag("", text).relevant is relevant
+
+
 def test_shoe_trade_words_make_a_footwear_story_relevant(tagger: Tagger) -> None:
     tagging = tagger.tag(
         "Designers move to the coast",
