@@ -25,9 +25,11 @@ prefecture whose own name is ambiguous) only with textile words in its sentence,
 often just says where a place lies. A page that lists clusters line by line ("Key cities:
 Guangzhou, Shenzhen", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：) is about each of them:
 a name in a list line's first sentence counts with the textile words of its line or the next,
-and without the decay near the end, since a list runs to its end. Names that follow one another
-closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan Town, Tongxiang; ...") share
-the textile context any of them has, when they name three clusters or more. An ambiguous name
+and without the decay near the end, since a list runs to its end; so does a name that opens a
+numbered line with textile words ("7. 湖北省仙桃市 中国非织造布产业名城"), in a roll of such lines.
+Names that follow one another closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan
+Town, Tongxiang; ...") share the textile context any of them has, when they name three clusters
+or more. An ambiguous name
 qualified by a place it does not lie in is that place's namesake (太仓市沙溪镇, "Shaxi Town,
 Taicang": not Zhongshan's Shaxi). A big local firm's name ("Anta" for Jinjiang) counts like
 an ambiguous name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a
@@ -360,6 +362,11 @@ LIST_MARKER = re.compile(
     + _words("（") + r"\d{1,2}" + _words("）") + "|" + _words(*"一二三四五六七八九十") + "{1,2}" + _words("、") + r")?\s*"
 )
 COLONS = (":", "：")
+# A roll of titled clusters, one a numbered line without a colon ("7. 湖北省仙桃市 中国非织造布产业名城"):
+# the name opens the item, after at most its province and city.
+ROLL_LINE = re.compile(r"\n[ \t]*(?:\d{1,3}(?:[.)]|" + _words("、", "．", "）") + r")|" + _words("（") + r"\d{1,2}" + _words("）") + r")[ \t]*")
+ROLL_PREFIX_BYTES = 30  # ten Chinese characters: 浙江省杭州市萧山区
+_HAN_ONLY = re.compile(_HAN + "*")
 _NOT_IN_LABEL = ("\n", *(_key(stop) for stop in (". ", "! ", "? ", "。", "！", "？")))
 
 
@@ -667,6 +674,31 @@ def _headline(text: str) -> bool:
     return 0 < len(line) <= HEADLINE_CHARS and "\n" not in line and not line.endswith(("。", ".", "！", "!"))
 
 
+def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, terms: list[int]) -> set[int]:
+    """Starts of the names that open numbered lines with textile words, if the page rolls
+    clusters that way (LIST_MIN_CLUSTERS on LIST_MIN_LINES lines); else none."""
+    if len(found) < LIST_MIN_CLUSTERS:
+        return set()
+    starts = [mention[0] for mention in found]  # ascending, as the automaton found them
+    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
+    for number in ROLL_LINE.finditer(doc, max(body_start - 1, 0), tail_start):
+        i = bisect.bisect_left(starts, number.end())
+        if i == len(starts) or starts[i] - number.end() > ROLL_PREFIX_BYTES:
+            continue
+        start = starts[i]
+        if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
+            continue  # the item opens with words, not with a place
+        line_end = doc.find("\n", start)
+        if _near(terms, start, len(doc) if line_end < 0 else line_end):
+            on_lines.append((start, found[i][2], number.start()))
+    if (
+        len({index for _, index, _ in on_lines}) < LIST_MIN_CLUSTERS
+        or len({line for _, _, line in on_lines}) < LIST_MIN_LINES
+    ):
+        return set()
+    return {start for start, _, _ in on_lines}
+
+
 def _word_units(body: str) -> float:
     """Length in words of a `_key` string: Latin words of ~6 letters, Chinese ones of ~1.7 characters."""
     ascii_bytes = len(body.encode("ascii", "ignore"))
@@ -839,7 +871,7 @@ class Tagger:
         found = [mention for mention in found if mention[2] in placed]
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
-        listed = _listed(doc, colons, found, body_start, tail_start, terms)
+        listed = _listed(doc, colons, found, body_start, tail_start, terms) | _rolled(doc, found, body_start, tail_start, terms)
         title_has_terms = bool(terms) and terms[0] < body_start
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)

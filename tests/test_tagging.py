@@ -733,6 +733,29 @@ def test_a_prefecture_folded_into_its_lead_cluster_does_not_crowd_out_its_others
     assert ids(alone) == ["shaoxing"]
 
 
+ROLL = (
+    "纺织行业协会日前公布新一批产业集群试点地区，经专家实地考察，以下地区产业特色突出、基础良好，"
+    "授予相应称号，协会将与各地签订共建协议，推动集群转型升级和品牌建设，促进中小纺织企业发展。\n"
+    "名单\n"
+    "1. 浙江省湖州市织里镇 中国童装名镇\n"
+    "2. 福建省石狮市 中国休闲服装名城\n"
+    "3. 河北省邢台市清河县 中国羊绒之都\n"
+    "4. 湖南省醴陵市船湾镇 中国职业服装名镇\n"
+)
+
+
+def test_a_numbered_roll_of_titled_clusters_names_each_to_its_end(tagger: Tagger) -> None:
+    # No colon after the names, and the last items sit where a story's last words count least:
+    # a roll still lists each of them.
+    assert set(ids(tagger.tag("集群试点名单公布", ROLL))) == {"zhili", "shishi", "qinghe", "chuanwan"}
+
+
+def test_a_numbered_line_that_does_not_open_with_the_name_is_no_roll(tagger: Tagger) -> None:
+    # A sentence that names the place later in its item is text, and weighs as text does near the end.
+    text = ROLL.replace("4. 湖南省醴陵市船湾镇", "4. 今年，湖南省醴陵市船湾镇也申报了")
+    assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
