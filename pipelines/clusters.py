@@ -873,13 +873,15 @@ class Tagger:
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
         listed = _listed(doc, colons, found, body_start, tail_start, terms) | _rolled(doc, found, body_start, tail_start, terms)
         title_has_terms = bool(terms) and terms[0] < body_start
+        # In the title as in the body, another cluster's plain name is context: "Datang, Zhuji".
+        title_names = {start for start in plain if start < body_start}
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
         counted: list[tuple[int, int, int, int, int, float, bool]] = []
         named: set[int] = set()  # clusters of the counted body mentions
         for start, end, index, need, edges, address in found:
             if start < body_start:
-                if title_has_terms or need == ANYWHERE:
+                if title_has_terms or need == ANYWHERE or need != IN_SENTENCE and title_names - {start}:
                     in_title[index] = max(in_title.get(index, 0.0), TITLE_MENTION * address)
                 continue
             window = WINDOW_LATIN if edges[0] or edges[1] else WINDOW_CJK

@@ -1336,3 +1336,18 @@ def test_maan_town_without_its_apostrophe_is_the_chemical_fibre_town(tagger: Tag
     text = "Polyester filament makers in MaAn Town, Shaoxing County, ran every line this month."
     tagging = tagger.tag("Polyester filament mills", text)
     assert ids(tagging) == ["maan"]
+
+
+def test_an_ambiguous_town_in_the_title_counts_beside_its_county(tagger: Tagger) -> None:
+    # Encyclopedia copies title a town "Town, County" with no textile word; the county and
+    # its leather trade fill the first paragraph, and the town's own trade comes further down.
+    title = "Xucun, Haining"
+    text = (
+        "Xucun is a town in the north-west of Haining, on the Grand Canal.\n\n"
+        "Haining became a county-level city in 1986. Haining is best known for its leather and fur "
+        "garment market, and Haining's leather jackets are sold across the north.\n\n"
+        "Economy\n\n"
+        "Since the 1990s the town's workshops have turned to warp knitting, and its mills supply "
+        "curtain and sofa fabric to buyers abroad."
+    )
+    assert ids(tagger.tag(title, text)) == ["xucun"]
