@@ -1351,3 +1351,15 @@ def test_an_ambiguous_town_in_the_title_counts_beside_its_county(tagger: Tagger)
         "curtain and sofa fabric to buyers abroad."
     )
     assert ids(tagger.tag(title, text)) == ["xucun"]
+
+
+def test_chinese_silk_trade_and_sericulture_words_make_a_silk_history_relevant(tagger: Tagger) -> None:
+    # Local histories of silk towns speak of silk markets, silk weaving and silkworm rearing,
+    # and seldom use the modern words (纺织, 丝绸, 面料).
+    title = "古镇旧事"
+    text = (
+        "清代中叶,震泽镇四乡农家大多以养蚕为业,每到春天蚕桑最忙,蚕茧收成关系一年生计。"
+        "镇上绸市兴旺,外地客商沿运河而来收购绸缎,乡民织绸换钱,丝织作坊沿河而设,直到民国仍有余绪。"
+    )
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant and ids(tagging) == ["zhenze"]
