@@ -211,6 +211,8 @@ PROFILE_WORDS = (
     "check-in", "check-out", "front desk", "room service", "breakfast buffet", "hotel staff", "our stay",
     "景区", "风景区", "景点", "旅游景点", "门票", "开放时间", "民宿", "游玩", "前台", "退房", "客房",
     "常住人口", "户籍人口", "总人口", "行政村", "北纬", "东经", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
+    # Question pages ("织里是哪个省哪个市"): where a place lies, not what it makes.
+    "哪个省", "哪个市", "哪个县", "哪个区",
 )
 PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on
 PROFILE_CAP = 3.0

@@ -1363,3 +1363,13 @@ def test_chinese_silk_trade_and_sericulture_words_make_a_silk_history_relevant(t
     )
     tagging = tagger.tag(title, text)
     assert tagging.relevant and ids(tagging) == ["zhenze"]
+
+
+def test_a_which_province_question_page_about_a_cluster_town_is_not_textile_news(tagger: Tagger) -> None:
+    # Question-and-answer sites answer where a town lies; the town's trade gets one clause.
+    title = "濮院是哪个省哪个市"
+    text = (
+        "濮院是哪个省哪个市?濮院镇属于浙江省嘉兴市,由桐乡市管辖,位于桐乡市东部,沪杭高速公路从镇北经过。"
+        "濮院以羊毛衫闻名,镇上有大型毛衫市场。想了解其他乡镇属于哪个县哪个区,可以继续阅读本站文章。"
+    )
+    assert not tagger.tag(title, text).relevant
