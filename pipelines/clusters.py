@@ -742,6 +742,8 @@ class Tagger:
         if not title and _headline(text):
             title, text = text, ""  # a page that kept only its headline
         head, body = _key(title), _key(text)
+        if len(body) <= len(head) + 2 and body.strip() == head.strip():
+            body = ""  # a page of one line (a keyword page's question) says it once, not twice
         doc = f"{head}\n{body}"
         body_start = len(head) + 1
         tail_from = body_start + TAIL_MIN_POSITION * len(body)

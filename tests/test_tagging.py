@@ -1373,3 +1373,11 @@ def test_a_which_province_question_page_about_a_cluster_town_is_not_textile_news
         "濮院以羊毛衫闻名,镇上有大型毛衫市场。想了解其他乡镇属于哪个县哪个区,可以继续阅读本站文章。"
     )
     assert not tagger.tag(title, text).relevant
+
+
+def test_a_one_line_page_whose_text_is_its_title_counts_its_words_once(tagger: Tagger) -> None:
+    # Keyword pages on spam domains are a single question, served as both title and text;
+    # the line says what it says once, as it would with an empty title.
+    line = "羊毛被子怎么洗才不会缩水"
+    assert tagger.tag(line, line).relevance == tagger.tag(line, "").relevance
+    assert not tagger.tag(line, line).relevant
