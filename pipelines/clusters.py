@@ -565,6 +565,24 @@ def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
     return False
 
 
+# The commonest Chinese surnames in pinyin ("he", "shi" and "ma" left out: English words and
+# syllables of place names).
+SURNAMES = frozenset(
+    "wang li zhang liu chen yang huang zhao wu zhou xu sun zhu hu guo lin gao luo zheng liang xie song "
+    "tang han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding "
+    "ren shen yao fu zhong jin qian dai fan fang qiu xia tan zou".split()
+)
+
+
+def _after_surname(doc: str, start: int) -> bool:
+    """Whether the word before doc[start] is a surname, one space apart."""
+    if start < 2 or doc[start - 1] != " ":
+        return False
+    word_start = doc.rfind(" ", 0, start - 1) + 1
+    word_start = max(word_start, doc.rfind("\n", 0, start - 1) + 1)
+    return doc[word_start : start - 1] in SURNAMES
+
+
 def _big_city(cluster: Cluster) -> bool:
     """A prefecture whose own name is ambiguous: it counts only in textile context."""
     return cluster.kind == "prefecture" and fold(cluster.name) in {fold(a) for a in cluster.ambiguous}
@@ -869,6 +887,9 @@ class Tagger:
             ) else 1.0
             found.append((start, end, index, need, edges, address))
         found = self._without_namesakes(doc, found)
+        # "Zhang Yongan, vice mayor": after a surname, an ambiguous pinyin name is a person's.
+        if any(need != ANYWHERE and edges[0] for _, _, _, need, edges, _ in found):
+            found = [m for m in found if m[3] == ANYWHERE or not m[4][0] or not _after_surname(doc, m[0])]
         # A cluster named only in firms' names and addresses ("Suzhou Gowell-Tex Co. Ltd",
         # "Hangzhou-based") is where firms are registered, not what the page is about: those
         # mentions count only beside one of the place itself. A big firm's name that stands

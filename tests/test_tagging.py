@@ -1381,3 +1381,12 @@ def test_a_one_line_page_whose_text_is_its_title_counts_its_words_once(tagger: T
     line = "羊毛被子怎么洗才不会缩水"
     assert tagger.tag(line, line).relevance == tagger.tag(line, "").relevance
     assert not tagger.tag(line, line).relevant
+
+
+def test_an_ambiguous_pinyin_name_after_a_surname_is_a_person(tagger: Tagger) -> None:
+    # Translated trade news names officials surname first; a given name can read like a place.
+    text = (
+        "Casual wear makers in Shishi shipped more jackets and trousers to Africa this year, "
+        "said Liu Yongan, head of the city's garment association, at the fabric fair on Monday."
+    )
+    assert ids(tagger.tag("Casual wear exports grow", text)) == ["shishi"]
