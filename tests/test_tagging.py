@@ -1390,3 +1390,18 @@ def test_an_ambiguous_pinyin_name_after_a_surname_is_a_person(tagger: Tagger) ->
         "said Liu Yongan, head of the city's garment association, at the fabric fair on Monday."
     )
     assert ids(tagger.tag("Casual wear exports grow", text)) == ["shishi"]
+
+
+def test_a_word_for_word_translation_of_shishi_names_it_in_textile_context(tagger: Tagger) -> None:
+    # Trade portals' machine translations render 石狮 as "Stone Lion"; temple guardians are
+    # stone lions too, and a travel note about them names no cluster.
+    trade = tagger.tag(
+        "Stone Lion Casual Wear Enterprises Open New Fabric Centre",
+        "The fabric centre will serve the casual wear and jacket makers of the city, the association said.",
+    )
+    assert ids(trade) == ["shishi"]
+    temple = tagger.tag(
+        "A morning at the old temple",
+        "Two stone lions guard the gate; the Stone Lion on the left holds a ball under its paw.",
+    )
+    assert ids(temple) == []
