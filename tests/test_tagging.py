@@ -1405,3 +1405,16 @@ def test_a_word_for_word_translation_of_shishi_names_it_in_textile_context(tagge
         "Two stone lions guard the gate; the Stone Lion on the left holds a ball under its paw.",
     )
     assert ids(temple) == []
+
+
+def test_dieshiqiao_translated_word_for_word_is_still_the_home_textile_market(tagger: Tagger) -> None:
+    # A machine translation turns 叠石桥 into "stacked stone" and drops the bridge; a garden's
+    # stacked stone walls are no market.
+    market = tagger.tag(
+        "Night market opens",
+        "Bedding and towel sellers of the stacked stone home textile city now stay open until ten, "
+        "the market's managers said.",
+    )
+    assert ids(market) == ["dieshiqiao"]
+    garden = tagger.tag("A quiet garden", "Moss grows on the stacked stone walls beside the pond.")
+    assert ids(garden) == []
