@@ -1418,3 +1418,13 @@ def test_dieshiqiao_translated_word_for_word_is_still_the_home_textile_market(ta
     assert ids(market) == ["dieshiqiao"]
     garden = tagger.tag("A quiet garden", "Moss grows on the stacked stone walls beside the pond.")
     assert ids(garden) == []
+
+
+def test_the_market_park_named_with_its_county_in_front_is_dieshiqiao(tagger: Tagger) -> None:
+    # The Nantong portal names the market's park with its county in front, as 海门叠石桥 does;
+    # the county in front says where the park lies, it is not a second subject.
+    text = (
+        "Haimen Dearshiqiao Home Textile Industrial Park took 8 billion yuan of orders for quilts and "
+        "bed linen in May, its administration said.\n\nMerchants expect more buyers after the summer."
+    )
+    assert ids(tagger.tag("Haimen home textile park orders rise", text)) == ["dieshiqiao"]
