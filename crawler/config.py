@@ -211,6 +211,11 @@ def load_config(path: str | os.PathLike | None = None, *, required: bool = True)
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file; name the file itself with --config PATH "
+                          f"(or ${ENV_CONFIG})") from None
+    except OSError as exc:  # unreadable: permissions, a disk not mounted
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror}); fix its permissions or pass --config PATH") from None
     return parse_config(data, path)
 
 

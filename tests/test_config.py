@@ -116,3 +116,12 @@ def test_every_setting_is_documented():
     for key in documented_keys():
         section, _, name = key.rpartition(".")
         assert f"`{name}`" in doc, key
+
+
+def test_a_config_path_that_is_a_folder_is_one_line(tmp_path, monkeypatch):
+    # Through $LOOMWATCH_CONFIG (or a folder named loomwatch.toml) click's own check of --config does not apply.
+    monkeypatch.setenv("LOOMWATCH_CONFIG", str(tmp_path))
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path}: is a folder, not a configuration file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
