@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -415,7 +416,8 @@ def _convert(value: Any, hint: Any, meta: dict, where: str, key: str, base: Path
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail("a whole number")
     elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # nan and inf pass every minimum and would switch a time limit off unnoticed
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise fail("a number")
         value = float(value)
     elif hint is str:

@@ -74,6 +74,8 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         (GOOD.replace('timezone = "Asia/Shanghai"', 'timezone = "China/Beijing"'), r"key 'timezone': 'China/Beijing' is not an IANA time zone"),
         (GOOD.replace('clusters = ["dieshiqiao"]', 'clusters = ["dieshiqao"]'), r"key 'clusters': unknown cluster id 'dieshiqao'; did you mean 'dieshiqiao'\?"),
         (GOOD + "\n[crawl\n", r"not valid TOML"),
+        (GOOD.replace("download_delay = 0.5", "download_delay = nan"), r"key 'crawl\.download_delay': expected a number, got nan"),
+        (GOOD + "\n[schedule]\ncrawl_timeout = inf\n", r"key 'schedule\.crawl_timeout': expected a number, got inf"),
     ],
 )
 def test_bad_files_name_file_key_and_fix(tmp_path, text, message):
