@@ -504,6 +504,7 @@ def test_overlapping_fleet_crawls_are_refused(tmp_path, busy_farm, redis_server,
     ('redis_url = "http://127.0.0.1:6379/0"', "key 'fleet.redis_url': 'http://127.0.0.1:6379/0' is not a Redis URL"),
     ('redis_url = "redis://127.0.0.1:1/0"\npassword_env = "LOOMWATCH_TEST_UNSET"', "environment variable LOOMWATCH_TEST_UNSET"),
     ('redis_url = ""', "key 'fleet.redis_url' is empty"),
+    ('redis_url = "redis://127.0.0.1:63790x/0"', "key 'fleet.redis_url': 'redis://127.0.0.1:63790x/0' is not a usable Redis URL"),
 ])
 def test_fleet_configuration_errors_are_one_clear_line(tmp_path, fleet, message):
     config = tmp_path / "loomwatch.toml"

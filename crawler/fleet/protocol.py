@@ -58,10 +58,6 @@ def display_url(url: str) -> str:
 
 def connect(settings: FleetSettings, *, asynchronous: bool = False) -> Any:
     """A Redis client for `[fleet] redis_url` (not yet connected; `check` connects)."""
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
-    from redis.retry import Retry
-
     if not settings.redis_url:
         raise ConfigError("key 'fleet.redis_url' is empty; set it to the fleet's Redis server, e.g. \"redis://host:6379/0\"")
     password = None
@@ -70,6 +66,18 @@ def connect(settings: FleetSettings, *, asynchronous: bool = False) -> Any:
         if password is None:
             raise ConfigError(f"environment variable {settings.password_env} (named by 'fleet.password_env') is not set; "
                               "export it with the Redis password before starting loomwatch")
+    try:
+        return _client(settings, password, asynchronous)
+    except ValueError as exc:  # redis-py's reading of the URL: a port or db that is not a number
+        raise ConfigError(f"key 'fleet.redis_url': {display_url(settings.redis_url)!r} is not a usable Redis URL ({exc}); "
+                          "write it as \"redis://host:6379/0\"") from None
+
+
+def _client(settings: FleetSettings, password: str | None, asynchronous: bool) -> Any:
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+    from redis.retry import Retry
+
     if asynchronous:
         from redis.asyncio import Redis as AsyncRedis
         from redis.asyncio.retry import Retry as AsyncRetry
