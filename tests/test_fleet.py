@@ -543,3 +543,20 @@ def test_the_scheduler_runs_fleet_crawls(tmp_path, busy_farm, redis_server, work
     while (settled := fleet_state(config)["workers"][0]["settled"]) < len(BUSY) * BUSY_PAGES and time.monotonic() < deadline:
         time.sleep(0.5)
     assert settled >= len(BUSY) * BUSY_PAGES
+
+
+def test_a_result_that_is_not_a_page_is_skipped_not_fatal(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # Something else writing under the prefix (a stray script, an old loomwatch) must not stop every later run at that entry.
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    client, prefix = redis_of(config)
+    client.xadd(f"{prefix}:results", {"run": "1", "page": "{not json"})
+    client.xadd(f"{prefix}:results", {"run": "1", "other": "x"})
+    client.xadd(f"{prefix}:results", {"run": "1", "page": "[1, 2]"})
+    client.xadd(f"{prefix}:results", {"run": "1", "page": '{"source": "a", "url": "http://x/", "article": 3}'})
+    start_workers(workers_to_stop, config, 1)
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("is not a page a worker sent: skipped") == 4
+    assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert client.xlen(f"{prefix}:results") == 0

@@ -207,6 +207,9 @@ def encode_page(item: dict[str, Any]) -> str:
 
 def decode_page(blob: bytes | str) -> dict[str, Any]:
     page = json.loads(blob)
+    if (not isinstance(page, dict) or not isinstance(page.get("source"), str) or not isinstance(page.get("url"), str)
+            or not isinstance(page.get("article") or {}, dict)):
+        raise ValueError("not a JSON object with a source and a URL")
     article = page.get("article")
     if article is not None and article.get("signature"):
         article["signature"] = base64.b64decode(article["signature"])

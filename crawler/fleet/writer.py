@@ -116,6 +116,7 @@ def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
 class Batch:
     pages: list[dict[str, Any]]
     last: str  # the stream id of its last result
+    read: int  # stream entries read, pages or not
 
 
 @dataclass
@@ -267,7 +268,7 @@ class FleetRun:
         batch = self.ahead
         self.ahead = self._read()
         self._write(batch)
-        return len(batch.pages)
+        return batch.read
 
     def _read(self, block_ms: int | None = None, count: int = READ_BATCH) -> Batch | None:
         """The next results after those read, their decisions begun."""
@@ -275,10 +276,18 @@ class FleetRun:
         entries = found[0][1] if found else []
         if not entries:
             return None
-        pages = [decode_page(fields[b"page"]) for _, fields in entries]
+        pages = []
+        for entry, fields in entries:
+            try:
+                pages.append(decode_page(fields[b"page"]))
+            except (KeyError, ValueError, TypeError) as exc:
+                # Not a worker's (a stray script, another program on this prefix): stopping at it
+                # would stop every later run at the same entry.
+                log.warning("result %s in %s is not a page a worker sent: skipped (%s: %s)", entry.decode(),
+                            self.keys.results, type(exc).__name__, exc)
         self.read_cursor = entries[-1][0].decode()
         self.writing.submit(pages)
-        return Batch(pages, self.read_cursor)
+        return Batch(pages, self.read_cursor, len(entries))
 
     def _write(self, batch: Batch) -> None:
         self.writing.write(also=functools.partial(record_stored, prefix=self.keys.prefix, entry=batch.last))
