@@ -560,3 +560,32 @@ def test_a_result_that_is_not_a_page_is_skipped_not_fatal(tmp_path, busy_farm, r
     assert result.stderr.count("is not a page a worker sent: skipped") == 4
     assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
     assert client.xlen(f"{prefix}:results") == 0
+
+
+def test_a_full_redis_is_named_not_a_traceback(tmp_path, busy_farm):
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    try:
+        config = busy_config(tmp_path, busy_farm, server.url)
+        client = server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] // 2)
+        result = loomwatch("crawl", "--fleet", "--config", str(config), timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert f"loomwatch: Redis at {server.url} is full (" in result.stderr and "raise its maxmemory" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        server.stop()
+
+
+def test_redis_refusing_the_runs_scripts_fails_the_run_in_one_line(tmp_path, busy_farm, redis_server, monkeypatch):
+    # An ACL that lets this user read and write keys but not run scripts: the run starts, then fails.
+    user = f"lw{random.randrange(1 << 30)}"
+    redis_server.client().acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-evalsha", "-eval"])
+    config = busy_config(tmp_path, busy_farm, redis_server.url.replace("redis://", f"redis://{user}@"))
+    config.write_text(config.read_text(encoding="utf-8") + 'password_env = "LOOMWATCH_TEST_PW"\n', encoding="utf-8")
+    monkeypatch.setenv("LOOMWATCH_TEST_PW", "pw")
+    result = loomwatch("crawl", "--fleet", "--config", str(config), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"loomwatch: Redis at {redis_server.url} failed (NoPermissionError:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert rows(tmp_path / "archive.db", "SELECT status, message LIKE 'Redis at % failed%' FROM crawl_runs") == [("failed", 1)]

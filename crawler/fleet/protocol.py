@@ -105,6 +105,17 @@ def check(client: Any, settings: FleetSettings) -> None:
                          "or fix 'fleet.redis_url'") from None
 
 
+def redis_failed(settings: FleetSettings, exc: Exception) -> str:
+    """What to tell the operator when Redis refused or dropped a command mid-way."""
+    from redis.exceptions import OutOfMemoryError
+
+    if isinstance(exc, OutOfMemoryError):
+        return (f"Redis at {display_url(settings.redis_url)} is full ({exc}); raise its maxmemory or free memory there, "
+                "then run the command again")
+    return (f"Redis at {display_url(settings.redis_url)} failed ({type(exc).__name__}: {exc}); check redis-server there, "
+            "then run the command again")
+
+
 def loomwatch_version() -> str:
     try:
         return version("loomwatch")

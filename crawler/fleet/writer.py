@@ -17,6 +17,7 @@ same per-source results, health and exit codes), under the same lock. In between
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config
 from loomwatch.crawler.fleet.protocol import (
+    FleetError,
     Keys,
     Scripts,
     candidate,
@@ -40,6 +42,7 @@ from loomwatch.crawler.fleet.protocol import (
     display_url,
     known_key,
     loomwatch_version,
+    redis_failed,
 )
 from loomwatch.crawler.run import CrawlReport, begin_run, select_sources, source_result
 from loomwatch.storage import CrawlLock, LockedError, open_database
@@ -73,13 +76,18 @@ def crawl_fleet(config: Config, source_names: Sequence[str] = ()) -> CrawlReport
     """Crawl the named sources (all when none are named) with the fleet's workers.
     Raises LockedError when another crawl holds the archive or the fleet, FleetError when
     Redis cannot be reached."""
+    from redis.exceptions import RedisError
+
     sources = select_sources(config, source_names)
     client = connect(config.fleet)
     check(client, config.fleet)
     keys = Keys(config.fleet.prefix)
     check_database(config.storage.database, busy_timeout=config.storage.busy_timeout)  # before the lock file is made beside it
     with CrawlLock(config.storage.database):
-        holder = _take_writer_lease(client, keys, config)
+        try:
+            holder = _take_writer_lease(client, keys, config)
+        except RedisError as exc:  # full (maxmemory), or gone since `check`
+            raise FleetError(redis_failed(config.fleet, exc)) from None
         try:
             db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
             try:
@@ -88,7 +96,8 @@ def crawl_fleet(config: Config, source_names: Sequence[str] = ()) -> CrawlReport
             finally:
                 db.close()
         finally:
-            client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end", 1, keys.writer, holder)
+            with contextlib.suppress(RedisError):  # else it expires within WRITER_LEASE_MS
+                client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end", 1, keys.writer, holder)
 
 
 def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
@@ -150,10 +159,14 @@ class FleetRun:
         self.stop_signal: int | None = None
 
     def crawl(self) -> CrawlReport:
+        from redis.exceptions import RedisError
+
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.open()
             outcome = self._run()
+        except RedisError as exc:  # outside the main loop's retries (start, end): the run fails, recorded as such
+            outcome = Outcome(problem=redis_failed(self.config.fleet, exc))
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
