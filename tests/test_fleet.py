@@ -589,3 +589,25 @@ def test_redis_refusing_the_runs_scripts_fails_the_run_in_one_line(tmp_path, bus
     assert f"loomwatch: Redis at {redis_server.url} failed (NoPermissionError:" in result.stderr
     assert "Traceback" not in result.stderr
     assert rows(tmp_path / "archive.db", "SELECT status, message LIKE 'Redis at % failed%' FROM crawl_runs") == [("failed", 1)]
+
+
+def test_a_queued_page_that_is_not_a_request_does_not_hold_the_run_open(tmp_path, busy_farm, redis_server, workers_to_stop):
+    config = busy_config(tmp_path, busy_farm, redis_server.url, download_delay=0.3, concurrency_per_domain=1)
+    start_workers(workers_to_stop, config, 1)
+    client, prefix = redis_of(config)
+    crawl = start_crawl(config)
+    wait_for(lambda: client.hget(f"{prefix}:run", "id") is not None and client.exists(f"{prefix}:pending"), what="the run")
+    for blob in ("{not json", json.dumps({"url": "no scheme"})):  # written by something that is not loomwatch
+        page = client.incr(f"{prefix}:seq")
+        client.hset(f"{prefix}:reqs", page, blob)
+        client.zadd(f"{prefix}:q:odd.invalid", {page: -page})
+        client.sadd(f"{prefix}:hosts", "odd.invalid")
+        client.incr(f"{prefix}:pending")
+    try:
+        out, err = crawl.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        crawl.kill()
+        raise
+    assert crawl.returncode == 0, err
+    assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert "is not a request: dropped" in workers_to_stop[0].logs()

@@ -466,7 +466,15 @@ class FleetWorker:
                     del self.hosts[name]
                     continue
                 for i in range(0, len(pages), 2):
-                    request = decode_request(pages[i + 1], callback=self.spider.fleet_parse, errback=self.spider.fleet_error)  # type: ignore[union-attr]
+                    try:
+                        request = decode_request(pages[i + 1], callback=self.spider.fleet_parse, errback=self.spider.fleet_error)  # type: ignore[union-attr]
+                    except (KeyError, TypeError, ValueError) as exc:
+                        # Not a request loomwatch queued: settled as done, else it would stay in flight,
+                        # this worker's lease renewed for it, and the run never end.
+                        log.error("page %s of %s in Redis is not a request: dropped (%s: %s)", pages[i].decode(), name,
+                                  type(exc).__name__, exc)
+                        await self.settle(Settlement(self.run, (name, pages[i].decode())))  # type: ignore[arg-type]
+                        continue
                     request.meta["fleet"] = [name, pages[i].decode(), self.run]
                     host.buffer.append(request)
                     taken += 1
