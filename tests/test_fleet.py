@@ -611,3 +611,22 @@ def test_a_queued_page_that_is_not_a_request_does_not_hold_the_run_open(tmp_path
     assert crawl.returncode == 0, err
     assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
     assert "is not a request: dropped" in workers_to_stop[0].logs()
+
+
+def test_sigterm_stops_a_writer_waiting_for_a_lost_redis_at_once(tmp_path, busy_farm):
+    # `loomwatch schedule` and systemd give a stopping crawl a minute or so before SIGKILL.
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    config = busy_config(tmp_path, busy_farm, server.url, timeout=120)
+    crawl = start_crawl(config)  # no worker: the run waits
+    try:
+        wait_for(lambda: server.client().scard(f"{redis_of(config)[1]}:hosts") > 0, what="the entry points queued")
+        server.stop()
+        time.sleep(2)  # the writer finds Redis gone
+        crawl.send_signal(signal.SIGTERM)
+        out, err = crawl.communicate(timeout=30)
+    finally:
+        crawl.kill()
+        server.stop()
+    assert crawl.returncode == 1, err
+    assert f"loomwatch: stopped by SIGTERM while Redis at {server.url} was unreachable" in err
+    assert rows(tmp_path / "archive.db", "SELECT status FROM crawl_runs") == [("failed",)]

@@ -231,6 +231,11 @@ class FleetRun:
                     outcome.problem = (f"lost Redis at {display_url(fleet.redis_url)} for {fleet.timeout:g} s ('fleet.timeout') "
                                        f"({exc}); this run's work is not finished: run `loomwatch crawl --fleet` again")
                     return outcome
+                if self.stop_signal is not None:  # stopping: no need to wait out fleet.timeout for Redis
+                    outcome.problem = (f"stopped by {signal.Signals(self.stop_signal).name} while Redis at "
+                                       f"{display_url(fleet.redis_url)} was unreachable ({exc}); this run's work is not "
+                                       "finished: run `loomwatch crawl --fleet` again")
+                    return outcome
                 time.sleep(1.0)
                 continue
             if run is None or run.decode() != self.run:
