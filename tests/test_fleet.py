@@ -630,3 +630,24 @@ def test_sigterm_stops_a_writer_waiting_for_a_lost_redis_at_once(tmp_path, busy_
     assert crawl.returncode == 1, err
     assert f"loomwatch: stopped by SIGTERM while Redis at {server.url} was unreachable" in err
     assert rows(tmp_path / "archive.db", "SELECT status FROM crawl_runs") == [("failed",)]
+
+
+def test_a_restored_backup_gets_again_what_was_stored_after_it(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # docs/operations.md: after a restore, "the next crawl fetches again what was published since the backup".
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    db = tmp_path / "archive.db"
+    start_workers(workers_to_stop, config, 1)
+    assert loomwatch("crawl", "--fleet", "--source", BUSY[0], "--config", str(config)).returncode == 0
+    assert loomwatch("backup", str(tmp_path / "backup.db"), "--config", str(config)).returncode == 0
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert loomwatch("crawl", "--fleet", "--config", str(config)).returncode == 0  # publishes them as known to Redis
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.db", db)
+    assert rows(db, "SELECT count(*) FROM articles") == [(BUSY_PAGES,)]
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert_each_article_once(db)

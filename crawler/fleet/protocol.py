@@ -17,7 +17,7 @@ Every key starts with `[fleet] prefix` (P below). One run at a time per prefix.
                           sets: article links and listing links seen per source, request
                           fingerprints (Scrapy's duplicate filter, fleet-wide)
     P:known:<bucket>      hashes: the URLs the archive knows (`known_key`), kept by the writer
-    P:known:mark          which archive they come from, and up to which article and time
+    P:known:mark          which archive they come from, and up to which article (and its URL) and time
     P:workers             hash: worker id -> what it last reported (JSON)
     P:seen                hash: worker id -> when it last reported (ms, Redis's clock)
     P:cache:<fingerprint> Scrapy's HTTP cache of listing pages, feeds and sitemaps

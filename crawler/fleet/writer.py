@@ -326,7 +326,10 @@ class FleetRun:
         archive = str(self.config.storage.database)
         mark = self.client.hgetall(self.keys.known_mark)
         after, since = 0, ""
-        if mark.get(b"archive", b"").decode() == archive:
+        # The same file is not enough: a backup restored in its place lacks articles Redis holds
+        # as known, and workers would never fetch them again. The archive is the one published
+        # if its article at the mark is still there, under the same URL.
+        if mark.get(b"archive", b"").decode() == archive and mark.get(b"last", b"").decode() == self._article_url(int(mark[b"article"])):
             after, since = int(mark[b"article"]), mark[b"time"].decode()
         else:
             for first in range(0, KNOWN_BUCKETS, 4096):
@@ -343,8 +346,12 @@ class FleetRun:
         if packed:
             self.scripts.publish_known(args=[self.keys.prefix, "".join(packed)])
             self.published += len(packed)
-        self.client.hset(self.keys.known_mark, mapping={"archive": archive, "article": top, "time": now})
+        self.client.hset(self.keys.known_mark, mapping={"archive": archive, "article": top, "last": self._article_url(top), "time": now})
         log.info("published %d known URLs to Redis", self.published)
+
+    def _article_url(self, article: int) -> str:
+        row = self.db.execute("SELECT url FROM articles WHERE id = ?", [article]).fetchone()
+        return row[0] if row else ""
 
 
 def _number(text: str) -> Any:
