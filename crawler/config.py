@@ -339,6 +339,9 @@ def _check_fleet(fleet: FleetSettings, where: str) -> None:
     from urllib.parse import urlsplit
 
     if not fleet.redis_url:
+        if fleet.scheduled:  # else `loomwatch schedule` would start, and every crawl of it exit 2
+            raise ConfigError(f"{where}: key 'fleet.scheduled' is true but 'fleet.redis_url' is empty; set redis_url to the "
+                              "fleet's Redis server, e.g. \"redis://host:6379/0\", or set scheduled = false")
         return
     parts = urlsplit(fleet.redis_url)
     if parts.scheme not in ("redis", "rediss", "unix"):

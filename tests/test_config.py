@@ -76,6 +76,7 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         (GOOD + "\n[crawl\n", r"not valid TOML"),
         (GOOD.replace("download_delay = 0.5", "download_delay = nan"), r"key 'crawl\.download_delay': expected a number, got nan"),
         (GOOD + "\n[schedule]\ncrawl_timeout = inf\n", r"key 'schedule\.crawl_timeout': expected a number, got inf"),
+        (GOOD + "\n[fleet]\nscheduled = true\n", r"key 'fleet\.scheduled' is true but 'fleet\.redis_url' is empty"),
     ],
 )
 def test_bad_files_name_file_key_and_fix(tmp_path, text, message):
