@@ -128,3 +128,10 @@ def test_a_config_path_that_is_a_folder_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert f"{tmp_path}: is a folder, not a configuration file" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_init_into_a_missing_folder_is_one_line(tmp_path):
+    path = tmp_path / "no-such-folder" / "loomwatch.toml"
+    result = CliRunner().invoke(main, ["init", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}: cannot write (No such file or directory); create its folder first" in result.output
