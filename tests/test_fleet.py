@@ -651,3 +651,14 @@ def test_a_restored_backup_gets_again_what_was_stored_after_it(tmp_path, busy_fa
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
     assert_each_article_once(db)
+
+
+def test_a_run_every_worker_refuses_says_why(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # The archive machine's configuration was edited, the workers' not: "start a worker" would send the operator astray.
+    config = busy_config(tmp_path, busy_farm, redis_server.url, timeout=3)
+    start_workers(workers_to_stop, config, 1)
+    config.write_text(config.read_text(encoding="utf-8").replace("download_delay = 0.05", "download_delay = 0.1"), encoding="utf-8")
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 1
+    assert (f"no worker took this run's work within 3 s ('fleet.timeout'): the workers on {socket.gethostname()} refuse it, "
+            "their configuration or loomwatch version differs") in result.stderr

@@ -253,7 +253,13 @@ class FleetRun:
                 break
             idle = (seconds * 1000 + micros // 1000 - int(touched)) / 1000
             if idle >= fleet.timeout:
-                if not int(taken):
+                refusing = self._refusing_workers()
+                if not int(taken) and refusing:
+                    outcome.problem = (f"no worker took this run's work within {fleet.timeout:g} s ('fleet.timeout'): the workers on "
+                                       f"{', '.join(refusing)} refuse it, their configuration or loomwatch version differs "
+                                       f"from this one's ({self.config.path}, loomwatch {loomwatch_version()}); give every "
+                                       "machine the same configuration file and loomwatch version, then restart the workers")
+                elif not int(taken):
                     outcome.problem = (f"no worker took this run's work within {fleet.timeout:g} s ('fleet.timeout'): start "
                                        f"`loomwatch worker` with this configuration on a machine that reaches "
                                        f"{display_url(fleet.redis_url)} (see `loomwatch fleet status`)")
@@ -266,6 +272,16 @@ class FleetRun:
         outcome.worker_stats = {raw[i].decode(): _number(raw[i + 1].decode()) for i in range(0, len(raw), 2)}
         self._drain()
         return outcome
+
+    def _refusing_workers(self) -> list[str]:
+        """The hosts of the workers that refuse this run (see worker.FleetWorker.tick)."""
+        found = set()
+        for record in self.client.hvals(self.keys.workers):
+            with contextlib.suppress(ValueError, AttributeError):
+                heartbeat = json.loads(record)
+                if heartbeat.get("run") == self.run and heartbeat.get("refused"):
+                    found.add(str(heartbeat.get("host")))
+        return sorted(found)
 
     def _queue_entry_points(self) -> None:
         from loomwatch.crawler.fleet.worker import FleetSpider
