@@ -207,7 +207,7 @@ def load_config(path: str | os.PathLike | None = None, *, required: bool = True)
             raise ConfigError(f"{path}: no such configuration file; create one with `loomwatch init {path}` or pass --config PATH")
         return _apply_environment(Config(path=None))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows save UTF-8 with a BOM
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
     except UnicodeDecodeError:

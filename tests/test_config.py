@@ -135,3 +135,10 @@ def test_init_into_a_missing_folder_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["init", str(path)])
     assert result.exit_code == 2, result.output
     assert f"{path}: cannot write (No such file or directory); create its folder first" in result.output
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    # Notepad saves "UTF-8" with a BOM; TOML parsers reject it as an invalid statement at line 1.
+    path = tmp_path / "loomwatch.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert [s.name for s in load_config(path).sources] == ["nantong-en", "garments"]
