@@ -662,3 +662,19 @@ def test_a_run_every_worker_refuses_says_why(tmp_path, busy_farm, redis_server, 
     assert result.returncode == 1
     assert (f"no worker took this run's work within 3 s ('fleet.timeout'): the workers on {socket.gethostname()} refuse it, "
             "their configuration or loomwatch version differs") in result.stderr
+
+
+def test_a_worker_names_a_full_redis_as_full(tmp_path, busy_farm):
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    config = busy_config(tmp_path, busy_farm, server.url)
+    workers = Workers(config, 1)
+    try:
+        workers.wait_until_serving()
+        client = server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] // 2)
+        wait_for(lambda: "Redis at" in workers.logs() and "retrying" in workers.logs(), timeout=30, what="the worker's warning")
+        assert f"Redis at {server.url} is full (" in workers.logs() and "unreachable" not in workers.logs()
+    finally:
+        workers.kill()
+        server.stop()

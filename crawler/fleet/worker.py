@@ -49,6 +49,7 @@ from loomwatch.crawler.fleet.protocol import (
     display_url,
     encode_page,
     loomwatch_version,
+    redis_failed,
 )
 from loomwatch.crawler.scrapy_settings import MIN_DELAY, scrapy_settings
 from loomwatch.spiders.sources import SourcePlan, SourcesSpider
@@ -388,8 +389,13 @@ class FleetWorker:
             self._poke_engine()  # the host may take another page now
 
     def _down(self, exc: Exception) -> None:
+        from redis.exceptions import OutOfMemoryError
+
         if not self.redis_down:
-            log.warning("Redis at %s unreachable (%s); retrying", display_url(self.config.fleet.redis_url), exc)
+            if isinstance(exc, OutOfMemoryError):  # reachable, but refusing writes: "unreachable" would send the operator astray
+                log.warning("%s; retrying", redis_failed(self.config.fleet, exc))
+            else:
+                log.warning("Redis at %s unreachable (%s); retrying", display_url(self.config.fleet.redis_url), exc)
         self.redis_down = True
 
     # -- the background loop -----------------------------------------------------------------
