@@ -168,7 +168,10 @@ def init(path: Path | None, force: bool) -> None:
     path = path or default_path()
     if path.exists() and not force:
         raise ConfigProblem(f"{path}: already exists; pass --force to overwrite it, or give another PATH")
-    path.write_text(files("loomwatch.crawler").joinpath("starter.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        path.write_text(files("loomwatch.crawler").joinpath("starter.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:  # a folder that does not exist or cannot be written
+        raise ConfigProblem(f"{path}: cannot write ({exc.strerror}); create its folder first, or give another PATH") from None
     click.echo(f"wrote {path}: review the sources, then run `loomwatch sources check` and `loomwatch crawl`")
 
 

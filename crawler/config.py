@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -206,11 +207,16 @@ def load_config(path: str | os.PathLike | None = None, *, required: bool = True)
             raise ConfigError(f"{path}: no such configuration file; create one with `loomwatch init {path}` or pass --config PATH")
         return _apply_environment(Config(path=None))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows save UTF-8 with a BOM
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file; name the file itself with --config PATH "
+                          f"(or ${ENV_CONFIG})") from None
+    except OSError as exc:  # unreadable: permissions, a disk not mounted
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror}); fix its permissions or pass --config PATH") from None
     return parse_config(data, path)
 
 
@@ -333,6 +339,9 @@ def _check_fleet(fleet: FleetSettings, where: str) -> None:
     from urllib.parse import urlsplit
 
     if not fleet.redis_url:
+        if fleet.scheduled:  # else `loomwatch schedule` would start, and every crawl of it exit 2
+            raise ConfigError(f"{where}: key 'fleet.scheduled' is true but 'fleet.redis_url' is empty; set redis_url to the "
+                              "fleet's Redis server, e.g. \"redis://host:6379/0\", or set scheduled = false")
         return
     parts = urlsplit(fleet.redis_url)
     if parts.scheme not in ("redis", "rediss", "unix"):
@@ -410,7 +419,8 @@ def _convert(value: Any, hint: Any, meta: dict, where: str, key: str, base: Path
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail("a whole number")
     elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # nan and inf pass every minimum and would switch a time limit off unnoticed
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise fail("a number")
         value = float(value)
     elif hint is str:

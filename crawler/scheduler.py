@@ -76,6 +76,9 @@ def parse_trigger(spec: str, timezone: str, *, key: str = "schedule.crawl", wher
         amount = int(m.group(1))
         if amount == 0:
             raise ConfigError(f"{where}: key '{key}': {spec!r} is a zero interval; use e.g. \"15m\", or \"\" to switch the job off")
+        if amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)] > 366 * 86400:  # far ones overflow datetime
+            raise ConfigError(f"{where}: key '{key}': {spec!r} is longer than a year; use e.g. \"7d\", a cron expression, "
+                              "or \"\" to switch the job off")
         return IntervalTrigger(**{UNITS[m.group(2)]: amount}, start_date=start or dt.datetime.now(tz), timezone=tz)
     try:
         return CronTrigger.from_crontab(spec, timezone=tz)

@@ -74,6 +74,9 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         (GOOD.replace('timezone = "Asia/Shanghai"', 'timezone = "China/Beijing"'), r"key 'timezone': 'China/Beijing' is not an IANA time zone"),
         (GOOD.replace('clusters = ["dieshiqiao"]', 'clusters = ["dieshiqao"]'), r"key 'clusters': unknown cluster id 'dieshiqao'; did you mean 'dieshiqiao'\?"),
         (GOOD + "\n[crawl\n", r"not valid TOML"),
+        (GOOD.replace("download_delay = 0.5", "download_delay = nan"), r"key 'crawl\.download_delay': expected a number, got nan"),
+        (GOOD + "\n[schedule]\ncrawl_timeout = inf\n", r"key 'schedule\.crawl_timeout': expected a number, got inf"),
+        (GOOD + "\n[fleet]\nscheduled = true\n", r"key 'fleet\.scheduled' is true but 'fleet\.redis_url' is empty"),
     ],
 )
 def test_bad_files_name_file_key_and_fix(tmp_path, text, message):
@@ -116,3 +119,26 @@ def test_every_setting_is_documented():
     for key in documented_keys():
         section, _, name = key.rpartition(".")
         assert f"`{name}`" in doc, key
+
+
+def test_a_config_path_that_is_a_folder_is_one_line(tmp_path, monkeypatch):
+    # Through $LOOMWATCH_CONFIG (or a folder named loomwatch.toml) click's own check of --config does not apply.
+    monkeypatch.setenv("LOOMWATCH_CONFIG", str(tmp_path))
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path}: is a folder, not a configuration file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_init_into_a_missing_folder_is_one_line(tmp_path):
+    path = tmp_path / "no-such-folder" / "loomwatch.toml"
+    result = CliRunner().invoke(main, ["init", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}: cannot write (No such file or directory); create its folder first" in result.output
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    # Notepad saves "UTF-8" with a BOM; TOML parsers reject it as an invalid statement at line 1.
+    path = tmp_path / "loomwatch.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert [s.name for s in load_config(path).sources] == ["nantong-en", "garments"]

@@ -504,6 +504,7 @@ def test_overlapping_fleet_crawls_are_refused(tmp_path, busy_farm, redis_server,
     ('redis_url = "http://127.0.0.1:6379/0"', "key 'fleet.redis_url': 'http://127.0.0.1:6379/0' is not a Redis URL"),
     ('redis_url = "redis://127.0.0.1:1/0"\npassword_env = "LOOMWATCH_TEST_UNSET"', "environment variable LOOMWATCH_TEST_UNSET"),
     ('redis_url = ""', "key 'fleet.redis_url' is empty"),
+    ('redis_url = "redis://127.0.0.1:63790x/0"', "key 'fleet.redis_url': 'redis://127.0.0.1:63790x/0' is not a usable Redis URL"),
 ])
 def test_fleet_configuration_errors_are_one_clear_line(tmp_path, fleet, message):
     config = tmp_path / "loomwatch.toml"
@@ -542,3 +543,138 @@ def test_the_scheduler_runs_fleet_crawls(tmp_path, busy_farm, redis_server, work
     while (settled := fleet_state(config)["workers"][0]["settled"]) < len(BUSY) * BUSY_PAGES and time.monotonic() < deadline:
         time.sleep(0.5)
     assert settled >= len(BUSY) * BUSY_PAGES
+
+
+def test_a_result_that_is_not_a_page_is_skipped_not_fatal(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # Something else writing under the prefix (a stray script, an old loomwatch) must not stop every later run at that entry.
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    client, prefix = redis_of(config)
+    client.xadd(f"{prefix}:results", {"run": "1", "page": "{not json"})
+    client.xadd(f"{prefix}:results", {"run": "1", "other": "x"})
+    client.xadd(f"{prefix}:results", {"run": "1", "page": "[1, 2]"})
+    client.xadd(f"{prefix}:results", {"run": "1", "page": '{"source": "a", "url": "http://x/", "article": 3}'})
+    start_workers(workers_to_stop, config, 1)
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("is not a page a worker sent: skipped") == 4
+    assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert client.xlen(f"{prefix}:results") == 0
+
+
+def test_a_full_redis_is_named_not_a_traceback(tmp_path, busy_farm):
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    try:
+        config = busy_config(tmp_path, busy_farm, server.url)
+        client = server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] // 2)
+        result = loomwatch("crawl", "--fleet", "--config", str(config), timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert f"loomwatch: Redis at {server.url} is full (" in result.stderr and "raise its maxmemory" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        server.stop()
+
+
+def test_redis_refusing_the_runs_scripts_fails_the_run_in_one_line(tmp_path, busy_farm, redis_server, monkeypatch):
+    # An ACL that lets this user read and write keys but not run scripts: the run starts, then fails.
+    user = f"lw{random.randrange(1 << 30)}"
+    redis_server.client().acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-evalsha", "-eval"])
+    config = busy_config(tmp_path, busy_farm, redis_server.url.replace("redis://", f"redis://{user}@"))
+    config.write_text(config.read_text(encoding="utf-8") + 'password_env = "LOOMWATCH_TEST_PW"\n', encoding="utf-8")
+    monkeypatch.setenv("LOOMWATCH_TEST_PW", "pw")
+    result = loomwatch("crawl", "--fleet", "--config", str(config), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"loomwatch: Redis at {redis_server.url} failed (NoPermissionError:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert rows(tmp_path / "archive.db", "SELECT status, message LIKE 'Redis at % failed%' FROM crawl_runs") == [("failed", 1)]
+
+
+def test_a_queued_page_that_is_not_a_request_does_not_hold_the_run_open(tmp_path, busy_farm, redis_server, workers_to_stop):
+    config = busy_config(tmp_path, busy_farm, redis_server.url, download_delay=0.3, concurrency_per_domain=1)
+    start_workers(workers_to_stop, config, 1)
+    client, prefix = redis_of(config)
+    crawl = start_crawl(config)
+    wait_for(lambda: client.hget(f"{prefix}:run", "id") is not None and client.exists(f"{prefix}:pending"), what="the run")
+    for blob in ("{not json", json.dumps({"url": "no scheme"})):  # written by something that is not loomwatch
+        page = client.incr(f"{prefix}:seq")
+        client.hset(f"{prefix}:reqs", page, blob)
+        client.zadd(f"{prefix}:q:odd.invalid", {page: -page})
+        client.sadd(f"{prefix}:hosts", "odd.invalid")
+        client.incr(f"{prefix}:pending")
+    try:
+        out, err = crawl.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        crawl.kill()
+        raise
+    assert crawl.returncode == 0, err
+    assert rows(tmp_path / "archive.db", "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert "is not a request: dropped" in workers_to_stop[0].logs()
+
+
+def test_sigterm_stops_a_writer_waiting_for_a_lost_redis_at_once(tmp_path, busy_farm):
+    # `loomwatch schedule` and systemd give a stopping crawl a minute or so before SIGKILL.
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    config = busy_config(tmp_path, busy_farm, server.url, timeout=120)
+    crawl = start_crawl(config)  # no worker: the run waits
+    try:
+        wait_for(lambda: server.client().scard(f"{redis_of(config)[1]}:hosts") > 0, what="the entry points queued")
+        server.stop()
+        time.sleep(2)  # the writer finds Redis gone
+        crawl.send_signal(signal.SIGTERM)
+        out, err = crawl.communicate(timeout=30)
+    finally:
+        crawl.kill()
+        server.stop()
+    assert crawl.returncode == 1, err
+    assert f"loomwatch: stopped by SIGTERM while Redis at {server.url} was unreachable" in err
+    assert rows(tmp_path / "archive.db", "SELECT status FROM crawl_runs") == [("failed",)]
+
+
+def test_a_restored_backup_gets_again_what_was_stored_after_it(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # docs/operations.md: after a restore, "the next crawl fetches again what was published since the backup".
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    db = tmp_path / "archive.db"
+    start_workers(workers_to_stop, config, 1)
+    assert loomwatch("crawl", "--fleet", "--source", BUSY[0], "--config", str(config)).returncode == 0
+    assert loomwatch("backup", str(tmp_path / "backup.db"), "--config", str(config)).returncode == 0
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert loomwatch("crawl", "--fleet", "--config", str(config)).returncode == 0  # publishes them as known to Redis
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.db", db)
+    assert rows(db, "SELECT count(*) FROM articles") == [(BUSY_PAGES,)]
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(BUSY) * BUSY_PAGES,)]
+    assert_each_article_once(db)
+
+
+def test_a_run_every_worker_refuses_says_why(tmp_path, busy_farm, redis_server, workers_to_stop):
+    # The archive machine's configuration was edited, the workers' not: "start a worker" would send the operator astray.
+    config = busy_config(tmp_path, busy_farm, redis_server.url, timeout=3)
+    start_workers(workers_to_stop, config, 1)
+    config.write_text(config.read_text(encoding="utf-8").replace("download_delay = 0.05", "download_delay = 0.1"), encoding="utf-8")
+    result = loomwatch("crawl", "--fleet", "--config", str(config))
+    assert result.returncode == 1
+    assert (f"no worker took this run's work within 3 s ('fleet.timeout'): the workers on {socket.gethostname()} refuse it, "
+            "their configuration or loomwatch version differs") in result.stderr
+
+
+def test_a_worker_names_a_full_redis_as_full(tmp_path, busy_farm):
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+    config = busy_config(tmp_path, busy_farm, server.url)
+    workers = Workers(config, 1)
+    try:
+        workers.wait_until_serving()
+        client = server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] // 2)
+        wait_for(lambda: "Redis at" in workers.logs() and "retrying" in workers.logs(), timeout=30, what="the worker's warning")
+        assert f"Redis at {server.url} is full (" in workers.logs() and "unreachable" not in workers.logs()
+    finally:
+        workers.kill()
+        server.stop()

@@ -77,6 +77,8 @@ def test_empty_spec_switches_a_job_off():
     ("61 * * * *", "neither an interval"),
     ("4 hours", "neither an interval"),
     ("0s", "zero interval"),
+    ("9999999d", "longer than a year"),
+    ("99999999999999999999s", "longer than a year"),
     ("0 0 30 2 *", "never fires"),
 ])
 def test_bad_specs_name_the_file_key_and_fix(spec, hint):

@@ -17,7 +17,7 @@ Every key starts with `[fleet] prefix` (P below). One run at a time per prefix.
                           sets: article links and listing links seen per source, request
                           fingerprints (Scrapy's duplicate filter, fleet-wide)
     P:known:<bucket>      hashes: the URLs the archive knows (`known_key`), kept by the writer
-    P:known:mark          which archive they come from, and up to which article and time
+    P:known:mark          which archive they come from, and up to which article (and its URL) and time
     P:workers             hash: worker id -> what it last reported (JSON)
     P:seen                hash: worker id -> when it last reported (ms, Redis's clock)
     P:cache:<fingerprint> Scrapy's HTTP cache of listing pages, feeds and sitemaps
@@ -58,10 +58,6 @@ def display_url(url: str) -> str:
 
 def connect(settings: FleetSettings, *, asynchronous: bool = False) -> Any:
     """A Redis client for `[fleet] redis_url` (not yet connected; `check` connects)."""
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
-    from redis.retry import Retry
-
     if not settings.redis_url:
         raise ConfigError("key 'fleet.redis_url' is empty; set it to the fleet's Redis server, e.g. \"redis://host:6379/0\"")
     password = None
@@ -70,6 +66,18 @@ def connect(settings: FleetSettings, *, asynchronous: bool = False) -> Any:
         if password is None:
             raise ConfigError(f"environment variable {settings.password_env} (named by 'fleet.password_env') is not set; "
                               "export it with the Redis password before starting loomwatch")
+    try:
+        return _client(settings, password, asynchronous)
+    except ValueError as exc:  # redis-py's reading of the URL: a port or db that is not a number
+        raise ConfigError(f"key 'fleet.redis_url': {display_url(settings.redis_url)!r} is not a usable Redis URL ({exc}); "
+                          "write it as \"redis://host:6379/0\"") from None
+
+
+def _client(settings: FleetSettings, password: str | None, asynchronous: bool) -> Any:
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+    from redis.retry import Retry
+
     if asynchronous:
         from redis.asyncio import Redis as AsyncRedis
         from redis.asyncio.retry import Retry as AsyncRetry
@@ -95,6 +103,17 @@ def check(client: Any, settings: FleetSettings) -> None:
     except RedisError as exc:
         raise FleetError(f"cannot reach Redis at {display_url(settings.redis_url)} ({exc}); start redis-server there "
                          "or fix 'fleet.redis_url'") from None
+
+
+def redis_failed(settings: FleetSettings, exc: Exception) -> str:
+    """What to tell the operator when Redis refused or dropped a command mid-way."""
+    from redis.exceptions import OutOfMemoryError
+
+    if isinstance(exc, OutOfMemoryError):
+        return (f"Redis at {display_url(settings.redis_url)} is full ({exc}); raise its maxmemory or free memory there, "
+                "then run the command again")
+    return (f"Redis at {display_url(settings.redis_url)} failed ({type(exc).__name__}: {exc}); check redis-server there, "
+            "then run the command again")
 
 
 def loomwatch_version() -> str:
@@ -199,6 +218,9 @@ def encode_page(item: dict[str, Any]) -> str:
 
 def decode_page(blob: bytes | str) -> dict[str, Any]:
     page = json.loads(blob)
+    if (not isinstance(page, dict) or not isinstance(page.get("source"), str) or not isinstance(page.get("url"), str)
+            or not isinstance(page.get("article") or {}, dict)):
+        raise ValueError("not a JSON object with a source and a URL")
     article = page.get("article")
     if article is not None and article.get("signature"):
         article["signature"] = base64.b64decode(article["signature"])

@@ -49,6 +49,7 @@ from loomwatch.crawler.fleet.protocol import (
     display_url,
     encode_page,
     loomwatch_version,
+    redis_failed,
 )
 from loomwatch.crawler.scrapy_settings import MIN_DELAY, scrapy_settings
 from loomwatch.spiders.sources import SourcePlan, SourcesSpider
@@ -388,8 +389,13 @@ class FleetWorker:
             self._poke_engine()  # the host may take another page now
 
     def _down(self, exc: Exception) -> None:
+        from redis.exceptions import OutOfMemoryError
+
         if not self.redis_down:
-            log.warning("Redis at %s unreachable (%s); retrying", display_url(self.config.fleet.redis_url), exc)
+            if isinstance(exc, OutOfMemoryError):  # reachable, but refusing writes: "unreachable" would send the operator astray
+                log.warning("%s; retrying", redis_failed(self.config.fleet, exc))
+            else:
+                log.warning("Redis at %s unreachable (%s); retrying", display_url(self.config.fleet.redis_url), exc)
         self.redis_down = True
 
     # -- the background loop -----------------------------------------------------------------
@@ -466,7 +472,15 @@ class FleetWorker:
                     del self.hosts[name]
                     continue
                 for i in range(0, len(pages), 2):
-                    request = decode_request(pages[i + 1], callback=self.spider.fleet_parse, errback=self.spider.fleet_error)  # type: ignore[union-attr]
+                    try:
+                        request = decode_request(pages[i + 1], callback=self.spider.fleet_parse, errback=self.spider.fleet_error)  # type: ignore[union-attr]
+                    except (KeyError, TypeError, ValueError) as exc:
+                        # Not a request loomwatch queued: settled as done, else it would stay in flight,
+                        # this worker's lease renewed for it, and the run never end.
+                        log.error("page %s of %s in Redis is not a request: dropped (%s: %s)", pages[i].decode(), name,
+                                  type(exc).__name__, exc)
+                        await self.settle(Settlement(self.run, (name, pages[i].decode())))  # type: ignore[arg-type]
+                        continue
                     request.meta["fleet"] = [name, pages[i].decode(), self.run]
                     host.buffer.append(request)
                     taken += 1

@@ -17,6 +17,7 @@ same per-source results, health and exit codes), under the same lock. In between
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config
 from loomwatch.crawler.fleet.protocol import (
+    FleetError,
     Keys,
     Scripts,
     candidate,
@@ -40,6 +42,7 @@ from loomwatch.crawler.fleet.protocol import (
     display_url,
     known_key,
     loomwatch_version,
+    redis_failed,
 )
 from loomwatch.crawler.run import CrawlReport, begin_run, select_sources, source_result
 from loomwatch.storage import CrawlLock, LockedError, open_database
@@ -73,13 +76,18 @@ def crawl_fleet(config: Config, source_names: Sequence[str] = ()) -> CrawlReport
     """Crawl the named sources (all when none are named) with the fleet's workers.
     Raises LockedError when another crawl holds the archive or the fleet, FleetError when
     Redis cannot be reached."""
+    from redis.exceptions import RedisError
+
     sources = select_sources(config, source_names)
     client = connect(config.fleet)
     check(client, config.fleet)
     keys = Keys(config.fleet.prefix)
     check_database(config.storage.database, busy_timeout=config.storage.busy_timeout)  # before the lock file is made beside it
     with CrawlLock(config.storage.database):
-        holder = _take_writer_lease(client, keys, config)
+        try:
+            holder = _take_writer_lease(client, keys, config)
+        except RedisError as exc:  # full (maxmemory), or gone since `check`
+            raise FleetError(redis_failed(config.fleet, exc)) from None
         try:
             db = open_database(config.storage.database, busy_timeout=config.storage.busy_timeout)
             try:
@@ -88,7 +96,8 @@ def crawl_fleet(config: Config, source_names: Sequence[str] = ()) -> CrawlReport
             finally:
                 db.close()
         finally:
-            client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end", 1, keys.writer, holder)
+            with contextlib.suppress(RedisError):  # else it expires within WRITER_LEASE_MS
+                client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end", 1, keys.writer, holder)
 
 
 def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
@@ -116,6 +125,7 @@ def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
 class Batch:
     pages: list[dict[str, Any]]
     last: str  # the stream id of its last result
+    read: int  # stream entries read, pages or not
 
 
 @dataclass
@@ -149,10 +159,14 @@ class FleetRun:
         self.stop_signal: int | None = None
 
     def crawl(self) -> CrawlReport:
+        from redis.exceptions import RedisError
+
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.open()
             outcome = self._run()
+        except RedisError as exc:  # outside the main loop's retries (start, end): the run fails, recorded as such
+            outcome = Outcome(problem=redis_failed(self.config.fleet, exc))
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
@@ -217,6 +231,11 @@ class FleetRun:
                     outcome.problem = (f"lost Redis at {display_url(fleet.redis_url)} for {fleet.timeout:g} s ('fleet.timeout') "
                                        f"({exc}); this run's work is not finished: run `loomwatch crawl --fleet` again")
                     return outcome
+                if self.stop_signal is not None:  # stopping: no need to wait out fleet.timeout for Redis
+                    outcome.problem = (f"stopped by {signal.Signals(self.stop_signal).name} while Redis at "
+                                       f"{display_url(fleet.redis_url)} was unreachable ({exc}); this run's work is not "
+                                       "finished: run `loomwatch crawl --fleet` again")
+                    return outcome
                 time.sleep(1.0)
                 continue
             if run is None or run.decode() != self.run:
@@ -234,7 +253,13 @@ class FleetRun:
                 break
             idle = (seconds * 1000 + micros // 1000 - int(touched)) / 1000
             if idle >= fleet.timeout:
-                if not int(taken):
+                refusing = self._refusing_workers()
+                if not int(taken) and refusing:
+                    outcome.problem = (f"no worker took this run's work within {fleet.timeout:g} s ('fleet.timeout'): the workers on "
+                                       f"{', '.join(refusing)} refuse it, their configuration or loomwatch version differs "
+                                       f"from this one's ({self.config.path}, loomwatch {loomwatch_version()}); give every "
+                                       "machine the same configuration file and loomwatch version, then restart the workers")
+                elif not int(taken):
                     outcome.problem = (f"no worker took this run's work within {fleet.timeout:g} s ('fleet.timeout'): start "
                                        f"`loomwatch worker` with this configuration on a machine that reaches "
                                        f"{display_url(fleet.redis_url)} (see `loomwatch fleet status`)")
@@ -247,6 +272,16 @@ class FleetRun:
         outcome.worker_stats = {raw[i].decode(): _number(raw[i + 1].decode()) for i in range(0, len(raw), 2)}
         self._drain()
         return outcome
+
+    def _refusing_workers(self) -> list[str]:
+        """The hosts of the workers that refuse this run (see worker.FleetWorker.tick)."""
+        found = set()
+        for record in self.client.hvals(self.keys.workers):
+            with contextlib.suppress(ValueError, AttributeError):
+                heartbeat = json.loads(record)
+                if heartbeat.get("run") == self.run and heartbeat.get("refused"):
+                    found.add(str(heartbeat.get("host")))
+        return sorted(found)
 
     def _queue_entry_points(self) -> None:
         from loomwatch.crawler.fleet.worker import FleetSpider
@@ -267,7 +302,7 @@ class FleetRun:
         batch = self.ahead
         self.ahead = self._read()
         self._write(batch)
-        return len(batch.pages)
+        return batch.read
 
     def _read(self, block_ms: int | None = None, count: int = READ_BATCH) -> Batch | None:
         """The next results after those read, their decisions begun."""
@@ -275,10 +310,18 @@ class FleetRun:
         entries = found[0][1] if found else []
         if not entries:
             return None
-        pages = [decode_page(fields[b"page"]) for _, fields in entries]
+        pages = []
+        for entry, fields in entries:
+            try:
+                pages.append(decode_page(fields[b"page"]))
+            except (KeyError, ValueError, TypeError) as exc:
+                # Not a worker's (a stray script, another program on this prefix): stopping at it
+                # would stop every later run at the same entry.
+                log.warning("result %s in %s is not a page a worker sent: skipped (%s: %s)", entry.decode(),
+                            self.keys.results, type(exc).__name__, exc)
         self.read_cursor = entries[-1][0].decode()
         self.writing.submit(pages)
-        return Batch(pages, self.read_cursor)
+        return Batch(pages, self.read_cursor, len(entries))
 
     def _write(self, batch: Batch) -> None:
         self.writing.write(also=functools.partial(record_stored, prefix=self.keys.prefix, entry=batch.last))
@@ -299,7 +342,10 @@ class FleetRun:
         archive = str(self.config.storage.database)
         mark = self.client.hgetall(self.keys.known_mark)
         after, since = 0, ""
-        if mark.get(b"archive", b"").decode() == archive:
+        # The same file is not enough: a backup restored in its place lacks articles Redis holds
+        # as known, and workers would never fetch them again. The archive is the one published
+        # if its article at the mark is still there, under the same URL.
+        if mark.get(b"archive", b"").decode() == archive and mark.get(b"last", b"").decode() == self._article_url(int(mark[b"article"])):
             after, since = int(mark[b"article"]), mark[b"time"].decode()
         else:
             for first in range(0, KNOWN_BUCKETS, 4096):
@@ -316,8 +362,12 @@ class FleetRun:
         if packed:
             self.scripts.publish_known(args=[self.keys.prefix, "".join(packed)])
             self.published += len(packed)
-        self.client.hset(self.keys.known_mark, mapping={"archive": archive, "article": top, "time": now})
+        self.client.hset(self.keys.known_mark, mapping={"archive": archive, "article": top, "last": self._article_url(top), "time": now})
         log.info("published %d known URLs to Redis", self.published)
+
+    def _article_url(self, article: int) -> str:
+        row = self.db.execute("SELECT url FROM articles WHERE id = ?", [article]).fetchone()
+        return row[0] if row else ""
 
 
 def _number(text: str) -> Any:
