@@ -664,6 +664,17 @@ def _list_line(doc: str, line_start: int, colon: int, terms: list[int]) -> tuple
     return line_start, min((i for i in stops if i >= 0), default=line_end)
 
 
+def _list_names(on_lines: list[tuple[int, int, int]]) -> set[int]:
+    """Starts of the names of (start, cluster index, line start) if they make a list:
+    LIST_MIN_CLUSTERS clusters on LIST_MIN_LINES lines; else none."""
+    if (
+        len({index for _, index, _ in on_lines}) < LIST_MIN_CLUSTERS
+        or len({line for _, _, line in on_lines}) < LIST_MIN_LINES
+    ):
+        return set()
+    return {start for start, _, _ in on_lines}
+
+
 def _listed(
     doc: str, colons: Sequence[int], found: list[tuple], body_start: int, tail_start: int, terms: list[int]
 ) -> set[int]:
@@ -682,12 +693,7 @@ def _listed(
     for (start, end, index, *_), line_start in zip(found, _line_starts(doc, [mention[0] for mention in found])):
         if end < lines.get(line_start, -1):
             on_lines.append((start, index, line_start))
-    if (
-        len({index for _, index, _ in on_lines}) < LIST_MIN_CLUSTERS
-        or len({line for _, _, line in on_lines}) < LIST_MIN_LINES
-    ):
-        return set()
-    return {start for start, _, _ in on_lines}
+    return _list_names(on_lines)
 
 
 def _headline(text: str) -> bool:
@@ -713,12 +719,7 @@ def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, term
         line_end = doc.find("\n", start)
         if _near(terms, start, len(doc) if line_end < 0 else line_end):
             on_lines.append((start, found[i][2], number.start()))
-    if (
-        len({index for _, index, _ in on_lines}) < LIST_MIN_CLUSTERS
-        or len({line for _, _, line in on_lines}) < LIST_MIN_LINES
-    ):
-        return set()
-    return {start for start, _, _ in on_lines}
+    return _list_names(on_lines)
 
 
 def _word_units(body: str) -> float:
