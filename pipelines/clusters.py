@@ -856,6 +856,7 @@ class Tagger:
         """Raw evidence per cluster index from every name mention."""
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
+        latin_ambiguous = False  # whether a name that needs context is a Latin word (may follow a surname)
         for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -887,9 +888,10 @@ class Tagger:
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue
             ) else 1.0
             found.append((start, end, index, need, edges, address))
+            latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]
         found = self._without_namesakes(doc, found)
         # "Zhang Yongan, vice mayor": after a surname, an ambiguous pinyin name is a person's.
-        if any(need != ANYWHERE and edges[0] for _, _, _, need, edges, _ in found):
+        if latin_ambiguous:
             found = [m for m in found if m[3] == ANYWHERE or not m[4][0] or not _after_surname(doc, m[0])]
         # A cluster named only in firms' names and addresses ("Suzhou Gowell-Tex Co. Ltd",
         # "Hangzhou-based") is where firms are registered, not what the page is about: those
@@ -906,7 +908,7 @@ class Tagger:
         in_title: dict[int, float] = {}
         body: dict[int, list[float]] = defaultdict(list)
         counted: list[tuple[int, int, int, int, int, float, bool]] = []
-        named: set[int] = set()  # clusters of the counted body mentions
+        lonely = False  # whether a counted body mention has no textile words near
         for start, end, index, need, edges, address in found:
             if start < body_start:
                 if title_has_terms or need == ANYWHERE or need != IN_SENTENCE and title_names - {start}:
@@ -924,8 +926,8 @@ class Tagger:
             ):
                 continue
             counted.append((start, end, index, need, window, address, context))
-            named.add(index)
-        if len(named) >= ENUMERATION_MIN_CLUSTERS and not all(mention[6] for mention in counted):
+            lonely = lonely or not context
+        if lonely and len({mention[2] for mention in counted}) >= ENUMERATION_MIN_CLUSTERS:
             counted = _enumerated(doc, counted)
         for start, end, index, need, window, address, context in counted:
             share = (start - body_start) / max(text_len, 1)
