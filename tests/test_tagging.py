@@ -765,6 +765,21 @@ def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagge
     assert ids(shinjitai) == ["shengze"]
 
 
+@pytest.mark.parametrize("text", [
+    "出口企业对欧洲市场非常熟悉，针织面料和服装订单今年增加。",        # 非常|熟悉: not 常熟
+    "这个女装品牌的上海门店开业，秋冬服装和面料新品热销。",            # 上海|门店: not 海门
+    "印染企业多集中在沿海城市，面料出口增长。",                        # 沿海|城市: not 海城
+    "在组织里，服装企业的面料采购由专人负责。",                        # 组织|里: not 织里
+    "高密度面料和牛仔服装在展会上亮相。",                              # 高密度: not 高密
+    "湖南通过新政策扶持纺织服装产业。",                                # 湖南|通过: not 南通
+])
+def test_a_name_read_across_two_words_is_no_name(tagger: Tagger, text: str) -> None:
+    # A two-character name can be the end of one word and the start of the next; the
+    # gazetteer's `exclude` lists the common ones (found with a word-frequency list).
+    tagging = tagger.tag("", text)
+    assert tagging.relevant and ids(tagging) == []
+
+
 def test_pinyin_printed_after_characters_does_not_hide_a_name(tagger: Tagger) -> None:
     # Mirror sites print the pinyin of less common characters after them: 織(zhī)里, 產(chǎn)業.
     plain = tagger.tag("", "濮院毛衫市场销售额增长，濮院羊毛衫产业集群继续扩大，织里童装产业也在扩大。")
