@@ -56,6 +56,7 @@ class CrawlSettings:
     obey_robots: bool = setting(True, "Obey robots.txt: never request a disallowed path.")
     autothrottle: bool = setting(True, "Adapt the delay to each host's response times (Scrapy AutoThrottle).")
     workers: int = setting(0, "Worker processes for extraction, language detection and tagging; 0 = one per CPU core.", minimum=0)
+    analysis_timeout: float = setting(60.0, "Seconds a worker process may spend on one page (extraction, language detection, tagging); a page that takes longer is recorded as a failure (skipped_pages reason `too_slow`), its worker is stopped and the crawl goes on. It is tried again by the next two crawls, then no more.", minimum=1)
     max_duration: float = setting(3600.0, "Seconds after which a crawl stops itself, storing what it has; 0 = no limit.", minimum=0)
 
 
@@ -164,6 +165,7 @@ class Config:
         """What the pipelines (and the fleet's writer, `retag`, `restory`) take from this configuration."""
         return PipelineSettings(storage=self.storage, tagging=self.tagging, dedup=self.dedup, stories=self.stories,
                                 clusters=self.clusters, origin=str(self.path or "<defaults>"), workers=self.crawl.workers,
+                                analysis_timeout=self.crawl.analysis_timeout,
                                 sources={s.name: SourceHints(tuple(s.clusters), s.language) for s in self.sources})
 
     def gazetteer(self) -> Gazetteer:

@@ -10,16 +10,19 @@ the same code serves `loomwatch extract` and the benchmarks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from loomwatch.pipelines.settings import DedupSettings, PipelineSettings, SourceHints
 
@@ -33,16 +36,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _tagger: Tagger | None = None
+_slots: Any = None  # the crawl process's `Slots`, in a worker process of AnalysePipeline
 _dedup_threshold = DedupSettings().threshold  # the configuration's, once init_worker is called
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
-def init_worker(settings: PipelineSettings, parent: int | None = None) -> None:
+def init_worker(settings: PipelineSettings, parent: int | None = None, slots: Any = None) -> None:
     """Build the tagger (and the story facts' name automaton) once per worker process, and leave with the crawl process."""
     from loomwatch.pipelines.clusters import tagger_for
     from loomwatch.pipelines.facts import load_names
 
-    global _tagger, _dedup_threshold
+    # Imported here, not by the first page: a page's time limit counts its own work only.
+    import loomwatch.pipelines.extract  # noqa: F401
+    import loomwatch.pipelines.language  # noqa: F401
+
+    global _tagger, _dedup_threshold, _slots
+    _slots = slots
     _tagger = tagger_for(settings)
     _dedup_threshold = settings.dedup.threshold
     load_names(_tagger.gazetteer)
@@ -59,6 +68,14 @@ def _exit_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
     os._exit(1)
+
+
+def analyse_in_slot(slot: int, page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
+    """`analyse_page`, telling the crawl process when it started and in which process (see `Slots`)."""
+    if _slots is not None:
+        _slots.pids[slot] = os.getpid()
+        _slots.times[slot] = time.monotonic()
+    return analyse_page(page, hints, language)
 
 
 def analyse_page(page: dict[str, Any], hints: tuple[str, ...] = (), language: str = "") -> dict[str, Any]:
@@ -175,12 +192,36 @@ def _feed_date(value: str | None) -> str | None:
         return value[:10] if len(value) >= 10 and value[4] == "-" else None
 
 
+class Slots(NamedTuple):
+    """Shared with the worker processes: for each page in the pool (one slot each), when a
+    worker started it (time.monotonic(), 0 = not yet) and which worker took it."""
+
+    times: Any
+    pids: Any
+
+
+# Pages handed to the pool at once, per worker: as many as Scrapy has pages to give (16
+# requests in flight). Two per worker looked some 5 % slower on benchmarks/bench_crawl.py.
+PAGES_PER_WORKER = 8
+# Seconds a fresh pool may take to start (spawn, imports, the tagger) beyond the time the pages
+# ahead of a page may take; a page not started by then finds the pool stuck.
+START_GRACE = 120.0
+
+
 class AnalysePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.settings: PipelineSettings = crawler.settings["LOOMWATCH_PIPELINES"]
         self.workers = self.settings.workers or os.cpu_count() or 1
+        self.timeout = self.settings.analysis_timeout
         self.pool: ProcessPoolExecutor | None = None
+        # A page in the pool waits for at most PAGES_PER_WORKER rounds of pages that each have the time limit.
+        slots = PAGES_PER_WORKER * self.workers
+        context = multiprocessing.get_context("spawn")
+        self.slots = Slots(context.RawArray("d", slots), context.RawArray("i", slots))
+        self.free = list(range(slots))
+        self.room = asyncio.Semaphore(slots)
+        self.killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "AnalysePipeline":
@@ -192,7 +233,7 @@ class AnalysePipeline:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self.settings, os.getpid()),
+            initargs=(self.settings, os.getpid(), self.slots),
         )
 
     def open_spider(self) -> None:
@@ -222,11 +263,74 @@ class AnalysePipeline:
         return item
 
     async def _run(self, page: dict[str, Any], hints: tuple[str, ...], language: str) -> dict[str, Any]:
-        assert self.pool is not None
-        try:
-            return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))
-        except BrokenProcessPool:
-            # A worker died (out of memory, killed): start a fresh pool and try this page once more.
-            log.error("a worker process died; restarting the worker pool")
+        async with self.room:
+            slot = self.free.pop()
+            try:
+                return await self._run_in(slot, page, hints, language)
+            finally:
+                self.free.append(slot)
+
+    async def _run_in(self, slot: int, page: dict[str, Any], hints: tuple[str, ...], language: str) -> dict[str, Any]:
+        deaths = 0
+        while True:
+            pool = self.pool
+            assert pool is not None
+            self.slots.times[slot] = 0.0
+            try:
+                result = await self._settle(pool.submit(analyse_in_slot, slot, page, hints, language), slot)
+            except BrokenProcessPool:
+                self._replace(pool)
+                if pool in self.killed:
+                    continue  # stopped because another page ran out of time: not this page's fault
+                deaths += 1
+                if deaths > 1:
+                    raise
+                # A worker died (out of memory, killed): try this page once more in a fresh pool.
+                log.error("a worker process died; restarting the worker pool")
+                continue
+            if result is not None:
+                return result
+            log.warning("%s: analysis took longer than %g s; its worker process is stopped and the worker pool restarted",
+                        page["url"], self.timeout)
+            self._kill(pool, slot)
+            return {"failure": {"reason": "too_slow",
+                                "detail": f"analysis took longer than {self.timeout:g} s (crawl.analysis_timeout)"}}
+
+    async def _settle(self, future: Future, slot: int) -> dict[str, Any] | None:
+        """The page's result, or None when its worker has spent the time limit on it (counted
+        from when the worker started it: neither the wait for a worker nor a fresh pool's
+        start-up is the page's)."""
+        waiting = asyncio.wrap_future(future)
+        handed = time.monotonic()
+        while True:
+            started = self.slots.times[slot]
+            deadline = started + self.timeout if started else handed + PAGES_PER_WORKER * self.timeout + START_GRACE
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and not future.done():
+                waiting.cancel()  # its worker is killed: nobody is to wait for the outcome
+                return None
+            if not started:  # look again soon: once it has started, its limit counts from then
+                remaining = min(remaining, 0.2)
+            done, _ = await asyncio.wait({waiting}, timeout=max(remaining, 0.01))
+            if done:
+                if waiting.cancelled():  # by a pool's shutdown: the pool is gone
+                    raise BrokenProcessPool("the worker pool was shut down")
+                return waiting.result()
+
+    def _kill(self, pool: ProcessPoolExecutor, slot: int) -> None:
+        """Stop the pool whose worker is stuck on the page in `slot`: kill that worker (the
+        pool then ends its other workers, and their pages are handed to the new pool)."""
+        self.killed.add(pool)
+        pid = self.slots.pids[slot] if self.slots.times[slot] else 0
+        busy = [pid] if pid else [p.pid for p in (pool._processes or {}).values()]  # not started: any may be stuck
+        for pid in busy:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._replace(pool)
+
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        """Start a new pool in place of `pool`, once however many pages find it broken."""
+        if self.pool is pool:
+            # Not waiting: the broken pool fails its pages itself, and ends its workers.
+            pool.shutdown(wait=False)
             self.pool = self._start_pool()
-            return await asyncio.wrap_future(self.pool.submit(analyse_page, page, hints, language))

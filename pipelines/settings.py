@@ -49,4 +49,5 @@ class PipelineSettings:
     clusters: tuple[dict, ...] = ()  # a configuration's own [[clusters]], added to the packaged gazetteer
     origin: str = "<defaults>"  # where they were read from, for error messages
     workers: int = 0  # analysis processes; 0 = one per CPU core
+    analysis_timeout: float = 60.0  # seconds a worker may spend on one page
     sources: dict[str, SourceHints] = field(default_factory=dict)  # by source name

@@ -214,7 +214,7 @@ class StorePipeline:
         source = item["source"]
         failure = item.get("failure")
         if failure:
-            if failure["reason"] in ("not_html", "no_text"):  # found here; fetch failures are counted by the spider
+            if failure["reason"] in ("not_html", "no_text", "too_slow"):  # found here; fetch failures are counted by the spider
                 self.failures.append((source, failure["reason"], f"{item['url']}: {failure['detail']}"))
             record_skipped(db, item["url"], source, failure["reason"], failure["detail"])
             return

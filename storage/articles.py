@@ -37,12 +37,14 @@ def content_hash(text: str) -> str:
 
 
 # Pages that will not become articles by asking again: not HTML, too large, gone (404/410),
-# or without text three times running. Server errors and timeouts are retried every run.
+# or without text, or too slow to analyse, three times running. Server errors and download
+# timeouts are retried every run. A page too slow to analyse costs each crawl that tries it
+# the time limit: three tries tell a slow machine from a page that is slow everywhere.
 NO_TEXT_ATTEMPTS = 3
 
 
 _FINAL_SKIP = ("(reason IN ('not_html', 'too_large') OR (reason = 'http_error' AND detail IN ('HTTP 404', 'HTTP 410')) "
-               "OR (reason = 'no_text' AND attempts >= ?))")
+               "OR (reason IN ('no_text', 'too_slow') AND attempts >= ?))")
 
 
 def is_known_url(db: sqlite_utils.Database, url: str) -> bool:
@@ -162,7 +164,7 @@ def set_clusters(db: sqlite_utils.Database, article_id: int, clusters: Sequence[
 
 
 def record_skipped(db: sqlite_utils.Database, url: str, source: str, reason: str, detail: str = "") -> None:
-    """Remember an article-shaped page that gave no article (reason: not_html, too_large, no_text, http_error)."""
+    """Remember an article-shaped page that gave no article (reason: not_html, too_large, no_text, too_slow, http_error)."""
     now = utcnow()
     db.conn.execute(
         "INSERT INTO skipped_pages (url, source, reason, detail, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) "

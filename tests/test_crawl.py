@@ -434,13 +434,14 @@ def _article_page(title: str, canonical: str = "") -> str:
     return f"<html><head><title>{title}</title>{canonical}</head><body><article><h1>{title}</h1>{body}</article></body></html>"
 
 
-def _crawl_site(tmp_path: Path, pages: dict[str, str]) -> tuple[subprocess.CompletedProcess, str]:
-    """Crawl a one-site source made of `pages` ({path: html}, starting at /index.html); returns the result and the site's base URL."""
+def _crawl_site(tmp_path: Path, pages: dict[str, str], **crawl: object) -> tuple[subprocess.CompletedProcess, str]:
+    """Crawl a one-site source made of `pages` ({path: html}, starting at /index.html; `crawl`:
+    [crawl] settings); returns the result and the site's base URL."""
     for path, html in pages.items():
         (tmp_path / "sites" / "one" / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "sites" / "one" / path).write_text(html, encoding="utf-8")
     with SiteFarm(tmp_path / "sites") as farm:
-        config = write_config(tmp_path, [f'[[sources]]\nname = "one"\nstart_urls = ["{farm.url("one", "/index.html")}"]'])
+        config = write_config(tmp_path, [f'[[sources]]\nname = "one"\nstart_urls = ["{farm.url("one", "/index.html")}"]'], **crawl)
         return loomwatch("crawl", "--config", str(config)), farm.url("one", "")
 
 
@@ -460,3 +461,58 @@ def test_an_unparsable_rel_canonical_leaves_the_page_under_its_own_url(tmp_path)
         "news/1.html": _article_page("Weavers", bad), "news/2.html": _article_page("Spinners")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(tmp_path / "archive.db", "SELECT url FROM articles ORDER BY url") == [(base + "news/1.html",), (base + "news/2.html",)]
+
+
+def test_a_page_that_runs_past_the_analysis_time_limit_is_a_failure_and_the_crawl_goes_on(tmp_path):
+    # Extraction's cost grows with the square of a page's paragraphs: these 100 000 (10 MB)
+    # take a worker 20 s or more; the limit is 1 s. The worker is stopped at the limit, so the
+    # crawl takes a few seconds, whatever the page would have cost.
+    sentence = "The dyeing mills of the county raised their orders for printed fabric again this autumn."
+    huge = f"<html><head><title>Ledger</title></head><body><article><h1>Ledger</h1>{f'<p>{sentence}</p>' * 100_000}</article></body></html>"
+    result, base = _crawl_site(tmp_path, {
+        "index.html": '<a href="/news/1.html">one</a><a href="/news/2.html">two</a><a href="/news/3.html">three</a>',
+        "news/1.html": _article_page("Weavers"), "news/2.html": huge, "news/3.html": _article_page("Spinners")},
+        analysis_timeout=1, max_page_bytes=20_000_000)
+    assert result.returncode == 0, result.stdout + result.stderr
+    db = tmp_path / "archive.db"
+    assert rows(db, "SELECT url FROM articles ORDER BY url") == [(base + "news/1.html",), (base + "news/3.html",)]
+    assert rows(db, "SELECT url, reason, detail FROM skipped_pages") == [
+        (base + "news/2.html", "too_slow", "analysis took longer than 1 s (crawl.analysis_timeout)")]
+    assert rows(db, "SELECT errors, last_error FROM source_runs") == [
+        (1, base + "news/2.html: analysis took longer than 1 s (crawl.analysis_timeout)")]
+
+
+def test_a_worker_that_dies_under_several_pages_is_replaced_by_one_pool():
+    """Every page in flight finds the pool broken; one new pool takes them all (and the pages
+    are analysed there), not a pool each."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from loomwatch.pipelines.analyse import AnalysePipeline
+    from loomwatch.pipelines.settings import PipelineSettings
+
+    pipeline = AnalysePipeline(SimpleNamespace(settings={"LOOMWATCH_PIPELINES": PipelineSettings(workers=2)}))
+    pools = []
+    start_pool = pipeline._start_pool
+    pipeline._start_pool = lambda: pools.append(start_pool()) or pools[-1]  # type: ignore[method-assign]
+    pipeline.open_spider()
+    # 20 000 paragraphs: the better part of a second each, so all four pages are in flight at the kill.
+    body = f"<html><body><article>{'<p>The mills raised their orders for printed fabric.</p>' * 20_000}</article></body></html>".encode()
+
+    async def crawl() -> list[dict]:
+        pages = [pipeline._run({"url": f"http://one.example/news/{i}.html", "body": body}, (), "") for i in range(4)]
+        tasks = [asyncio.ensure_future(page) for page in pages]
+        started: list[int] = []
+        while len(started) < 2 and not all(t.done() for t in tasks):  # both workers busy, two pages waiting
+            await asyncio.sleep(0.01)
+            started = [slot for slot in range(len(pipeline.slots.times)) if pipeline.slots.times[slot]]
+        os.kill(pipeline.slots.pids[started[0]], signal.SIGKILL)
+        return await asyncio.gather(*tasks)
+
+    try:
+        results = asyncio.run(crawl())
+    finally:
+        pipeline.close_spider()
+    assert len(pools) == 2
+    assert all("cpu" in result for result in results)
+

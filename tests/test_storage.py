@@ -321,3 +321,18 @@ def test_two_programs_opening_an_older_archive_at_once_both_bring_it_up_to_date(
     assert db.execute("SELECT count(*) FROM _sqlite_migrations WHERE name = '0015_digest_runs'").fetchone()[0] == 1
     db.close()
     open_database(path).close()  # and the other program, opening it now, finds it up to date
+
+
+def test_a_page_too_slow_to_analyse_is_tried_three_times_then_left_alone(tmp_path):
+    # Each try costs a crawl the time limit ([crawl] analysis_timeout): as pages without text,
+    # it is given up after three, and a fleet's writer publishes it as known.
+    from loomwatch.storage.articles import is_known_url, known_urls, record_skipped
+
+    db = open_database(tmp_path / "archive.db")
+    url = "https://news.example/ledger.html"
+    for attempt in range(1, 4):
+        assert not is_known_url(db, url), attempt
+        with db.atomic():
+            record_skipped(db, url, "news", "too_slow", "analysis took longer than 60 s (crawl.analysis_timeout)")
+    assert is_known_url(db, url)
+    assert list(known_urls(db)) == [url]
