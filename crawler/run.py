@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loomwatch.crawler.config import Config, ConfigError
+from loomwatch.crawler.httpcache import cache_dir, prune_cache
 from loomwatch.crawler.scrapy_settings import scrapy_settings
 from loomwatch.pipelines.store import ARCHIVE_ERROR
 from loomwatch.spiders.sources import SourcesSpider
@@ -65,6 +66,7 @@ def crawl(config: Config, source_names: Sequence[str] = ()) -> CrawlReport:
     with CrawlLock(database):
         db = open_database(database, busy_timeout=busy_timeout)
         run_id = begin_run(db, config, sources)
+        prune_cache(cache_dir(database))  # under the lock: no other crawl is writing the cache
         process, crawler = _scrapy_process(scrapy_settings(config, run_id))
         process.crawl(crawler, sources=sources, is_known=lambda url: is_known_url(db, url))
         process.start()

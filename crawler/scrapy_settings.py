@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loomwatch.crawler.config import Config
+from loomwatch.crawler.httpcache import cache_dir
 
 RETRY_HTTP_CODES = [500, 502, 503, 504, 520, 522, 524, 408, 429]
 # Scrapy 2.19 lets 8-9 requests reach one host at once, whatever the per-domain limit,
@@ -23,7 +24,6 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
 
     crawl = config.crawl
     delay = max(crawl.download_delay, MIN_DELAY)
-    cache_dir = config.storage.database.with_name(config.storage.database.name + ".httpcache")
     return {
         "BOT_NAME": "loomwatch",
         "USER_AGENT": crawl.user_agent,
@@ -55,11 +55,11 @@ def scrapy_settings(config: Config, run_id: int | None = None) -> dict[str, Any]
         # Sources are http(s) (the config refuses anything else): no FTP or S3 handlers to load.
         "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None},
         # Listing pages, feeds and sitemaps are revalidated with ETag/Last-Modified each run;
-        # article requests carry dont_cache.
+        # article requests carry dont_cache. Old entries: see loomwatch.crawler.httpcache.
         "HTTPCACHE_ENABLED": True,
         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
         "HTTPCACHE_STORAGE": "scrapy.extensions.httpcache.FilesystemCacheStorage",
-        "HTTPCACHE_DIR": str(cache_dir),
+        "HTTPCACHE_DIR": str(cache_dir(config.storage.database)),
         "HTTPCACHE_IGNORE_HTTP_CODES": [404, 410, 429, 500, 502, 503, 504],
         "HTTPERROR_ALLOWED_CODES": [],
         "REDIRECT_ENABLED": True,

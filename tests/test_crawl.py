@@ -516,3 +516,34 @@ def test_a_worker_that_dies_under_several_pages_is_replaced_by_one_pool():
     assert len(pools) == 2
     assert all("cpu" in result for result in results)
 
+
+def test_http_cache_entries_unused_for_90_days_are_removed_by_the_next_crawl(tmp_path, site_farm):
+    import pickle
+
+    config = write_config(tmp_path, [source_toml(site_farm, "shapes"), source_toml(site_farm, "feeds")])
+    assert loomwatch("crawl", "--config", str(config)).returncode == 0
+    cache = tmp_path / "archive.db.httpcache"
+
+    def entries() -> dict[str, Path]:
+        return {pickle.loads(meta.read_bytes())["url"]: meta.parent for meta in cache.glob("*/*/*/pickled_meta")}
+
+    def age(entry: Path, days: float) -> None:  # back from its own time: a test's clock may be moved
+        for path in [*entry.iterdir(), entry]:
+            st = path.stat()
+            os.utime(path, (st.st_atime, st.st_mtime - days * 86400))
+
+    first = entries()
+    shapes = sorted(url for url in first if url.startswith(site_farm.url("shapes", "")))
+    feeds = {url for url in first if url.startswith(site_farm.url("feeds", ""))}
+    assert len(shapes) >= 2 and feeds, first
+    kept, *aged = shapes
+    age(first[kept], 89)
+    for url in aged:
+        age(first[url], 91)
+    # The shapes source is not crawled again: its listing pages are asked for by no run now.
+    result = loomwatch("crawl", "--config", str(config), "--source", "feeds")
+    assert result.returncode == 0, result.stderr
+    after = entries()
+    assert kept in after and not set(aged) & set(after)
+    assert feeds <= set(after)
+    assert not [d for d in cache.glob("*/*") if d.is_dir() and not any(d.iterdir())]  # no empty folders left

@@ -51,6 +51,7 @@ from loomwatch.crawler.fleet.protocol import (
     loomwatch_version,
     redis_failed,
 )
+from loomwatch.crawler.httpcache import CACHE_DAYS
 from loomwatch.crawler.scrapy_settings import MIN_DELAY, scrapy_settings
 from loomwatch.spiders.sources import SourcePlan, SourcesSpider
 
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HEARTBEATS_PER_LEASE = 3  # a lease is renewed this many times within its timeout
-CACHE_DAYS = 90  # a listing page's cached copy not revalidated for this long is dropped
 
 
 @dataclass
