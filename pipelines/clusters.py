@@ -574,13 +574,20 @@ SURNAMES = frozenset(
 )
 
 
+SURNAME_CHARS = max(map(len, SURNAMES))
+
+
 def _after_surname(doc: str, start: int) -> bool:
     """Whether the word before doc[start] is a surname, one space apart."""
     if start < 2 or doc[start - 1] != " ":
         return False
-    word_start = doc.rfind(" ", 0, start - 1) + 1
-    word_start = max(word_start, doc.rfind("\n", 0, start - 1) + 1)
-    return doc[word_start : start - 1] in SURNAMES
+    # Only as far back as the longest surname: a page may be megabytes without a space.
+    low = max(start - 2 - SURNAME_CHARS, 0)
+    before = doc[low : start - 1]
+    cut = max(before.rfind(" "), before.rfind("\n"))
+    if cut < 0 and low > 0:
+        return False  # the word before is longer than any surname
+    return before[cut + 1 :] in SURNAMES
 
 
 def _big_city(cluster: Cluster) -> bool:
