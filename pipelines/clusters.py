@@ -784,6 +784,8 @@ class Tagger:
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
         venues: list[int] = []  # where a meeting's verb stands (召开)
+        # Where the words of each kind stand that matter only by their place.
+        placed = {_MARKER: markers, _CREDIT: credits, _CONTEXT: cluster_words, _VENUE: venues, _LIST: colons}
         for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -796,20 +798,11 @@ class Tagger:
                 if start >= tail_from and tail_start == len(doc):
                     tail_start = start
                 continue
-            if kind == _MARKER or kind == _CREDIT:
-                (markers if kind == _MARKER else credits).append(start)
-                continue
-            if kind == _CONTEXT:
-                cluster_words.append(start)
+            if kind in placed:
+                placed[kind].append(start)
                 continue
             if kind == _PROFILE:
                 profile_words.add(key)
-                continue
-            if kind == _VENUE:
-                venues.append(start)
-                continue
-            if kind == _LIST:
-                colons.append(start)
                 continue
             if weight <= 0:
                 continue
