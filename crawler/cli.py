@@ -11,6 +11,7 @@ import datetime
 import functools
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -658,7 +659,7 @@ def check(config: Config) -> None:
 
 @main.command()
 @config_option()
-@click.option("--until-idle", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+@click.option("--until-idle", default=None, metavar="SECONDS", callback=lambda ctx, param, value: _seconds("--until-idle", value),
               help="Exit 0 after this many seconds without work (default: run until SIGTERM).")
 def worker(config: Config, until_idle: float | None) -> None:
     """Fetch, extract and tag pages for the fleet's `crawl --fleet` runs, taken from Redis.
@@ -674,6 +675,20 @@ def worker(config: Config, until_idle: float | None) -> None:
         raise ConfigProblem(str(exc)) from None
     except FleetError as exc:
         raise Failure(str(exc)) from None
+
+
+def _seconds(option: str, value: str | None) -> float | None:
+    """A number of seconds given on the command line: finite and not negative (nan and inf
+    would pass any comparison and switch the limit off unnoticed, as in the configuration)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigProblem(f"{option}: {value!r} is not a number of seconds; give a number of 0 or more, e.g. {option} 600")
+    return seconds
 
 
 @main.group()

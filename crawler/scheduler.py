@@ -62,6 +62,8 @@ DIGEST_TIMEOUT = 900.0  # seconds; rendering and mailing one digest takes second
 TERM_WAIT = 20.0  # seconds between SIGTERM and SIGKILL: Scrapy closes cleanly within this
 EXIT_SOURCE_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3  # as in loomwatch.crawler.cli
 TIME = "%Y-%m-%d %H:%M:%S %Z"  # schedule times, in the configured time zone
+MESSAGE = "loomwatch: "  # how the command starts a message to the operator on stderr (crawler.cli)
+ALERT_MESSAGE = "alert "  # ... about an alert it could not mail (cli.after_crawl)
 
 
 def parse_trigger(spec: str, timezone: str, *, key: str = "schedule.crawl", where: str = "config",
@@ -232,7 +234,8 @@ class Daemon:
                                     start_new_session=True, text=True, errors="replace", bufsize=1)
             self.children[name] = proc
         log.info("%s: started (pid %d)", name, proc.pid)
-        relays = [threading.Thread(target=_relay, args=(name, proc.pid, stream, parse), name=f"relay-{name}", daemon=True)
+        said: list[str] = []  # the command's own messages ("loomwatch: ..." on stderr)
+        relays = [threading.Thread(target=_relay, args=(name, proc.pid, stream, parse, said), name=f"relay-{name}", daemon=True)
                   for stream, parse in ((proc.stdout, False), (proc.stderr, True))]
         for relay in relays:
             relay.start()
@@ -252,14 +255,15 @@ class Daemon:
         for relay in relays:
             relay.join(timeout=5)
         seconds = time.monotonic() - clock
-        outcome = self._outcome(name, rc, timed_out, proc.pid, since, timeout)
+        outcome = self._outcome(name, rc, timed_out, proc.pid, since, timeout, said)
         level = logging.INFO if outcome == "ok" else (logging.WARNING if outcome in ("skipped", "sources failed", "stopped") else logging.ERROR)
         job = None if self.stopping.is_set() else self.scheduler.get_job(name)
         following = f"; next run {job.next_run_time.strftime(TIME)}" if job and job.next_run_time else ""
         log.log(level, "%s: finished in %.1f s: %s (exit code %s)%s", name, seconds, outcome, rc, following)
         return JobOutcome(name, outcome, rc, seconds, proc.pid)
 
-    def _outcome(self, name: str, rc: int | None, timed_out: bool, pid: int, since: str, timeout: float) -> str:
+    def _outcome(self, name: str, rc: int | None, timed_out: bool, pid: int, since: str, timeout: float,
+                 said: Sequence[str] = ()) -> str:
         if timed_out:
             if name == "crawl":
                 self._record(lambda db: mark_run_failed(db, pid, since, f"stopped by loomwatch schedule after {timeout:.0f} s (schedule.crawl_timeout)"))
@@ -269,7 +273,16 @@ class Daemon:
         if rc == 0:
             return "ok"
         if rc == EXIT_SOURCE_FAILED:
-            return "sources failed" if name == "crawl" else "failed"
+            if name != "crawl":
+                return "failed"
+            # A crawl exits 1 when sources failed, but also when it could not do its work at all
+            # (a fleet's Redis unreachable or full, no worker took the run, the disk full): then it
+            # said why in a message of its own. An alert not mailed leaves the crawl's outcome alone.
+            problems = [m for m in said if not m.startswith(ALERT_MESSAGE)]
+            if problems:
+                log.error("%s: failed: %s", name, problems[-1])
+                return "failed"
+            return "sources failed"
         if rc == EXIT_LOCKED:
             if name == "crawl":
                 log.warning("crawl: skipped: another crawl holds the database lock (cron, or one started by hand)")
@@ -364,10 +377,11 @@ class Daemon:
 CHILD_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
-def _relay(name: str, pid: int, stream: Any, parse: bool) -> None:
+def _relay(name: str, pid: int, stream: Any, parse: bool, said: list[str]) -> None:
     """Copy a child's output into the daemon's log (and so into the log file). Its stdout
     (the command's report) at INFO; its stderr (its log) at the level each record was logged
-    at, continuation lines (tracebacks, pretty-printed dicts) at the level of their record."""
+    at, continuation lines (tracebacks, pretty-printed dicts) at the level of their record.
+    The command's own messages on stderr (`loomwatch: ...`) are also added to `said`."""
     level = logging.INFO
     for line in stream:
         line = line.rstrip()
@@ -375,6 +389,8 @@ def _relay(name: str, pid: int, stream: Any, parse: bool) -> None:
         if m:
             level = logging.getLevelName(m.group(1))
             line = line[m.end():]
+        elif parse and line.startswith(MESSAGE):
+            said.append(line[len(MESSAGE):])
         if line:
             log.log(level, "%s[%d] %s", name, pid, line)
     stream.close()

@@ -95,6 +95,16 @@ def test_bad_config_exits_2_and_crawls_nothing(tmp_path):
     assert not (tmp_path / "data").exists()  # no database was created
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_a_worker_refuses_an_until_idle_that_is_not_seconds(tmp_path, value):
+    # nan or inf would never end the worker, as they would switch off a limit in the file.
+    path = write(tmp_path, GOOD + '\n[fleet]\nredis_url = "redis://127.0.0.1:9/0"\n')  # nothing listens: a worker would exit 1
+    result = CliRunner().invoke(main, ["worker", "--until-idle", value, "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (f"loomwatch: --until-idle: {value!r} is not a number of seconds; "
+                             "give a number of 0 or more, e.g. --until-idle 600\n")
+
+
 def test_missing_config_says_how_to_create_one(tmp_path):
     result = CliRunner().invoke(main, ["crawl", "--config", str(tmp_path / "nope.toml")])
     assert result.exit_code == 2

@@ -51,3 +51,25 @@ def test_the_layout_section_names_every_folder_and_module():
             if path.stem not in layout:
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"README.md's Package layout does not mention {missing}"
+
+
+def systemd_units() -> dict[str, dict[str, str]]:
+    """The systemd units shown in the README and docs/: document and first line -> key -> value."""
+    units = {}
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```ini\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            lines = [line.strip() for line in block.splitlines()]
+            if "[Unit]" in lines:
+                keys = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+                units[f"{doc.name}: {keys['Description']}"] = keys
+    return units
+
+
+def test_every_systemd_unit_waits_for_its_folder_to_be_mounted():
+    # A late-mounted disk would make loomwatch exit 2 (no archive folder, no configuration),
+    # and the units do not restart on exit 2.
+    units = systemd_units()
+    assert len(units) >= 2, units
+    for name, keys in units.items():
+        mounts = keys.get("RequiresMountsFor", "").split()
+        assert keys["WorkingDirectory"] in mounts, f"{name}: RequiresMountsFor= does not name {keys['WorkingDirectory']}"

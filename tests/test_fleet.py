@@ -632,6 +632,59 @@ def test_sigterm_stops_a_writer_waiting_for_a_lost_redis_at_once(tmp_path, busy_
     assert rows(tmp_path / "archive.db", "SELECT status FROM crawl_runs") == [("failed",)]
 
 
+def test_sigterm_while_the_writer_publishes_known_urls_stops_it_at_once(tmp_path, busy_farm, redis_server, monkeypatch):
+    # At a million articles the start of a run takes minutes; a stop (systemd, `loomwatch schedule`)
+    # must not wait for it, nor leave work queued that no writer will store.
+    from loomwatch.crawler.config import load_config
+    from loomwatch.crawler.fleet import writer
+
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    given = 0
+
+    def a_large_archive(db, after_article, seen_since):  # noqa: ANN001, ANN202
+        nonlocal given
+        for i in range(1_000_000):
+            if i == 1000:
+                os.kill(os.getpid(), signal.SIGTERM)
+            given += 1
+            yield f"http://mill.example/news/{i}.htm"
+
+    monkeypatch.setattr(writer, "known_urls", a_large_archive)
+    report = writer.crawl_fleet(load_config(config))
+    assert given <= 50_000  # stopped before the first batch of URLs was sent
+    assert report.status == "failed" and report.problem.startswith("stopped by SIGTERM while the run was starting")
+    assert report.results == []  # no source was tried: none counts as failed
+    client, prefix = redis_of(config)
+    assert not client.exists(f"{prefix}:run") and not client.exists(f"{prefix}:pending")
+    assert rows(tmp_path / "archive.db", "SELECT status, finished IS NOT NULL, message LIKE 'stopped by SIGTERM%' FROM crawl_runs") == [
+        ("failed", 1, 1)]
+    assert rows(tmp_path / "archive.db", "SELECT count(*) FROM source_runs") == [(0,)]
+
+
+def test_sigterm_while_the_writer_stores_an_earlier_runs_results_stops_it_and_keeps_the_rest(tmp_path, busy_farm, redis_server,
+                                                                                           monkeypatch):
+    from loomwatch.crawler.config import load_config
+    from loomwatch.crawler.fleet import writer
+
+    config = busy_config(tmp_path, busy_farm, redis_server.url)
+    client, prefix = redis_of(config)
+    with client.pipeline() as pipe:  # results a killed writer left (not pages: each is skipped, as quickly as possible)
+        for i in range(5000):
+            pipe.xadd(f"{prefix}:results", {"run": "1", "other": str(i)})
+        pipe.execute()
+    write = writer.FleetRun._write
+
+    def written_then_stopped(self, batch):  # noqa: ANN001, ANN202
+        write(self, batch)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(writer.FleetRun, "_write", written_then_stopped)
+    report = writer.crawl_fleet(load_config(config))
+    assert report.problem.startswith("stopped by SIGTERM while the run was starting")
+    assert 0 < client.xlen(f"{prefix}:results") < 5000  # what was not stored waits for the next run
+    assert not client.exists(f"{prefix}:pending")
+
+
 def test_a_restored_backup_gets_again_what_was_stored_after_it(tmp_path, busy_farm, redis_server, workers_to_stop):
     # docs/operations.md: after a restore, "the next crawl fetches again what was published since the backup".
     config = busy_config(tmp_path, busy_farm, redis_server.url)

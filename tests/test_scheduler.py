@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -247,6 +248,31 @@ def test_child_output_keeps_its_level(tmp_path, caplog):
     relayed = [(r.levelname, r.getMessage()) for r in caplog.records if r.getMessage().startswith(tag)]
     assert relayed == [("ERROR", tag + "loomwatch.x: it broke"), ("ERROR", tag + "  detail line"), ("INFO", tag + "mill   failed   pages 1")]
     assert [r.levelname for r in caplog.records if "finished in" in r.getMessage()] == ["WARNING"]
+
+
+def test_a_fleet_crawl_that_cannot_reach_redis_is_logged_as_that_not_as_sources_failed(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    config = load_config(write_config(tmp_path, 'crawl = "4h"\ndigest = ""', extra=f'[fleet]\nredis_url = "{redis_url}"\nscheduled = true'))
+    outcome = Daemon(config).crawl_job()  # the real `loomwatch crawl --fleet`
+    assert (outcome.outcome, outcome.returncode) == ("failed", 1)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors[0].startswith(f"crawl: failed: cannot reach Redis at {redis_url} (")
+    assert errors[0].endswith("start redis-server there or fix 'fleet.redis_url'")
+    assert not [m for m in errors + [r.getMessage() for r in caplog.records] if "sources failed" in m]
+
+
+@pytest.mark.parametrize("message", ["", "loomwatch: alert weekly-buyers not sent: SMTP server refused the login"])
+def test_a_crawl_whose_sources_or_alert_failed_is_still_logged_as_sources_failed(tmp_path, caplog, message):
+    caplog.set_level(logging.INFO)
+    config = load_config(write_config(tmp_path, 'crawl = "4h"\ndigest = ""'))
+    child = f"import sys; print('mill   failed   pages 0'); print({message!r}, file=sys.stderr); sys.exit(1)"
+    outcome = Daemon(config).run_child("crawl", [sys.executable, "-c", child], 30)
+    assert outcome.outcome == "sources failed"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 # --- the daemon, as operators run it -------------------------------------------------------------------

@@ -13,6 +13,9 @@ same per-source results, health and exit codes), under the same lock. In between
 5. when nothing is queued or in flight any more, the run's counters are read back and the
    run is finished; a run no worker takes within `[fleet] timeout`, or whose state Redis
    lost, ends with a problem (exit 1).
+
+SIGTERM or SIGINT during steps 1-3 (minutes at a million articles) ends the run at the next
+batch stored or known URLs published, before its work is queued: recorded as failed, exit 1.
 """
 
 from __future__ import annotations
@@ -121,6 +124,10 @@ def _take_writer_lease(client: Any, keys: Keys, config: Config) -> str:
     return holder
 
 
+class Stopping(Exception):
+    """SIGTERM/SIGINT came while the run was starting: it ends before its work is queued."""
+
+
 @dataclass
 class Batch:
     pages: list[dict[str, Any]]
@@ -133,6 +140,7 @@ class Outcome:
     reason: str = ""  # why the run stopped before its work was done, as Scrapy names it
     problem: str = ""  # why the run failed: exit 1
     worker_stats: dict[str, Any] = field(default_factory=dict)
+    tried: bool = True  # False: stopped before its work was queued, no source's health changes
 
 
 class FleetRun:
@@ -176,7 +184,7 @@ class FleetRun:
             stats[key] = stats.get(key, 0) + value if isinstance(value, (int, float)) else value
         results = [source_result(s.name, stats, (int(stats.get(f"loomwatch/{s.name}/entries_read", 0)),
                                                  int(stats.get(f"loomwatch/{s.name}/entries_failed", 0))))
-                   for s in self.sources]
+                   for s in self.sources if outcome.tried]
         message = outcome.problem or (f"crawl stopped early: {outcome.reason}" if outcome.reason else "")
         status = finish_run(self.db, self.run_id, results, message, health=self.config.health)
         if outcome.problem:
@@ -199,6 +207,11 @@ class FleetRun:
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
 
+    def _stop_if_asked(self) -> None:
+        """Between the steps of the run's start, which at a million articles take minutes."""
+        if self.stop_signal is not None:
+            raise Stopping
+
     # -- the run ----------------------------------------------------------------------------------
 
     def _run(self) -> Outcome:
@@ -207,11 +220,20 @@ class FleetRun:
         fleet = self.config.fleet
         started = time.monotonic()
         budgets = {s.name: s.max_requests for s in self.sources}
-        self.scripts.start(args=[self.keys.prefix, self.run, config_fingerprint(self.config), loomwatch_version(),
-                                 json.dumps(list(budgets)), json.dumps(budgets), self.holder])
-        if self._drain():
-            log.info("stored %d results a previous run's workers had produced", self.stored)
-        self._publish_known()
+        try:
+            self._stop_if_asked()
+            self.scripts.start(args=[self.keys.prefix, self.run, config_fingerprint(self.config), loomwatch_version(),
+                                     json.dumps(list(budgets)), json.dumps(budgets), self.holder])
+            if self._drain(stoppable=True):
+                log.info("stored %d results a previous run's workers had produced", self.stored)
+            self._publish_known()
+            self._stop_if_asked()
+        except Stopping:
+            # Nothing is queued yet; the results not stored stay in Redis for the next run.
+            self.scripts.end(args=[self.keys.prefix, self.run])
+            return Outcome(tried=False, problem=f"stopped by {signal.Signals(self.stop_signal).name} while the run was starting (storing "
+                                   "earlier results, publishing known URLs): nothing was fetched, what was stored stays; "
+                                   "run `loomwatch crawl --fleet` again")
         self._queue_entry_points()
         outcome = Outcome()
         unreachable_since: float | None = None
@@ -330,10 +352,12 @@ class FleetRun:
         milliseconds, sequence = batch.last.split("-")
         self.client.xtrim(self.keys.results, minid=f"{milliseconds}-{int(sequence) + 1}")  # stored: not needed any more
 
-    def _drain(self) -> int:
+    def _drain(self, *, stoppable: bool = False) -> int:
         stored = 0
         while n := self._store_results():
             stored += n
+            if stoppable:
+                self._stop_if_asked()
         return stored
 
     def _publish_known(self) -> None:
@@ -349,6 +373,7 @@ class FleetRun:
             after, since = int(mark[b"article"]), mark[b"time"].decode()
         else:
             for first in range(0, KNOWN_BUCKETS, 4096):
+                self._stop_if_asked()
                 self.client.unlink(*(self.keys.known(f"{b:04x}") for b in range(first, first + 4096)))
         top = self.db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
         now = utcnow()
@@ -356,6 +381,7 @@ class FleetRun:
         for url in known_urls(self.db, after, since):
             packed.append("".join(known_key(url)))
             if len(packed) == 50_000:
+                self._stop_if_asked()  # the mark is left as it was: the next run publishes these again
                 self.scripts.publish_known(args=[self.keys.prefix, "".join(packed)])
                 self.published += len(packed)
                 packed.clear()
