@@ -1443,3 +1443,21 @@ def test_the_market_park_named_with_its_county_in_front_is_dieshiqiao(tagger: Ta
         "bed linen in May, its administration said.\n\nMerchants expect more buyers after the summer."
     )
     assert ids(tagger.tag("Haimen home textile park orders rise", text)) == ["dieshiqiao"]
+
+
+def test_the_pinyin_of_an_exonym_named_cluster_names_it_in_textile_context(tagger: Tagger) -> None:
+    # Machine-translated portals spell 阿克苏 and 鄂尔多斯 in Mandarin pinyin, not as the English
+    # names Aksu and Ordos; "Akesu" still needs textile words, as "Aksu" (apples, a river) does.
+    spindles = tagger.tag(
+        "Akesu spinning park adds mills",
+        "Four cotton spinning mills signed up at the Akesu textile park this spring, adding 300 thousand spindles.",
+    )
+    assert ids(spindles) == ["aksu"]
+    goats = tagger.tag(
+        "Herders sell fine fibre",
+        "Cashmere buyers from Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
+    )
+    assert ids(goats) == ["ordos"]
+    apples = tagger.tag("Orchard notes", "Akesu apples ripen late; growers sold them at the county fair.")
+    assert ids(apples) == []
+
