@@ -186,7 +186,11 @@ TERMS: dict[str, float] = {
 TAIL_MARKERS = (
     "related reading", "related articles", "related news", "related stories", "read the next article",
     "recommended reading", "you may also like", "more news", "previous article", "next article",
+    # A site's keyword cloud ("Top keywords", then one search term a line, "Shengze Silk"
+    # among cotton prices): the names in it are the site's, not the article's.
+    "top keywords", "hot keywords", "popular keywords", "related keywords", "hot tags", "popular tags",
     "相关阅读", "相关文章", "相关新闻", "延伸阅读", "推荐阅读", "上一篇", "下一篇", "热门文章",
+    "热门关键词", "相关关键词", "热门标签",
 )
 TAIL_MIN_POSITION = 0.4  # a marker earlier than this share of the text is body, not furniture
 

@@ -1461,3 +1461,14 @@ def test_the_pinyin_of_an_exonym_named_cluster_names_it_in_textile_context(tagge
     apples = tagger.tag("Orchard notes", "Akesu apples ripen late; growers sold them at the county fair.")
     assert ids(apples) == []
 
+
+def test_a_site_keyword_list_after_the_article_names_no_cluster(tagger: Tagger) -> None:
+    # A trade site ends each story with its search-term cloud, one term a line; a cluster's
+    # market index among the terms is the site's furniture, not the article's subject.
+    text = (
+        "A dyeing mill in Gaoyang county opened a second line for towel yarn last week, its manager said. "
+        "The line dyes 40 tons of cotton yarn a day and serves the towel weavers of the county.\n"
+        "Top keywords\n- Cotton Price\n- Polyester Prices\n- Keqiao Fabric Index\n- Yarn Price\n- China Textile City\n"
+        "- Shengze Silk\n- PTA Futures"
+    )
+    assert ids(tagger.tag("Towel yarn dyeing line opens", text)) == ["gaoyang"]
