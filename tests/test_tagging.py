@@ -1472,3 +1472,33 @@ def test_a_site_keyword_list_after_the_article_names_no_cluster(tagger: Tagger) 
         "- Shengze Silk\n- PTA Futures"
     )
     assert ids(tagger.tag("Towel yarn dyeing line opens", text)) == ["gaoyang"]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        (
+            "Caoxian sellers ship more hanfu abroad",
+            "Hanfu makers in Caoxian county sent horse-face skirts to buyers in Europe this spring; "
+            "the county's hanfu sales rose by a fifth, its commerce bureau said.",
+            "caoxian",
+        ),
+        (
+            "Ramie mills in Xian'an add capacity",
+            "Two ramie mills in Xian'an district will double output next year, and ramie cloth "
+            "exports rose in the first half, the district said.",
+            "xianan",
+        ),
+        (
+            "曹县汉服订单增长",
+            "曹县汉服企业今年马面裙订单增长三成,演出服销量也在上升。",
+            "caoxian",
+        ),
+    ],
+)
+def test_a_cluster_specialty_word_makes_its_page_textile_news(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    # Hanfu, stage costumes and ramie are the specialties clusters.toml lists for Caoxian,
+    # Xian'an and Fenyi; a page about them is textile news even with no "textile" in it.
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant
+    assert ids(tagging) == [cluster_id]
