@@ -101,6 +101,13 @@ TERMS: dict[str, float] = {
     "casual wear": 1.0, "outerwear": 1.0, "down jacket": 0.9, "down jackets": 0.9,
     "down garment": 1.0, "down garments": 1.0,
     "wedding dress": 0.9, "wedding dresses": 0.9, "shirts": 0.5, "trousers": 0.6,
+    # The specialties clusters.toml lists that no word above names: Caoxian's hanfu and stage
+    # costumes, the ramie of Fenyi and Xian'an, bras, home wear. Not "blankets" or
+    # "pyjamas": a hotel room has them.
+    "hanfu": 1.0, "horse-face skirt": 1.0, "horse-faced skirt": 1.0, "horse-face skirts": 1.0,
+    "horse-faced skirts": 1.0, "mamianqun": 1.0, "performance costumes": 1.0, "stage costumes": 0.9,
+    "skirt": 0.4, "skirts": 0.5, "ramie": 0.9, "bras": 0.8,
+    "homewear": 0.8, "t-shirts": 0.6,
     "neckties": 0.9, "gloves": 0.4, "nonwoven": 1.0, "nonwovens": 1.0, "non-woven": 1.0,
     "jacquard": 1.0, "fashion week": 0.8, "fashion": 0.4, "sewing": 0.8, "tailoring": 0.6,
     "dress": 0.3, "dresses": 0.5, "cntac": 1.0, "clothing industry": 1.0,
@@ -131,6 +138,8 @@ TERMS: dict[str, float] = {
     "棉价": 0.8, "皮棉": 0.9, "籽棉": 0.7, "轧花": 0.8,
     "洗水": 0.6, "围巾": 0.6, "帽子": 0.6, "鞋": 0.5, "鞋业": 0.8, "运动鞋": 0.7, "制鞋": 0.7,
     "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
+    "汉服": 1.0, "马面裙": 1.0, "演出服": 1.0, "苎麻": 0.9, "文胸": 0.9,
+    "家居服": 0.9, "连衣裙": 0.9,
     # The silk trade and its raw side in the words of local histories (绸市, 织绸), as in English.
     "丝织": 1.0, "绸缎": 1.0, "织绸": 1.0, "绸市": 1.0, "蚕桑": 0.8, "桑蚕": 0.8, "养蚕": 0.6, "蚕茧": 0.6,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
@@ -186,7 +195,11 @@ TERMS: dict[str, float] = {
 TAIL_MARKERS = (
     "related reading", "related articles", "related news", "related stories", "read the next article",
     "recommended reading", "you may also like", "more news", "previous article", "next article",
+    # A site's keyword cloud ("Top keywords", then one search term a line, "Shengze Silk"
+    # among cotton prices): the names in it are the site's, not the article's.
+    "top keywords", "hot keywords", "popular keywords", "related keywords", "hot tags", "popular tags",
     "相关阅读", "相关文章", "相关新闻", "延伸阅读", "推荐阅读", "上一篇", "下一篇", "热门文章",
+    "热门关键词", "相关关键词", "热门标签",
 )
 TAIL_MIN_POSITION = 0.4  # a marker earlier than this share of the text is body, not furniture
 

@@ -1443,3 +1443,62 @@ def test_the_market_park_named_with_its_county_in_front_is_dieshiqiao(tagger: Ta
         "bed linen in May, its administration said.\n\nMerchants expect more buyers after the summer."
     )
     assert ids(tagger.tag("Haimen home textile park orders rise", text)) == ["dieshiqiao"]
+
+
+def test_the_pinyin_of_an_exonym_named_cluster_names_it_in_textile_context(tagger: Tagger) -> None:
+    # Machine-translated portals spell 阿克苏 and 鄂尔多斯 in Mandarin pinyin, not as the English
+    # names Aksu and Ordos; "Akesu" still needs textile words, as "Aksu" (apples, a river) does.
+    spindles = tagger.tag(
+        "Akesu spinning park adds mills",
+        "Four cotton spinning mills signed up at the Akesu textile park this spring, adding 300 thousand spindles.",
+    )
+    assert ids(spindles) == ["aksu"]
+    goats = tagger.tag(
+        "Herders sell fine fibre",
+        "Cashmere buyers from Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
+    )
+    assert ids(goats) == ["ordos"]
+    apples = tagger.tag("Orchard notes", "Akesu apples ripen late; growers sold them at the county fair.")
+    assert ids(apples) == []
+
+
+def test_a_site_keyword_list_after_the_article_names_no_cluster(tagger: Tagger) -> None:
+    # A trade site ends each story with its search-term cloud, one term a line; a cluster's
+    # market index among the terms is the site's furniture, not the article's subject.
+    text = (
+        "A dyeing mill in Gaoyang county opened a second line for towel yarn last week, its manager said. "
+        "The line dyes 40 tons of cotton yarn a day and serves the towel weavers of the county.\n"
+        "Top keywords\n- Cotton Price\n- Polyester Prices\n- Keqiao Fabric Index\n- Yarn Price\n- China Textile City\n"
+        "- Shengze Silk\n- PTA Futures"
+    )
+    assert ids(tagger.tag("Towel yarn dyeing line opens", text)) == ["gaoyang"]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        (
+            "Caoxian sellers ship more hanfu abroad",
+            "Hanfu makers in Caoxian county sent horse-face skirts to buyers in Europe this spring; "
+            "the county's hanfu sales rose by a fifth, its commerce bureau said.",
+            "caoxian",
+        ),
+        (
+            "Ramie mills in Xian'an add capacity",
+            "Two ramie mills in Xian'an district will double output next year, and ramie cloth "
+            "exports rose in the first half, the district said.",
+            "xianan",
+        ),
+        (
+            "曹县汉服订单增长",
+            "曹县汉服企业今年马面裙订单增长三成,演出服销量也在上升。",
+            "caoxian",
+        ),
+    ],
+)
+def test_a_cluster_specialty_word_makes_its_page_textile_news(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    # Hanfu, stage costumes and ramie are the specialties clusters.toml lists for Caoxian,
+    # Xian'an and Fenyi; a page about them is textile news even with no "textile" in it.
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant
+    assert ids(tagging) == [cluster_id]
