@@ -102,11 +102,11 @@ TERMS: dict[str, float] = {
     "down garment": 1.0, "down garments": 1.0,
     "wedding dress": 0.9, "wedding dresses": 0.9, "shirts": 0.5, "trousers": 0.6,
     # The specialties clusters.toml lists that no word above names: Caoxian's hanfu and stage
-    # costumes, the ramie of Fenyi and Xian'an, bras, home wear. Not "blankets" or
-    # "pyjamas": a hotel room has them.
+    # costumes, the ramie of Fenyi and Xian'an, home wear. Not "blankets" or "pyjamas": a
+    # hotel room has them; not "bras": French for arms.
     "hanfu": 1.0, "horse-face skirt": 1.0, "horse-faced skirt": 1.0, "horse-face skirts": 1.0,
     "horse-faced skirts": 1.0, "mamianqun": 1.0, "performance costumes": 1.0, "stage costumes": 0.9,
-    "skirt": 0.4, "skirts": 0.5, "ramie": 0.9, "bras": 0.8,
+    "skirt": 0.4, "skirts": 0.5, "ramie": 0.9,
     "homewear": 0.8, "t-shirts": 0.6,
     "neckties": 0.9, "gloves": 0.4, "nonwoven": 1.0, "nonwovens": 1.0, "non-woven": 1.0,
     "jacquard": 1.0, "fashion week": 0.8, "fashion": 0.4, "sewing": 0.8, "tailoring": 0.6,
