@@ -26,7 +26,8 @@ often just says where a place lies. A page that lists clusters line by line ("Ke
 Guangzhou, Shenzhen", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：) is about each of them:
 a name in a list line's first sentence counts with the textile words of its line or the next,
 and without the decay near the end, since a list runs to its end; so does a name that opens a
-numbered line with textile words ("7. 湖北省仙桃市 中国非织造布产业名城"), in a roll of such lines.
+numbered item with textile words ("7. 湖北省仙桃市 中国非织造布产业名城"), in a roll of such items
+(at a line's start, or mid-line in a list that lost its line breaks).
 Names that follow one another closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan
 Town, Tongxiang; ...") share the textile context any of them has, when they name three clusters
 or more. An ambiguous name
@@ -366,9 +367,14 @@ LIST_MARKER = re.compile(
     + _words("（") + r"\d{1,2}" + _words("）") + "|" + _words(*"一二三四五六七八九十") + "{1,2}" + _words("、") + r")?\s*"
 )
 COLONS = (":", "：")
-# A roll of titled clusters, one a numbered line without a colon ("7. 湖北省仙桃市 中国非织造布产业名城"):
-# the name opens the item, after at most its province and city.
-ROLL_LINE = re.compile(r"\n[ \t]*(?:\d{1,3}(?:[.)]|" + _words("、", "．", "）") + r")|" + _words("（") + r"\d{1,2}" + _words("）") + r")[ \t]*")
+# A roll of titled clusters, one a numbered item without a colon ("7. 湖北省仙桃市 中国非织造布产业名城"):
+# the name opens the item, after at most its province and city. An item opens a line, or stands
+# mid-line where a list lost its line breaks ("…基地市 2.江苏省常熟市 …") or a forum copy put
+# noise before its number ("u1 }! X5 J2. 江苏省常熟市"); a number in a number (12.5, 2、3) opens none.
+ROLL_LINE = re.compile(
+    r"(?:\n[ \t]*|(?<![0-9.]))(?:\d{1,3}(?:[.)]|" + _words("、", "．", "）") + r")(?![0-9])|"
+    + _words("（") + r"\d{1,2}" + _words("）") + r")[ \t]*"
+)
 ROLL_PREFIX_BYTES = 30  # ten Chinese characters: 浙江省杭州市萧山区
 _HAN_ONLY = re.compile(_HAN + "*")
 _NOT_IN_LABEL = ("\n", *(_key(stop) for stop in (". ", "! ", "? ", "。", "！", "？")))
@@ -710,7 +716,7 @@ def _headline(text: str) -> bool:
 
 
 def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, terms: list[int]) -> set[int]:
-    """Starts of the names that open numbered lines with textile words, if the page rolls
+    """Starts of the names that open numbered items with textile words, if the page rolls
     clusters that way (LIST_MIN_CLUSTERS on LIST_MIN_LINES lines); else none."""
     if len(found) < LIST_MIN_CLUSTERS:
         return set()
@@ -724,7 +730,10 @@ def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, term
         if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
             continue  # the item opens with words, not with a place
         line_end = doc.find("\n", start)
-        if _near(terms, start, len(doc) if line_end < 0 else line_end):
+        line_end = len(doc) if line_end < 0 else line_end
+        if doc[number.start()] != "\n":  # a mid-line item: its own words, not the rest of a flattened list
+            line_end = min(line_end, start + WINDOW_CJK)
+        if _near(terms, start, line_end):
             on_lines.append((start, found[i][2], number.start()))
     return _list_names(on_lines)
 

@@ -756,6 +756,26 @@ def test_a_numbered_line_that_does_not_open_with_the_name_is_no_roll(tagger: Tag
     assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
 
 
+def test_a_roll_that_lost_its_line_breaks_still_names_each(tagger: Tagger) -> None:
+    # The same roll copied onto one line, its items apart by a space: each still opens with its
+    # place and its title.
+    flat = ROLL.replace("\n", " ").rstrip()
+    assert set(ids(tagger.tag("集群试点名单公布", flat))) == {"zhili", "shishi", "qinghe", "chuanwan"}
+
+
+def test_a_roll_with_noise_before_its_numbers_still_names_each(tagger: Tagger) -> None:
+    # A forum copy hides its text from scrapers with random characters glued to each line's start:
+    # the last item weighs as it does in the clean roll, not as a story's last words.
+    noisy = ROLL.replace("\n", "\nu1 }! X5 J")
+    assert score(tagger.tag("集群试点名单公布", noisy), "chuanwan") == score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
+
+
+def test_a_number_inside_a_number_opens_no_roll_item(tagger: Tagger) -> None:
+    # "增长12.5%，浙江…" is a figure, not item 12: the roll and its end-to-end weight stay off.
+    text = ROLL.replace("4. 湖南省醴陵市船湾镇", "产值增长12.5%湖南省醴陵市船湾镇").replace("\n产值", "产值")
+    assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
