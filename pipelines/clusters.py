@@ -465,6 +465,12 @@ DATELINE = re.compile(
 VENUE_BEFORE = re.compile(_words("在") + "(?:" + _NAME_HAN + r"){0,4}\Z")  # 在, then a province or city
 VENUE_REACH = 15  # bytes before a name where 在 is looked for: it and four Chinese characters
 VENUE_WORDS = ("召开", "举行", "举办", "开幕", "闭幕")
+# "确认江阴市等193个地区为试点地区", "柯桥等多个地区": a list cut to its first name and a count names
+# that place in passing, as the head of many; weighed like an address, so it alone tags nothing.
+# The last name of a list written out ("海虞镇、支塘镇、梅李镇等7镇") is no head: a join is before it.
+HEAD_OF_LIST = re.compile(_ADMIN_ZH + "?" + _words("等") + r"(?:\d|" + _words(*"一二三四五六七八九十两几多数") + ")")
+_DENG = _key("等")
+_LIST_JOINS = tuple(_key(v) for w in ("、", "和", "与", "及", "，", ",") for v in (w, *variants(w)))
 VENUE_GAPS = (1, 4, 7, 10, 13)  # bytes from a name's last to its verb's first: an admin word (3, 6), an adverb (6)
 VENUE_AFTER = re.compile(_ADMIN_ZH + "?" + _words("隆重", "正式", "顺利", "盛大") + "?" + _words(*VENUE_WORDS))
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
@@ -893,8 +899,11 @@ class Tagger:
                 and VENUE_AFTER.match(doc, end + 1)
                 and VENUE_BEFORE.search(doc, max(start - VENUE_REACH, 0), start)
             )
+            head = (
+                _DENG in doc[end + 1 : end + 7] and HEAD_OF_LIST.match(doc, end + 1) and not doc.endswith(_LIST_JOINS, 0, start)
+            )
             address = ADDRESS_FACTOR if (
-                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue
+                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]

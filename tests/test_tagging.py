@@ -776,6 +776,18 @@ def test_a_number_inside_a_number_opens_no_roll_item(tagger: Tagger) -> None:
     assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
 
 
+def test_a_place_heading_a_counted_list_is_named_in_passing(tagger: Tagger) -> None:
+    # "海城市等197个地区": the decision's title names one place for a list of many.
+    text = (
+        "纺织工业联合会日前发布《关于确认海城市等197个地区为纺织产业集群试点地区的决定》。"
+        "石狮的休闲服装产业通过复查，石狮服装企业的面料采购和成衣出口都在增长。"
+    )
+    assert ids(tagger.tag("集群复查结果公布", text)) == ["shishi"]
+    # The last of a list written out before its count is one of the list, not its head.
+    towns = "海虞镇、支塘镇、梅李镇等3镇入选纺织名镇，三镇的针织和经编产业各有特色。"
+    assert set(ids(tagger.tag("纺织名镇名单", towns))) == {"haiyu", "zhitang", "meili"}
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
