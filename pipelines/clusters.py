@@ -371,11 +371,12 @@ COLONS = (":", "：")
 # the name opens the item, after at most its province and city. An item opens a line, or stands
 # mid-line where a list lost its line breaks ("…基地市 2.江苏省常熟市 …") or a forum copy put
 # noise before its number ("u1 }! X5 J2. 江苏省常熟市"); a number in a number (12.5, 2、3) opens none.
-ROLL_LINE = re.compile(
-    r"(?:\n[ \t]*|(?<![0-9.]))(?:\d{1,3}(?:[.)]|" + _words("、", "．", "）") + r")(?![0-9])|"
-    + _words("（") + r"\d{1,2}" + _words("）") + r")[ \t]*"
+ROLL_NUMBERS = (  # two patterns, each with a first character the regex engine skips to quickly
+    re.compile(r"[0-9][0-9]{0,2}(?:[.)]|" + _words("、", "．", "）") + r")(?![0-9])[ \t]*"),
+    re.compile(_words("（") + r"\d{1,2}" + _words("）") + r"[ \t]*"),
 )
 ROLL_PREFIX_BYTES = 30  # ten Chinese characters: 浙江省杭州市萧山区
+ROLL_NUMBER_BYTES = 8  # the number itself: "123. ", （12）
 _HAN_ONLY = re.compile(_HAN + "*")
 _NOT_IN_LABEL = ("\n", *(_key(stop) for stop in (". ", "! ", "? ", "。", "！", "？")))
 
@@ -724,23 +725,35 @@ def _headline(text: str) -> bool:
 def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, terms: list[int]) -> set[int]:
     """Starts of the names that open numbered items with textile words, if the page rolls
     clusters that way (LIST_MIN_CLUSTERS on LIST_MIN_LINES lines); else none."""
-    if len(found) < LIST_MIN_CLUSTERS:
+    if len({mention[2] for mention in found}) < LIST_MIN_CLUSTERS:
         return set()
     starts = [mention[0] for mention in found]  # ascending, as the automaton found them
-    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
-    for number in ROLL_LINE.finditer(doc, max(body_start - 1, 0), tail_start):
-        i = bisect.bisect_left(starts, number.end())
-        if i == len(starts) or starts[i] - number.end() > ROLL_PREFIX_BYTES:
-            continue
-        start = starts[i]
-        if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
-            continue  # the item opens with words, not with a place
-        line_end = doc.find("\n", start)
-        line_end = len(doc) if line_end < 0 else line_end
-        if doc[number.start()] != "\n":  # a mid-line item: its own words, not the rest of a flattened list
-            line_end = min(line_end, start + WINDOW_CJK)
-        if _near(terms, start, line_end):
-            on_lines.append((start, found[i][2], number.start()))
+    # Numbers are sought only from shortly before the body's first name to its last.
+    first = bisect.bisect_left(starts, body_start)
+    if first == len(starts):
+        return set()
+    low = max(starts[first] - ROLL_PREFIX_BYTES - ROLL_NUMBER_BYTES, body_start)
+    high = min(starts[-1], tail_start)
+    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, item's number)
+    for pattern in ROLL_NUMBERS:
+        for number in pattern.finditer(doc, low, high):
+            if doc[number.start() - 1] in "0123456789.":
+                continue  # the end of a longer number or of a figure (1234.5)
+            i = bisect.bisect_left(starts, number.end())
+            if i == len(starts) or starts[i] - number.end() > ROLL_PREFIX_BYTES:
+                continue
+            start = starts[i]
+            if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
+                continue  # the item opens with words, not with a place
+            line_end = doc.find("\n", start)
+            line_end = len(doc) if line_end < 0 else line_end
+            opens = number.start()
+            while doc[opens - 1] in " \t":
+                opens -= 1
+            if doc[opens - 1] != "\n":  # a mid-line item: its own words, not the rest of a flattened list
+                line_end = min(line_end, start + WINDOW_CJK)
+            if _near(terms, start, line_end):
+                on_lines.append((start, found[i][2], number.start()))
     return _list_names(on_lines)
 
 
@@ -900,7 +913,7 @@ class Tagger:
                 and VENUE_BEFORE.search(doc, max(start - VENUE_REACH, 0), start)
             )
             head = (
-                _DENG in doc[end + 1 : end + 7] and HEAD_OF_LIST.match(doc, end + 1) and not doc.endswith(_LIST_JOINS, 0, start)
+                doc.find(_DENG, end + 1, end + 7) >= 0 and HEAD_OF_LIST.match(doc, end + 1) and not doc.endswith(_LIST_JOINS, 0, start)
             )
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
