@@ -788,6 +788,20 @@ def test_a_place_heading_a_counted_list_is_named_in_passing(tagger: Tagger) -> N
     assert set(ids(tagger.tag("纺织名镇名单", towns))) == {"haiyu", "zhitang", "meili"}
 
 
+def test_a_silk_named_by_its_place_is_textile_vocabulary(tagger: Tagger) -> None:
+    # A town's history told through its local silk (湖绸, 濮绸, 杭绸) and its silk shops (绸庄).
+    essay = (
+        "清晨走进这座运河边的古镇，石桥和老街还保留着旧时的样子。镇上的老人说，几百年前这里家家户户靠手艺吃饭，"
+        "出产的湖绸轻软光亮，商船把一匹匹湖绸运往各地，换回银两和粮食。后来老街上的绸庄渐渐关了门，"
+        "年轻人去城里上学工作，只有逢年过节才回来。如今镇上修起了博物馆，陈列着旧木机和湖绸样品，"
+        "游客在河边喝茶看船，傍晚的灯笼映在水里，古镇又热闹起来。"
+    )
+    assert tagger.tag("运河古镇的往事", essay).relevant
+    # The idiom 未雨绸缪 ("to prepare in good time") is no silk.
+    plan = "服装公司年初就未雨绸缪，提前安排了春节后的物流和仓储，确保门店货源充足，线上订单也按时发出。"
+    assert tagger.tag("春节备货", plan).relevance == tagger.tag("春节备货", plan.replace("未雨绸缪", "早做准备")).relevance
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
