@@ -134,8 +134,9 @@ TERMS: dict[str, float] = {
     "皮革": 0.4, "毛绒玩具": 0.5, "羊毛": 0.6, "漂染": 1.0, "帽业": 1.0, "制帽": 0.8,
     # The silk trade and its raw side in the words of local histories (绸市, 织绸), as in English.
     "丝织": 1.0, "绸缎": 1.0, "织绸": 1.0, "绸市": 1.0, "蚕桑": 0.8, "桑蚕": 0.8, "养蚕": 0.6, "蚕茧": 0.6,
-    # A silk fabric named by its place (濮绸, 杭绸, 湖绸); not the idiom 未雨绸缪 ("to prepare in time").
-    "绸": 0.5, "绸缪": 0.0,
+    # A silk fabric named by its place (濮绸, 杭绸, 湖绸); not the idiom 未雨绸缪 ("to prepare in time")
+    # nor the red cloth or ribbon of an unveiling (揭开红绸, 剪彩绸带).
+    "绸": 0.5, "绸缪": 0.0, "红绸": 0.0, "绸带": 0.0,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
     # and Russian, Malay: a few words each, for the textile pages our sources publish in

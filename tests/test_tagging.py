@@ -797,9 +797,11 @@ def test_a_silk_named_by_its_place_is_textile_vocabulary(tagger: Tagger) -> None
         "游客在河边喝茶看船，傍晚的灯笼映在水里，古镇又热闹起来。"
     )
     assert tagger.tag("运河古镇的往事", essay).relevant
-    # The idiom 未雨绸缪 ("to prepare in good time") is no silk.
+    # The idiom 未雨绸缪 ("to prepare in good time") is no silk, nor the red cloth of an unveiling.
     plan = "服装公司年初就未雨绸缪，提前安排了春节后的物流和仓储，确保门店货源充足，线上订单也按时发出。"
     assert tagger.tag("春节备货", plan).relevance == tagger.tag("春节备货", plan.replace("未雨绸缪", "早做准备")).relevance
+    opening = "新院区今天启用，嘉宾共同揭开红绸，医院的门诊和病房同时投入使用，服装厂职工也来参观。"
+    assert tagger.tag("医院启用", opening).relevance == tagger.tag("医院启用", opening.replace("揭开红绸", "揭开牌匾")).relevance
 
 
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
