@@ -26,7 +26,8 @@ often just says where a place lies. A page that lists clusters line by line ("Ke
 Guangzhou, Shenzhen", "3. Fujian Shishi kids' wear base: ...", 广东省东莞市：) is about each of them:
 a name in a list line's first sentence counts with the textile words of its line or the next,
 and without the decay near the end, since a list runs to its end; so does a name that opens a
-numbered line with textile words ("7. 湖北省仙桃市 中国非织造布产业名城"), in a roll of such lines.
+numbered item with textile words ("7. 湖北省仙桃市 中国非织造布产业名城"), in a roll of such items
+(at a line's start, or mid-line in a list that lost its line breaks).
 Names that follow one another closely in one sentence ("They are Yaqian Town, Xiaoshan; Zhouquan
 Town, Tongxiang; ...") share the textile context any of them has, when they name three clusters
 or more. An ambiguous name
@@ -142,6 +143,9 @@ TERMS: dict[str, float] = {
     "家居服": 0.9, "连衣裙": 0.9,
     # The silk trade and its raw side in the words of local histories (绸市, 织绸), as in English.
     "丝织": 1.0, "绸缎": 1.0, "织绸": 1.0, "绸市": 1.0, "蚕桑": 0.8, "桑蚕": 0.8, "养蚕": 0.6, "蚕茧": 0.6,
+    # A silk fabric named by its place (濮绸, 杭绸, 湖绸); not the idiom 未雨绸缪 ("to prepare in time")
+    # nor the red cloth or ribbon of an unveiling (揭开红绸, 剪彩绸带).
+    "绸": 0.5, "绸缪": 0.0, "红绸": 0.0, "绸带": 0.0,
     "丝绸之路": 0.0, "膳食纤维": 0.0, "光纤": 0.0, "染色体": 0.0,
     # French, German, Spanish, Portuguese, Italian, Danish and its neighbours, Bulgarian
     # and Russian, Malay: a few words each, for the textile pages our sources publish in
@@ -379,10 +383,16 @@ LIST_MARKER = re.compile(
     + _words("（") + r"\d{1,2}" + _words("）") + "|" + _words(*"一二三四五六七八九十") + "{1,2}" + _words("、") + r")?\s*"
 )
 COLONS = (":", "：")
-# A roll of titled clusters, one a numbered line without a colon ("7. 湖北省仙桃市 中国非织造布产业名城"):
-# the name opens the item, after at most its province and city.
-ROLL_LINE = re.compile(r"\n[ \t]*(?:\d{1,3}(?:[.)]|" + _words("、", "．", "）") + r")|" + _words("（") + r"\d{1,2}" + _words("）") + r")[ \t]*")
+# A roll of titled clusters, one a numbered item without a colon ("7. 湖北省仙桃市 中国非织造布产业名城"):
+# the name opens the item, after at most its province and city. An item opens a line, or stands
+# mid-line where a list lost its line breaks ("…基地市 2.江苏省常熟市 …") or a forum copy put
+# noise before its number ("u1 }! X5 J2. 江苏省常熟市"); a number in a number (12.5, 2、3) opens none.
+ROLL_NUMBERS = (  # two patterns, each with a first character the regex engine skips to quickly
+    re.compile(r"[0-9][0-9]{0,2}(?:[.)]|" + _words("、", "．", "）") + r")(?![0-9])[ \t]*"),
+    re.compile(_words("（") + r"\d{1,2}" + _words("）") + r"[ \t]*"),
+)
 ROLL_PREFIX_BYTES = 30  # ten Chinese characters: 浙江省杭州市萧山区
+ROLL_NUMBER_BYTES = 8  # the number itself: "123. ", （12）
 _HAN_ONLY = re.compile(_HAN + "*")
 _NOT_IN_LABEL = ("\n", *(_key(stop) for stop in (". ", "! ", "? ", "。", "！", "？")))
 
@@ -472,6 +482,12 @@ DATELINE = re.compile(
 VENUE_BEFORE = re.compile(_words("在") + "(?:" + _NAME_HAN + r"){0,4}\Z")  # 在, then a province or city
 VENUE_REACH = 15  # bytes before a name where 在 is looked for: it and four Chinese characters
 VENUE_WORDS = ("召开", "举行", "举办", "开幕", "闭幕")
+# "确认江阴市等193个地区为试点地区", "柯桥等多个地区": a list cut to its first name and a count names
+# that place in passing, as the head of many; weighed like an address, so it alone tags nothing.
+# The last name of a list written out ("海虞镇、支塘镇、梅李镇等7镇") is no head: a join is before it.
+HEAD_OF_LIST = re.compile(_ADMIN_ZH + "?" + _words("等") + r"(?:\d|" + _words(*"一二三四五六七八九十两几多数") + ")")
+_DENG = _key("等")
+_LIST_JOINS = tuple(_key(v) for w in ("、", "和", "与", "及", "，", ",") for v in (w, *variants(w)))
 VENUE_GAPS = (1, 4, 7, 10, 13)  # bytes from a name's last to its verb's first: an admin word (3, 6), an adverb (6)
 VENUE_AFTER = re.compile(_ADMIN_ZH + "?" + _words("隆重", "正式", "顺利", "盛大") + "?" + _words(*VENUE_WORDS))
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
@@ -723,22 +739,37 @@ def _headline(text: str) -> bool:
 
 
 def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, terms: list[int]) -> set[int]:
-    """Starts of the names that open numbered lines with textile words, if the page rolls
+    """Starts of the names that open numbered items with textile words, if the page rolls
     clusters that way (LIST_MIN_CLUSTERS on LIST_MIN_LINES lines); else none."""
-    if len(found) < LIST_MIN_CLUSTERS:
+    if len({mention[2] for mention in found}) < LIST_MIN_CLUSTERS:
         return set()
     starts = [mention[0] for mention in found]  # ascending, as the automaton found them
-    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, line start)
-    for number in ROLL_LINE.finditer(doc, max(body_start - 1, 0), tail_start):
-        i = bisect.bisect_left(starts, number.end())
-        if i == len(starts) or starts[i] - number.end() > ROLL_PREFIX_BYTES:
-            continue
-        start = starts[i]
-        if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
-            continue  # the item opens with words, not with a place
-        line_end = doc.find("\n", start)
-        if _near(terms, start, len(doc) if line_end < 0 else line_end):
-            on_lines.append((start, found[i][2], number.start()))
+    # Numbers are sought only from shortly before the body's first name to its last.
+    first = bisect.bisect_left(starts, body_start)
+    if first == len(starts):
+        return set()
+    low = max(starts[first] - ROLL_PREFIX_BYTES - ROLL_NUMBER_BYTES, body_start)
+    high = min(starts[-1], tail_start)
+    on_lines: list[tuple[int, int, int]] = []  # (start, cluster index, item's number)
+    for pattern in ROLL_NUMBERS:
+        for number in pattern.finditer(doc, low, high):
+            if doc[number.start() - 1] in "0123456789.":
+                continue  # the end of a longer number or of a figure (1234.5)
+            i = bisect.bisect_left(starts, number.end())
+            if i == len(starts) or starts[i] - number.end() > ROLL_PREFIX_BYTES:
+                continue
+            start = starts[i]
+            if _HAN_ONLY.fullmatch(doc, number.end(), start) is None:
+                continue  # the item opens with words, not with a place
+            line_end = doc.find("\n", start)
+            line_end = len(doc) if line_end < 0 else line_end
+            opens = number.start()
+            while doc[opens - 1] in " \t":
+                opens -= 1
+            if doc[opens - 1] != "\n":  # a mid-line item: its own words, not the rest of a flattened list
+                line_end = min(line_end, start + WINDOW_CJK)
+            if _near(terms, start, line_end):
+                on_lines.append((start, found[i][2], number.start()))
     return _list_names(on_lines)
 
 
@@ -897,8 +928,11 @@ class Tagger:
                 and VENUE_AFTER.match(doc, end + 1)
                 and VENUE_BEFORE.search(doc, max(start - VENUE_REACH, 0), start)
             )
+            head = (
+                doc.find(_DENG, end + 1, end + 7) >= 0 and HEAD_OF_LIST.match(doc, end + 1) and not doc.endswith(_LIST_JOINS, 0, start)
+            )
             address = ADDRESS_FACTOR if (
-                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue
+                after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]

@@ -756,6 +756,54 @@ def test_a_numbered_line_that_does_not_open_with_the_name_is_no_roll(tagger: Tag
     assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
 
 
+def test_a_roll_that_lost_its_line_breaks_still_names_each(tagger: Tagger) -> None:
+    # The same roll copied onto one line, its items apart by a space: each still opens with its
+    # place and its title.
+    flat = ROLL.replace("\n", " ").rstrip()
+    assert set(ids(tagger.tag("集群试点名单公布", flat))) == {"zhili", "shishi", "qinghe", "chuanwan"}
+
+
+def test_a_roll_with_noise_before_its_numbers_still_names_each(tagger: Tagger) -> None:
+    # A forum copy hides its text from scrapers with random characters glued to each line's start:
+    # the last item weighs as it does in the clean roll, not as a story's last words.
+    noisy = ROLL.replace("\n", "\nu1 }! X5 J")
+    assert score(tagger.tag("集群试点名单公布", noisy), "chuanwan") == score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
+
+
+def test_a_number_inside_a_number_opens_no_roll_item(tagger: Tagger) -> None:
+    # "增长12.5%，浙江…" is a figure, not item 12: the roll and its end-to-end weight stay off.
+    text = ROLL.replace("4. 湖南省醴陵市船湾镇", "产值增长12.5%湖南省醴陵市船湾镇").replace("\n产值", "产值")
+    assert score(tagger.tag("集群试点名单公布", text), "chuanwan") < score(tagger.tag("集群试点名单公布", ROLL), "chuanwan")
+
+
+def test_a_place_heading_a_counted_list_is_named_in_passing(tagger: Tagger) -> None:
+    # "海城市等197个地区": the decision's title names one place for a list of many.
+    text = (
+        "纺织工业联合会日前发布《关于确认海城市等197个地区为纺织产业集群试点地区的决定》。"
+        "石狮的休闲服装产业通过复查，石狮服装企业的面料采购和成衣出口都在增长。"
+    )
+    assert ids(tagger.tag("集群复查结果公布", text)) == ["shishi"]
+    # The last of a list written out before its count is one of the list, not its head.
+    towns = "海虞镇、支塘镇、梅李镇等3镇入选纺织名镇，三镇的针织和经编产业各有特色。"
+    assert set(ids(tagger.tag("纺织名镇名单", towns))) == {"haiyu", "zhitang", "meili"}
+
+
+def test_a_silk_named_by_its_place_is_textile_vocabulary(tagger: Tagger) -> None:
+    # A town's history told through its local silk (湖绸, 濮绸, 杭绸) and its silk shops (绸庄).
+    essay = (
+        "清晨走进这座运河边的古镇，石桥和老街还保留着旧时的样子。镇上的老人说，几百年前这里家家户户靠手艺吃饭，"
+        "出产的湖绸轻软光亮，商船把一匹匹湖绸运往各地，换回银两和粮食。后来老街上的绸庄渐渐关了门，"
+        "年轻人去城里上学工作，只有逢年过节才回来。如今镇上修起了博物馆，陈列着旧木机和湖绸样品，"
+        "游客在河边喝茶看船，傍晚的灯笼映在水里，古镇又热闹起来。"
+    )
+    assert tagger.tag("运河古镇的往事", essay).relevant
+    # The idiom 未雨绸缪 ("to prepare in good time") is no silk, nor the red cloth of an unveiling.
+    plan = "服装公司年初就未雨绸缪，提前安排了春节后的物流和仓储，确保门店货源充足，线上订单也按时发出。"
+    assert tagger.tag("春节备货", plan).relevance == tagger.tag("春节备货", plan.replace("未雨绸缪", "早做准备")).relevance
+    opening = "新院区今天启用，嘉宾共同揭开红绸，医院的门诊和病房同时投入使用，服装厂职工也来参观。"
+    assert tagger.tag("医院启用", opening).relevance == tagger.tag("医院启用", opening.replace("揭开红绸", "揭开牌匾")).relevance
+
+
 def test_traditional_and_japanese_spellings_match_simplified_names(tagger: Tagger) -> None:
     traditional = tagger.tag("織里童裝市場迎來旺季", "湖州織里鎮的童裝企業趕製秋冬服裝，面料和輔料訂單增加。")
     assert ids(traditional) == ["zhili"]
