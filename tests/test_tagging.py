@@ -1550,3 +1550,16 @@ def test_a_cluster_specialty_word_makes_its_page_textile_news(tagger: Tagger, ti
     tagging = tagger.tag(title, text)
     assert tagging.relevant
     assert ids(tagging) == [cluster_id]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("中国童装城春季订货会开幕", "中国童装城今天迎来春季订货会,三百多家童装企业带来新款,外地客商络绎不绝。", "zhili"),
+        ("袜艺小镇新开一条智能织袜产线", "袜艺小镇今年引进智能织袜机,一条产线每天可织棉袜两万双。", "datang"),
+    ],
+)
+def test_a_clusters_market_or_showcase_town_names_it(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    # Zhili's children's-wear market and Datang's sock-making showcase town are written
+    # without the place's name on their own pages.
+    assert ids(tagger.tag(title, text)) == [cluster_id]
