@@ -171,9 +171,10 @@ TERMS: dict[str, float] = {
     "máquinas de coser": 0.9, "máquinas de costura": 0.9, "macchine da cucire": 0.9, "moda rápida": 0.8,
     "camisetas": 0.6, "pantalones": 0.6, "blusas": 0.6, "trajes de baño": 1.0, "calças": 0.6,
     "magliette": 0.6, "pantaloni": 0.6, "calzatur*": 0.8, "scarpe": 0.5,
-    # Polish, Czech, Finnish and Estonian, Greek, Vietnamese: the word for textiles and a few for
-    # cloth and clothes, for the machine-translated copies trade sites publish in every language.
+    # Polish, Lithuanian and Latvian, Czech, Finnish and Estonian, Greek, Vietnamese: the word for
+    # textiles and a few for cloth, clothes and socks, for the machine-translated copies trade sites publish in every language.
     "tekstyl*": 1.0, "odzież*": 1.0, "włókienn*": 1.0, "tkanin*": 0.9, "dzianin*": 1.0, "przędz*": 0.9,
+    "skarpet*": 0.9, "pończoch*": 0.9, "drabuž*": 0.9, "audin*": 0.8, "kojin*": 0.9, "apģērb*": 1.0, "zeķ*": 0.8,
     "oděv*": 1.0, "tekstiil*": 1.0, "vaatte*": 0.8, "kankai*": 0.8,
     "κλωστοϋφαντουργ*": 1.0, "υφάσμα*": 0.9, "ρούχα": 0.8, "ένδυση*": 1.0,
     "dệt may": 1.0, "may mặc": 1.0, "hàng dệt": 1.0, "quần áo": 0.8,

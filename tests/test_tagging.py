@@ -1459,6 +1459,8 @@ def test_the_market_park_named_with_its_county_in_front_is_dieshiqiao(tagger: Ta
         ("하이닝 방직 기업 수출", "하이닝의 방직 기업과 의류 업체들이 유럽 수출을 늘렸다.", "haining"),
         # Polish, Czech, Finnish, Greek, Vietnamese.
         ("Przemysł tekstylny w Keqiao", "Firmy tekstylne w Keqiao sprzedały więcej tkanin i odzieży do Europy.", "keqiao"),
+        ("Skarpetki z Datang", "Fabryki w Datang produkują miliardy par skarpetek i pończoch rocznie.", "datang"),
+        ("Keqiao audinių rinka", "Keqiao prekeiviai pardavė daugiau audinių ir drabužių Afrikos pirkėjams.", "keqiao"),
         ("Oděvní firmy v Humenu", "Oděvní továrny v Humen zvýšily výrobu dámských oděvů.", "humen"),
         ("Tekstiiliteollisuus kasvaa", "Keqiao-alueen tekstiiliyritykset myivät enemmän kankaita ja vaatteita.", "keqiao"),
         ("Η κλωστοϋφαντουργία του Keqiao", "Οι επιχειρήσεις στο Keqiao πούλησαν περισσότερα υφάσματα και ρούχα στην Ευρώπη.", "keqiao"),
