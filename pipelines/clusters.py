@@ -340,6 +340,24 @@ def _word_prefix(automaton: ahocorasick.Automaton, doc: str, start: int, end: in
     return None
 
 
+# A name's case ending in the languages that write one onto a foreign name: the genitive s of
+# German and the Nordic languages ("Shaoxings Textilindustrie"), the cases of Czech, Polish and
+# Croatian ("v Humenu", "u Shaoxingu", "industrija Shaoxinga"), of Finnish ("Keqiaossa") and
+# Hungarian. Only after a name that needs no context and is long enough that name and ending
+# make no other word.
+DECLENSION = re.compile(r"(?:s|a|u|e|ie|em|om|n|ssa|sta|iin|ban|ben)(?![a-z0-9\x80-\xff])", re.ASCII)
+DECLINED_MIN = 5  # letters of a name that may take a case ending
+
+
+def _declined(doc: str, start: int, end: int) -> bool:
+    """Whether doc[start:end+1], a Latin name that runs into more letters, is the name with a
+    case ending: a word of its own but for the ending."""
+    return (
+        _is_word_char(doc[end]) and not (start > 0 and _is_word_char(doc[start - 1]))
+        and DECLENSION.match(doc, end + 1) is not None
+    )
+
+
 def _edges(key: str) -> tuple[bool, bool]:
     """Whether a pattern starts and ends with a Latin letter or digit (needs a word boundary)."""
     return _is_word_char(key[0]), _is_word_char(key[-1])
@@ -897,9 +915,10 @@ class Tagger:
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
                 shorter = _word_prefix(names, doc, start, end)
-                if shorter is None:
+                if shorter is not None:
+                    end, (index, need, length, edges) = shorter
+                elif not (need == ANYWHERE and length >= DECLINED_MIN and _declined(doc, start, end)):
                     continue
-                end, (index, need, length, edges) = shorter
             if index == _EXCLUDED:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)

@@ -1546,3 +1546,26 @@ def test_an_encyclopedia_entry_on_a_cluster_town_in_another_language_is_not_text
     assert not entry.relevant and ids(entry) == []
     plain = _without(ENCYCLOPEDIA_ENTRY[1], ("Code postal", "Démographie", "hab./km2"))
     assert tagger.tag(ENCYCLOPEDIA_ENTRY[0], plain).relevant
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("Textilhandel wächst", "Shaoxings Textilindustrie wächst, und die Händler Shaoxings verkaufen mehr Stoffe und Garne.", "shaoxing"),
+        ("Tekstilna industrija raste", "U Shaoxingu radi 70 000 tvornica tkanina; tekstilna industrija Shaoxinga izvozi više.", "shaoxing"),
+        ("Oděvní firmy rostou", "Oděvní továrny v Humenu zvýšily výrobu dámských oděvů.", "humen"),
+        ("Tekstiilikauppa kasvaa", "Keqiaossa tekstiiliyritykset myivät enemmän kankaita kuin viime vuonna.", "keqiao"),
+    ],
+)
+def test_a_name_with_a_case_ending_is_the_name(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant and ids(tagging) == [cluster_id], tagging
+
+
+def test_only_a_name_that_needs_no_context_takes_a_case_ending(tagger: Tagger) -> None:
+    # An ambiguous name ("Datang", also a dynasty and a power firm) counts only as written: with
+    # an ending it may be another word.
+    ambiguous = tagger.tag("Sock makers", "Knitting mills sell sweaters; the Datangs sock makers and hosiery traders grew.")
+    assert ambiguous.relevant and ids(ambiguous) == []
+    # Nor does a longer word that begins with a name count: Humenia is no case of Humen.
+    assert ids(tagger.tag("Clothing exports", "Garment makers in Humenia sold more clothing abroad.")) == []
