@@ -46,8 +46,10 @@ the bar); the ancestors of a tagged cluster (Shaoxing for Keqiao) are then folde
 so the story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name. Matching
 is on UTF-8 bytes of the folded text: Latin names need word boundaries (a footnote number,
-"Guangzhou1", does not join the word), Chinese names match as substrings; pinyin printed in
-brackets after characters (織(zhī)里, as mirror sites do) is dropped first.
+"Guangzhou1", does not join the word; a case ending does for a name that needs no context:
+"Shaoxings", "v Humenu"), Chinese names match as substrings, and so do the Korean and Russian
+names of clusters (커차오, Кэцяо); pinyin printed in brackets after characters (織(zhī)里, as
+mirror sites do) is dropped first.
 """
 
 from __future__ import annotations
