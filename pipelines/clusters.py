@@ -176,16 +176,17 @@ TERMS: dict[str, float] = {
     # Polish, Lithuanian and Latvian, Czech, Finnish and Estonian, Greek, Vietnamese: the word for
     # textiles and a few for cloth, clothes and socks, for the machine-translated copies trade sites publish in every language.
     "tekstyl*": 1.0, "odzież*": 1.0, "włókienn*": 1.0, "tkanin*": 0.9, "dzianin*": 1.0, "przędz*": 0.9,
-    "skarpet*": 0.9, "pończoch*": 0.9, "drabuž*": 0.9, "audin*": 0.8, "kojin*": 0.9, "apģērb*": 1.0, "zeķ*": 0.8,
+    "skarpet*": 0.9, "pończoch*": 0.9, "drabuž*": 0.9, "audin*": 0.8, "kojinė*": 0.9, "kojinių": 0.9, "kojines": 0.9,
+    "apģērb*": 1.0, "zeķ*": 0.8,
     "oděv*": 1.0, "tekstiil*": 1.0, "vaatte*": 0.8, "kankai*": 0.8,
     "κλωστοϋφαντουργ*": 1.0, "υφάσμα*": 0.9, "ρούχα": 0.8, "ένδυση*": 1.0,
     "dệt may": 1.0, "may mặc": 1.0, "hàng dệt": 1.0, "quần áo": 0.8,
     "швейн*": 1.0, "хлопчатобумаж*": 1.0,
     # Korean (Hangul): textiles (섬유, 방직 from 紡織), fabric, clothing and garment making. Not
-    # 니트 (inside 유니트, "unit") nor 원단 (also New Year's Day); fibre in a diet or a cable is none.
+    # 니트 (inside 유니트, "unit") nor 원단 (also New Year's Day); fibre in food, a cable or glass is none.
     "섬유": 0.8, "섬유산업": 1.0, "방직": 1.0, "방적": 1.0, "직물": 1.0, "의류": 1.0, "의복": 0.8,
     "봉제": 1.0, "아동복": 1.0, "여성복": 1.0, "남성복": 1.0, "양말": 0.9, "청바지": 0.9, "날염": 1.0,
-    "스웨터": 0.9, "속옷": 0.9, "패션": 0.4, "식이섬유": 0.0, "광섬유": 0.0,
+    "스웨터": 0.9, "속옷": 0.9, "패션": 0.4, "식이섬유": 0.0, "섬유질": 0.0, "광섬유": 0.0, "유리섬유": 0.0,
     # Japanese
     "繊維": 1.0, "紡績": 1.0, "衣料": 1.0, "衣類": 0.9, "衣服": 0.9, "アパレル": 1.0, "縫製": 1.0,
     "織物": 1.0, "生地": 0.7, "ニット": 1.0, "セーター": 0.9, "靴下": 0.9, "毛皮": 0.5, "シルク": 0.8,

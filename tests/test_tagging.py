@@ -1485,7 +1485,9 @@ def test_textile_words_and_names_of_more_languages_tag_their_cluster(
     ("title", "text"),
     [
         ("항저우 아시안게임 주경기장", "항저우 올림픽 스포츠센터는 8만 명을 수용하는 주경기장과 수영장을 갖췄다."),
-        ("식이섬유가 풍부한 음식", "닝보의 식당들이 식이섬유가 많은 채소 요리를 내놓았다. 광섬유 공사도 끝났다."),
+        ("식이섬유가 풍부한 음식", "닝보의 식당들이 식이섬유와 섬유질이 많은 채소 요리를 내놓았다. 광섬유 공사도 끝났다."),
+        ("섬유질 많은 닝보 요리", "닝보 요리는 섬유질이 많다. 섬유질 채소와 섬유질 곡물을 함께 먹는다."),
+        ("Kojin Karatani in Hangzhou", "Kojin Karatani spoke in Hangzhou. Kojin's essays, Kojin said, are about the state."),
         ("Нинбо: порт растёт", "Контейнерооборот порта Нинбо вырос на десять процентов."),
         ("Mecze w Shaoxing", "Drużyna z Shaoxing wygrała mecz koszykówki w sobotę."),
     ],
