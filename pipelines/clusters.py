@@ -47,8 +47,10 @@ the bar); the ancestors of a tagged cluster (Shaoxing for Keqiao) are then folde
 so the story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name. Matching
 is on UTF-8 bytes of the folded text: Latin names need word boundaries (a footnote number,
-"Guangzhou1", does not join the word), Chinese names match as substrings; pinyin printed in
-brackets after characters (織(zhī)里, as mirror sites do) is dropped first.
+"Guangzhou1", does not join the word; a case ending does for a name that needs no context:
+"Shaoxings", "v Humenu"), Chinese names match as substrings, and so do the Korean and Russian
+names of clusters (커차오, Кэцяо); pinyin printed in brackets after characters (織(zhī)里, as
+mirror sites do) is dropped first.
 """
 
 from __future__ import annotations
@@ -179,6 +181,25 @@ TERMS: dict[str, float] = {
     "шалове": 0.6, "ръкавици": 0.4, "плетен*": 0.9, "шапки": 0.6, "одежд*": 1.0, "тъкан*": 0.9, "ткан*": 0.8,
     "hüte": 0.6, "schals": 0.6, "*handschuhe": 0.4, "*kappen": 0.5,
     "pakaian": 0.8, "kaus kaki": 1.0, "kaos kaki": 1.0, "stoking": 0.8, "benang": 0.7, "garmen": 1.0,
+    # What the garment trade is in Spanish, Portuguese and Italian beyond the word for clothes:
+    # its sewing machines, fast fashion and the everyday garments, and shoes in Italian.
+    "máquinas de coser": 0.9, "máquinas de costura": 0.9, "macchine da cucire": 0.9, "moda rápida": 0.8,
+    "camisetas": 0.6, "pantalones": 0.6, "blusas": 0.6, "trajes de baño": 1.0, "calças": 0.6,
+    "magliette": 0.6, "pantaloni": 0.6, "calzatur*": 0.8, "scarpe": 0.5,
+    # Polish, Lithuanian and Latvian, Czech, Finnish and Estonian, Greek, Vietnamese: the word for
+    # textiles and a few for cloth, clothes and socks, for the machine-translated copies trade sites publish in every language.
+    "tekstyl*": 1.0, "odzież*": 1.0, "włókienn*": 1.0, "tkanin*": 0.9, "dzianin*": 1.0, "przędz*": 0.9,
+    "skarpet*": 0.9, "pończoch*": 0.9, "drabuž*": 0.9, "audin*": 0.8, "kojinė*": 0.9, "kojinių": 0.9, "kojines": 0.9,
+    "apģērb*": 1.0, "zeķ*": 0.8,
+    "oděv*": 1.0, "tekstiil*": 1.0, "vaatte*": 0.8, "kankai*": 0.8,
+    "κλωστοϋφαντουργ*": 1.0, "υφάσμα*": 0.9, "ρούχα": 0.8, "ένδυση*": 1.0,
+    "dệt may": 1.0, "may mặc": 1.0, "hàng dệt": 1.0, "quần áo": 0.8,
+    "швейн*": 1.0, "хлопчатобумаж*": 1.0,
+    # Korean (Hangul): textiles (섬유, 방직 from 紡織), fabric, clothing and garment making. Not
+    # 니트 (inside 유니트, "unit") nor 원단 (also New Year's Day); fibre in food, a cable or glass is none.
+    "섬유": 0.8, "섬유산업": 1.0, "방직": 1.0, "방적": 1.0, "직물": 1.0, "의류": 1.0, "의복": 0.8,
+    "봉제": 1.0, "아동복": 1.0, "여성복": 1.0, "남성복": 1.0, "양말": 0.9, "청바지": 0.9, "날염": 1.0,
+    "스웨터": 0.9, "속옷": 0.9, "패션": 0.4, "식이섬유": 0.0, "섬유질": 0.0, "광섬유": 0.0, "유리섬유": 0.0,
     # Japanese
     "繊維": 1.0, "紡績": 1.0, "衣料": 1.0, "衣類": 0.9, "衣服": 0.9, "アパレル": 1.0, "縫製": 1.0,
     "織物": 1.0, "生地": 0.7, "ニット": 1.0, "セーター": 0.9, "靴下": 0.9, "毛皮": 0.5, "シルク": 0.8,
@@ -230,6 +251,11 @@ PROFILE_WORDS = (
     "常住人口", "户籍人口", "总人口", "行政村", "北纬", "东经", "气候", "下辖", "代管", "文物保护单位", "4a级", "5a级",
     # Question pages ("织里是哪个省哪个市"): where a place lies, not what it makes.
     "哪个省", "哪个市", "哪个县", "哪个区",
+    # The fact boxes of encyclopedia pages in other languages (a town's postcode, density and time
+    # zone), which mirror sites copy in every language: a town's entry, not its trade's news.
+    "code postal", "démographie", "hab./km2", "hab./km²", "postleitzahl", "einwohnerdichte", "einw./km²",
+    "código postal", "densidad de población", "densidade populacional", "huso horario", "fuso horário",
+    "codice postale", "prefisso telefonico", "fuso orario", "ab./km²", "郵便番号", "人口密度",
 )
 PROFILE_FACTOR = 0.5  # evidence taken away per distinct profile word, from the second on
 PROFILE_CAP = 3.0
@@ -332,6 +358,24 @@ def _word_prefix(automaton: ahocorasick.Automaton, doc: str, start: int, end: in
         if value is not None and _on_boundary(doc, start, last, value[3]):
             return last, value
     return None
+
+
+# A name's case ending in the languages that write one onto a foreign name: the genitive s of
+# German and the Nordic languages ("Shaoxings Textilindustrie"), the cases of Czech, Polish and
+# Croatian ("v Humenu", "u Shaoxingu", "industrija Shaoxinga"), of Finnish ("Keqiaossa") and
+# Hungarian. Only after a name that needs no context and is long enough that name and ending
+# make no other word.
+DECLENSION = re.compile(r"(?:s|a|u|e|ie|em|om|n|ssa|sta|iin|ban|ben)(?![a-z0-9\x80-\xff])", re.ASCII)
+DECLINED_MIN = 5  # letters of a name that may take a case ending
+
+
+def _declined(doc: str, start: int, end: int) -> bool:
+    """Whether doc[start:end+1], a Latin name that runs into more letters, is the name with a
+    case ending: a word of its own but for the ending."""
+    return (
+        _is_word_char(doc[end]) and not (start > 0 and _is_word_char(doc[start - 1]))
+        and DECLENSION.match(doc, end + 1) is not None
+    )
 
 
 def _edges(key: str) -> tuple[bool, bool]:
@@ -469,11 +513,13 @@ LEADER = re.compile(
     re.ASCII,
 )
 # A dateline opens a story's first line ("HANGZHOU, June 3 (Xinhua) --", 新华社杭州6月3日电,
-# 本报柯桥讯); the same words mid-sentence are a place and a date ("held in Keqiao, March 16-18").
+# 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일]); the same words mid-sentence are a
+# place and a date ("held in Keqiao, March 16-18").
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE_REACH = 36  # bytes from its line's start within which a dateline's place stands: 12 Chinese characters
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
+    + r"|\s?\d{1,2}\s?" + _words("월") + r"\s?\d{1,2}\s?" + _words("일")
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
     re.ASCII,
 )
@@ -773,11 +819,22 @@ def _rolled(doc: str, found: list[tuple], body_start: int, tail_start: int, term
     return _list_names(on_lines)
 
 
+# Each byte of a `_key` string by what it begins: "a" an ASCII letter, "l" a letter of two
+# UTF-8 bytes (accented Latin, Greek, Cyrillic), "k" a Hangul syllable (U+AC00-U+D7A3, three
+# bytes), "w" another wide character (Chinese, kana); "." continues a character.
+_BYTE_KINDS = bytes(
+    ord("a" if b < 0x80 else "." if b < 0xC0 else "l" if b < 0xE0 else "k" if 0xEA <= b <= 0xED else "w")
+    for b in range(256)
+)
+
+
 def _word_units(body: str) -> float:
-    """Length in words of a `_key` string: Latin words of ~6 letters, Chinese ones of ~1.7 characters."""
-    ascii_bytes = len(body.encode("ascii", "ignore"))
-    chinese_chars = (len(body) - ascii_bytes) / 3  # three UTF-8 bytes each
-    return ascii_bytes / 6 + chinese_chars / 1.7
+    """Length in words of a `_key` string: words of ~6 letters in alphabets (Latin, Cyrillic,
+    Greek: a letter of two bytes is one letter), Chinese ones of ~1.7 characters and Korean ones
+    of ~3 Hangul syllables. Counted as Chinese characters, the two bytes of a Russian letter
+    made a Russian page twice as long as it is and its textile words half as dense."""
+    kinds = body.encode("latin-1").translate(_BYTE_KINDS)
+    return (kinds.count(b"a") + kinds.count(b"l")) / 6 + kinds.count(b"w") / 1.7 + kinds.count(b"k") / 3
 
 
 class Tagger:
@@ -905,9 +962,10 @@ class Tagger:
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
                 shorter = _word_prefix(names, doc, start, end)
-                if shorter is None:
+                if shorter is not None:
+                    end, (index, need, length, edges) = shorter
+                elif not (need == ANYWHERE and length >= DECLINED_MIN and _declined(doc, start, end)):
                     continue
-                end, (index, need, length, edges) = shorter
             if index == _EXCLUDED:
                 continue
             near = markers and _near(markers, start, end + MARKER_REACH)

@@ -1563,3 +1563,131 @@ def test_a_clusters_market_or_showcase_town_names_it(tagger: Tagger, title: str,
     # Zhili's children's-wear market and Datang's sock-making showcase town are written
     # without the place's name on their own pages.
     assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+# Other-language pages, from a held-out sample in eleven languages (issue 13): the words for
+# textiles and clothes in the languages trade sites translate into, Korean and Russian names of
+# clusters, their datelines and the fact boxes of encyclopedia entries.
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        # Korean: the names in Hangul, or with their characters in brackets after them.
+        ("커차오 원단 시장 활기", "사오싱시 커차오구의 직물 도매상들이 아프리카 바이어에게 날염 직물을 더 많이 팔았다.", "keqiao"),
+        ("즈리 아동복 업체 주문 증가", "후저우(湖州)시 즈리(織里)진의 아동복 업체들이 봉제 공장을 늘리고 있다.", "zhili"),
+        ("하이닝 방직 기업 수출", "하이닝의 방직 기업과 의류 업체들이 유럽 수출을 늘렸다.", "haining"),
+        # Polish, Czech, Finnish, Greek, Vietnamese.
+        ("Przemysł tekstylny w Keqiao", "Firmy tekstylne w Keqiao sprzedały więcej tkanin i odzieży do Europy.", "keqiao"),
+        ("Skarpetki z Datang", "Fabryki w Datang produkują miliardy par skarpetek i pończoch rocznie.", "datang"),
+        ("Keqiao audinių rinka", "Keqiao prekeiviai pardavė daugiau audinių ir drabužių Afrikos pirkėjams.", "keqiao"),
+        ("Oděvní firmy v Humenu", "Oděvní továrny v Humen zvýšily výrobu dámských oděvů.", "humen"),
+        ("Tekstiiliteollisuus kasvaa", "Keqiao-alueen tekstiiliyritykset myivät enemmän kankaita ja vaatteita.", "keqiao"),
+        ("Η κλωστοϋφαντουργία του Keqiao", "Οι επιχειρήσεις στο Keqiao πούλησαν περισσότερα υφάσματα και ρούχα στην Ευρώπη.", "keqiao"),
+        ("Doanh nghiệp dệt may ở Keqiao", "Các công ty dệt may ở Keqiao bán thêm hàng dệt và quần áo sang châu Phi.", "keqiao"),
+        # Russian: the names in Cyrillic, in any case, and the words of the sewing trade.
+        ("Швейные фабрики Шаосина", "Швейные фабрики Шаосина получили больше заказов, и швейное производство растёт.", "shaoxing"),
+        ("Заказы в Хумэне", "Швейные предприятия Хумэня выпускают миллионы изделий для швейных сетей.", "humen"),
+        # Spanish, Portuguese and Italian: sewing machines, garments and shoes, not only "ropa".
+        ("Las fábricas de Xintang", "En Xintang, las máquinas de coser terminan pantalones y camisetas para la moda rápida.", "xintang"),
+        ("Jinjiang, capitale delle scarpe", "A Jinjiang la fiera della calzatura porta produttori di scarpe da tutto il mondo.", "jinjiang"),
+    ],
+)
+def test_textile_words_and_names_of_more_languages_tag_their_cluster(
+    tagger: Tagger, title: str, text: str, cluster_id: str
+) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("항저우 아시안게임 주경기장", "항저우 올림픽 스포츠센터는 8만 명을 수용하는 주경기장과 수영장을 갖췄다."),
+        ("식이섬유가 풍부한 음식", "닝보의 식당들이 식이섬유와 섬유질이 많은 채소 요리를 내놓았다. 광섬유 공사도 끝났다."),
+        ("섬유질 많은 닝보 요리", "닝보 요리는 섬유질이 많다. 섬유질 채소와 섬유질 곡물을 함께 먹는다."),
+        ("Kojin Karatani in Hangzhou", "Kojin Karatani spoke in Hangzhou. Kojin's essays, Kojin said, are about the state."),
+        ("Нинбо: порт растёт", "Контейнерооборот порта Нинбо вырос на десять процентов."),
+        ("Mecze w Shaoxing", "Drużyna z Shaoxing wygrała mecz koszykówki w sobotę."),
+    ],
+)
+def test_off_topic_news_in_these_languages_stays_off_topic(tagger: Tagger, title: str, text: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert not tagging.relevant and tagging.clusters == ()
+
+
+def test_a_russian_page_is_as_long_as_its_words(tagger: Tagger) -> None:
+    # A Russian report with two textile words in six sentences is as dense as its English twin.
+    # Counted as Chinese characters, its two-byte Cyrillic letters made it twice as long.
+    russian = (
+        "В этом городе работают сотни небольших компаний, и многие из них давно связаны с рынком. "
+        "Местные власти сообщили, что в прошлом году фабрики выпустили больше одежды, а швейные "
+        "мастерские наняли новых работников. Город стоит у реки, и летом сюда приезжают туристы. "
+        "Новая дорога соединила его с соседними районами, а на окраине открылся большой склад. "
+        "Жители говорят, что цены на жильё растут быстрее, чем зарплаты, но работы стало больше. "
+        "Представители отрасли ожидают дальнейшего роста спроса и надеются на новые заказы из соседних стран."
+    )
+    english = (
+        "Hundreds of small companies work in this town, and many of them have long ties to the market. "
+        "Local officials said that last year the factories turned out more clothing and the sewing "
+        "workshops hired new workers. The town lies on a river, and tourists come here in summer. "
+        "A new road has linked it with the neighbouring districts, and a large warehouse opened on the outskirts. "
+        "Residents say housing prices rise faster than wages, but there is more work. "
+        "Industry representatives expect demand to keep growing and hope for new orders from neighbouring countries."
+    )
+    assert tagger.tag("", russian).relevant
+    assert tagger.tag("", russian).relevance >= tagger.tag("", english).relevance
+
+
+def test_a_korean_dateline_names_no_cluster(tagger: Tagger) -> None:
+    story = tagger.tag(
+        "섬유에서 의류까지",
+        "[신화망 항저우 11월18일] 저장성 사오싱시 커차오구의 방직 기업들이 화학섬유와 직물 수출을 늘렸다.\n\n"
+        "한 방직 회사 사장은 지난해 수출이 늘었다고 말했다. 커차오구 상무국에 따르면 직물 수출액은 25% 늘었다.",
+    )
+    assert ids(story) == ["keqiao"]
+    # Mid-sentence, a place and a date are the story's place: 항저우 is then the subject.
+    mid = tagger.tag("항저우 의류 시장", "항저우 의류 도매시장은 11월18일 여성복 할인 행사를 열었다.")
+    assert ids(mid) == ["hangzhou"]
+
+
+# An encyclopedia mirror's entry on a cluster town in French: its fact box, then one paragraph
+# on its garment markets. A town's entry, not textile news.
+ENCYCLOPEDIA_ENTRY = (
+    "",
+    "Changshu\nChangshu est une ville de la province du Jiangsu en Chine.\nCode postal | 215500 |\n"
+    "Démographie | 1 040 000 hab. |\nDensité | 815 hab./km2 |\n"
+    "Économie\nChangshu abrite des dizaines de marchés de gros de vêtements et des milliers de "
+    "magasins de vêtements ; le commerce du textile y passe aussi en ligne.",
+)
+
+
+def test_an_encyclopedia_entry_on_a_cluster_town_in_another_language_is_not_textile_news(tagger: Tagger) -> None:
+    entry = tagger.tag(*ENCYCLOPEDIA_ENTRY)
+    assert not entry.relevant and ids(entry) == []
+    plain = _without(ENCYCLOPEDIA_ENTRY[1], ("Code postal", "Démographie", "hab./km2"))
+    assert tagger.tag(ENCYCLOPEDIA_ENTRY[0], plain).relevant
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("Textilhandel wächst", "Shaoxings Textilindustrie wächst, und die Händler Shaoxings verkaufen mehr Stoffe und Garne.", "shaoxing"),
+        ("Tekstilna industrija raste", "U Shaoxingu radi 70 000 tvornica tkanina; tekstilna industrija Shaoxinga izvozi više.", "shaoxing"),
+        ("Oděvní firmy rostou", "Oděvní továrny v Humenu zvýšily výrobu dámských oděvů.", "humen"),
+        ("Tekstiilikauppa kasvaa", "Keqiaossa tekstiiliyritykset myivät enemmän kankaita kuin viime vuonna.", "keqiao"),
+    ],
+)
+def test_a_name_with_a_case_ending_is_the_name(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant and ids(tagging) == [cluster_id], tagging
+
+
+def test_only_a_name_that_needs_no_context_takes_a_case_ending(tagger: Tagger) -> None:
+    # An ambiguous name ("Datang", also a dynasty and a power firm) counts only as written: with
+    # an ending it may be another word.
+    ambiguous = tagger.tag("Sock makers", "Knitting mills sell sweaters; the Datangs sock makers and hosiery traders grew.")
+    assert ambiguous.relevant and ids(ambiguous) == []
+    # Nor does a longer word that begins with a name count: Humenia is no case of Humen.
+    assert ids(tagger.tag("Clothing exports", "Garment makers in Humenia sold more clothing abroad.")) == []
