@@ -371,11 +371,22 @@ DECLINED_MIN = 5  # letters of a name that may take a case ending
 
 def _declined(doc: str, start: int, end: int) -> bool:
     """Whether doc[start:end+1], a Latin name that runs into more letters, is the name with a
-    case ending: a word of its own but for the ending."""
-    return (
-        _is_word_char(doc[end]) and not (start > 0 and _is_word_char(doc[start - 1]))
-        and DECLENSION.match(doc, end + 1) is not None
-    )
+    case ending: a word of its own but for the ending, and no other pinyin word. An ending that
+    lengthens the name's last syllable into another makes a different name: Shenhu + a is
+    Shenhua (a coal firm, a football club), Jianhu + a the given name Jianhua, Zhili + n Zhilin."""
+    if not _is_word_char(doc[end]) or start > 0 and _is_word_char(doc[start - 1]):
+        return False
+    ending = DECLENSION.match(doc, end + 1)
+    if ending is None:
+        return False
+    syllables = _pinyin_syllables()
+    last = next((doc[i : end + 1] for i in range(max(start, end - 5), end + 1) if doc[i : end + 1] in syllables), "")
+    return last + ending.group() not in syllables
+
+
+@functools.cache
+def _pinyin_syllables() -> frozenset[str]:
+    return frozenset(pinyin_readings().values())
 
 
 def _edges(key: str) -> tuple[bool, bool]:

@@ -1691,3 +1691,19 @@ def test_only_a_name_that_needs_no_context_takes_a_case_ending(tagger: Tagger) -
     assert ambiguous.relevant and ids(ambiguous) == []
     # Nor does a longer word that begins with a name count: Humenia is no case of Humen.
     assert ids(tagger.tag("Clothing exports", "Garment makers in Humenia sold more clothing abroad.")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wang Jianhua, a cotton trader, said yarn prices rose at the weaving mills.",
+        "Zhang Zhilin runs a knitting mill that makes sweaters and socks.",
+        "Li Changshun buys cotton yarn for the weaving mills.",
+        "Liu Zhujia sells cotton fabric and yarn to garment factories.",
+    ],
+)
+def test_a_pinyin_word_that_begins_with_a_name_is_no_case_of_it(tagger: Tagger, text: str) -> None:
+    # Jianhu + a, Zhili + n, Changshu + n, Zhuji + a: the ending lengthens the name's last
+    # syllable into another, which makes a different pinyin word (here a person's given name).
+    tagging = tagger.tag("Yarn market", text)
+    assert tagging.relevant and ids(tagging) == []
