@@ -660,16 +660,6 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
     return automaton
 
 
-def _quoted_price(doc: str, start: int, end: int) -> bool:
-    """Whether the name at doc[start:end+1] says where a price is quoted: "prices in Qianqing",
-    or a price per tonne or metre in its sentence (桐乡方面，POY主流价为9900元/吨)."""
-    if doc.endswith(PRICES_IN, 0, start):
-        return True
-    if doc.find("/", max(start - WINDOW_CJK, 0), end + WINDOW_CJK) < 0:
-        return False  # no "元/吨" near: most names are quoted with no price
-    return PRICE.search(doc, *_sentence(doc, start, end, WINDOW_CJK)) is not None
-
-
 def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
     """Whether a sorted list of positions has one in [low, high] other than `besides`."""
     i = bisect.bisect_left(positions, low)
@@ -768,6 +758,16 @@ def _credited(doc: str, start: int, credits: list[int]) -> bool:
     if newline < 0 and low > 0:
         return False  # a longer line is no search bar
     return _near(credits, newline + 1, newline + 13) and SEARCH_BAR.match(doc, newline + 1) is not None
+
+
+def _quoted_price(doc: str, start: int, end: int) -> bool:
+    """Whether the name at doc[start:end+1] says where a price is quoted: "prices in Qianqing",
+    or a price per tonne or metre in its sentence (桐乡方面，POY主流价为9900元/吨)."""
+    if doc.endswith(PRICES_IN, 0, start):
+        return True
+    if doc.find("/", max(start - WINDOW_CJK, 0), end + WINDOW_CJK) < 0:
+        return False  # no "元/吨" near: most names are quoted with no price
+    return PRICE.search(doc, *_sentence(doc, start, end, WINDOW_CJK)) is not None
 
 
 def _line_starts(doc: str, positions: Sequence[int]) -> list[int]:
