@@ -36,10 +36,12 @@ Taicang": not Zhongshan's Shaxi). A big local firm's name ("Anta" for Jinjiang) 
 an ambiguous name and half as much, like an address; excluded phrases ("Jinjiang Inn"), a
 place's facilities, events and products
 ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
-宁波市经信局; but not a leader's title, 石狮市委书记), datelines (at a line's start), credit lines and a firm's contact
-lines ("Add: ... Foshan City") never count, and a cluster named only in firms' names and
+宁波市经信局; but not a leader's title, 石狮市委书记), datelines (at a line's start), credit lines, a firm's contact
+lines ("Add: ... Foshan City") and a site's bar of popular searches atop the page ("热搜: 盛泽
+丝路柯桥") never count, and a cluster named only in firms' names and
 addresses ("Suzhou Lanfeng Textile Co., Ltd") is not tagged: that is where the firms are
-registered. A body's name reaches over no conjunction, list comma or verb (in 石狮和晋江市政府 only
+registered. A place a market report quotes a price from ("prices in Qianqing", 桐乡方面…9900元/吨)
+counts like an address. A body's name reaches over no conjunction, list comma or verb (in 石狮和晋江市政府 only
 晋江 is the body's). A cluster is tagged when its score is high enough and not far below the
 best cluster's (a cluster named in passing is not what the story is about; a big city named
 with its towns does not set that bar, nor is it tagged in place of its own town that misses
@@ -134,6 +136,8 @@ TERMS: dict[str, float] = {
     "印染": 1.2, "染整": 1.2, "印花": 0.7, "染色": 0.5, "丝绸": 1.0, "真丝": 1.0, "蚕丝": 0.9,
     "缫丝": 0.9, "化纤": 1.0, "化学纤维": 1.0, "纤维": 0.6, "涤纶": 1.0, "锦纶": 1.0, "氨纶": 1.0,
     "粘胶": 0.8, "无纺布": 1.0, "非织造": 1.0, "轻纺": 1.0, "袜业": 1.0, "袜子": 0.9, "棉袜": 1.0,
+    # The polyester chain's market notes: filament, staple, texturing mills (加弹, not 增加弹性).
+    "涤丝": 1.0, "短纤": 0.8, "加弹机": 0.9, "加弹厂": 0.9,
     "袜": 0.7, "牛仔裤": 1.0, "牛仔布": 1.0, "牛仔服装": 1.0, "牛仔": 0.5, "羊绒": 1.0,
     "羽绒": 0.7, "羽绒服": 0.9, "皮草": 0.5, "领带": 0.8, "手套": 0.3, "婚纱": 0.9, "礼服": 0.6, "刺绣": 0.8,
     "缝纫": 0.9, "服企": 1.0, "纺企": 1.0, "纺机": 0.9, "棉花": 0.5,
@@ -534,6 +538,15 @@ DATELINE = re.compile(
     + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
     re.ASCII,
 )
+# A market report quotes prices by place ("local market prices in Qianqing", 桐乡方面，POY主流价为
+# 9900元/吨): where a price comes from is weighed like a firm's address, so that alone it tags
+# nothing; a story about a market names it elsewhere too, in its title or lead.
+PRICES_IN = ("prices in ", "price in ", "quotes in ")
+PRICE = re.compile(
+    r"\d\s?(?:" + _words("元") + r"|yuan|rmb)\s?/\s?(?:" + _words("吨", "米", "公斤", "千克")
+    + r"|t\b|mt\b|tons?\b|tonnes?\b|kg\b|m\b|meters?\b|metres?\b)",
+    re.ASCII,
+)
 # "会议在萧山召开", "在江苏常熟召开座谈会": where a meeting was held, like a firm's address, is
 # not what the story is about; a place that hosts its own event is named again as its subject.
 VENUE_BEFORE = re.compile(_words("在") + "(?:" + _NAME_HAN + r"){0,4}\Z")  # 在, then a province or city
@@ -549,12 +562,18 @@ VENUE_GAPS = (1, 4, 7, 10, 13)  # bytes from a name's last to its verb's first: 
 VENUE_AFTER = re.compile(_ADMIN_ZH + "?" + _words("隆重", "正式", "顺利", "盛大") + "?" + _words(*VENUE_WORDS))
 # "来源：南通日报", "Source: Ningbo Daily", "[Photo/Nantong Daily]": a credit, not a subject;
 # "Add: ... Foshan City", "地址：": a firm's contact block, where its site is registered.
-CREDIT_WORDS = (
+CREDIT_LABELS = (
     "来源", "稿源", "编辑", "责任编辑", "作者", "供稿", "出处", "地址",
     "source", "editor", "photo", "credit", "add", "address",
 )
-CREDIT = re.compile(_words(*CREDIT_WORDS) + r"\s*(?::|/|" + _words("：") + ")")
+CREDIT = re.compile(_words(*CREDIT_LABELS) + r"\s*(?::|/|" + _words("：") + ")")
 CREDIT_REACH = 45  # bytes before a name on its line where a credit label is looked for
+# A trade site's bar of popular search terms atop its pages ("热搜: 棉纱 盛泽 丝路柯桥", "Hot
+# searches: ..."): a line of the site's own words, however far along it a place stands.
+SEARCH_BAR_WORDS = ("热搜", "热门搜索", "搜索热词", "hot search", "hot searches", "popular searches")
+SEARCH_BAR = re.compile(r"\s*" + _words(*SEARCH_BAR_WORDS) + r"\s*(?::|" + _words("：") + ")")
+SEARCH_BAR_REACH = 600  # bytes back to the line's start that a search bar may fill
+CREDIT_WORDS = CREDIT_LABELS + SEARCH_BAR_WORDS  # both kinds of label are found in one pass
 
 
 def _spellings(word: str) -> list[tuple[str, tuple[bool, bool]]]:
@@ -725,10 +744,30 @@ def _at_line_start(doc: str, start: int) -> bool:
 
 
 def _credited(doc: str, start: int, credits: list[int]) -> bool:
-    """Whether a name at doc[start] follows a credit label on its line ("来源：")."""
+    """Whether a name at doc[start] follows a credit label on its line ("来源：") or stands on a
+    line that a search bar's label opens ("热搜:")."""
     low = max(start - CREDIT_REACH, 0)
     low = max(doc.rfind("\n", low, start) + 1, low)  # not back to the line's start: a line may be megabytes long
-    return _near(credits, low, start) and CREDIT.search(doc, low, start) is not None
+    if _near(credits, low, start) and CREDIT.search(doc, low, start) is not None:
+        return True
+    # Or a search bar's label opens its line (after a few spaces at most).
+    low = max(start - SEARCH_BAR_REACH, 0)
+    if not _near(credits, low, start):
+        return False
+    newline = doc.rfind("\n", low, start)
+    if newline < 0 and low > 0:
+        return False  # a longer line is no search bar
+    return _near(credits, newline + 1, newline + 13) and SEARCH_BAR.match(doc, newline + 1) is not None
+
+
+def _quoted_price(doc: str, start: int, end: int) -> bool:
+    """Whether the name at doc[start:end+1] says where a price is quoted: "prices in Qianqing",
+    or a price per tonne or metre in its sentence (桐乡方面，POY主流价为9900元/吨)."""
+    if doc.endswith(PRICES_IN, 0, start):
+        return True
+    if doc.find("/", max(start - WINDOW_CJK, 0), end + WINDOW_CJK) < 0:
+        return False  # no "元/吨" near: most names are quoted with no price
+    return PRICE.search(doc, *_sentence(doc, start, end, WINDOW_CJK)) is not None
 
 
 def _line_starts(doc: str, positions: Sequence[int]) -> list[int]:
@@ -996,7 +1035,7 @@ class Tagger:
                 end in venue_ends
                 and VENUE_AFTER.match(doc, end + 1)
                 and VENUE_BEFORE.search(doc, max(start - VENUE_REACH, 0), start)
-            )
+            ) or _quoted_price(doc, start, end)  # or the market a price is quoted from
             head = (
                 doc.find(_DENG, end + 1, end + 7) >= 0 and HEAD_OF_LIST.match(doc, end + 1) and not doc.endswith(_LIST_JOINS, 0, start)
             )

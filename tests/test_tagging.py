@@ -492,6 +492,51 @@ def test_datelines_credits_and_facilities_name_no_cluster(tagger: Tagger, text: 
     assert tagging.relevant and tagging.clusters == ()
 
 
+
+@pytest.mark.parametrize(("bar", "body"), [
+    ("热搜: 棉纱  化纤  盛泽  染费  丝路柯桥  服装定制",
+     "纺织行业协会发布数据：今年前三季度全国规模以上纺织企业营业收入同比增长，服装和家纺出口回升，化纤产量保持增长。"),
+    ("熱搜：棉紗 化纖 盛澤 染費 絲路柯橋",
+     "紡織行業協會發布數據：今年前三季度全國規模以上紡織企業營業收入同比增長，服裝和家紡出口回升。"),
+    ("Hot searches: cotton yarn  Shengze  dye prices  Keqiao fabric  polyester",
+     "The national textile federation said revenue of large textile mills rose this year, while garment "
+     "and home-textile exports recovered and chemical fibre output kept growing."),
+])
+def test_a_search_bar_atop_the_page_names_no_cluster(tagger: Tagger, bar: str, body: str) -> None:
+    # A trade site's bar of popular search terms heads every page: its places are the site's.
+    tagging = tagger.tag("National textile figures", f"{bar}\n\n{body}")
+    assert tagging.relevant and tagging.clusters == ()
+    # The line below the bar is the article's again.
+    tagging = tagger.tag("National textile figures", f"{bar}\n盛泽丝绸织造企业订单饱满，面料出口增长。\n{body}")
+    assert ids(tagging) == ["shengze"]
+
+
+def test_polyester_filament_trade_words_are_textile_words(tagger: Tagger) -> None:
+    # A market note of the polyester chain: filament (涤丝), texturing mills (加弹厂), staple (短纤).
+    tagging = tagger.tag("行情简报", "本周市场成交清淡，涤丝报价小幅走低，加弹厂开机率下降，短纤报价持稳。")
+    assert tagging.relevant
+    # 增加弹性 (more flexibility) is no texturing mill.
+    assert not tagger.tag("政策简报", "会议提出增加弹性，稳定预期，推动经济持续回升。").relevant
+
+
+@pytest.mark.parametrize("text", [
+    "本周涤纶市场交投清淡，下游织造开机率下滑。桐乡方面，涤纶POY主流价为9900元/吨左右，其他工厂报价暂稳。化纤企业库存压力上升。",
+    "Weekly notes on China's cotton and polyester yarn markets, with local market prices in Qianqing. "
+    "Spun yarn prices fell as weaving mills cut their runs.",
+    "Polyester yarn markets were quiet this week. Mills in Keqiao offered 32s knitting yarn at 20,000 yuan/mt, "
+    "while weaving plants bought only what they needed.",
+])
+def test_a_place_a_price_is_quoted_from_is_no_subject(tagger: Tagger, text: str) -> None:
+    # A market report quotes prices by place: the place of one quote is not what it is about.
+    tagging = tagger.tag("Yarn market weekly", text)
+    assert tagging.relevant and tagging.clusters == ()
+
+
+def test_a_market_whose_prices_a_story_is_about_is_still_tagged(tagger: Tagger) -> None:
+    text = "本周涤纶市场交投清淡。桐乡方面，涤纶POY主流价为9900元/吨左右，其他工厂报价暂稳。"
+    assert ids(tagger.tag("桐乡化纤市场行情回暖", text)) == ["tongxiang"]
+
+
 @pytest.mark.parametrize(("title", "text"), [
     ("Buyers flock to Keqiao", "Hotel rooms near the fabric market were full as buyers ordered polyester cloth and yarn."),
     ("Fabric exports rise in Keqiao", "Statistics bureau figures show polyester fabric and yarn exports up a fifth."),
