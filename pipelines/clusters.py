@@ -16,7 +16,9 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司) or a meeting's venue (会议在萧山召开).
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司), a meeting's venue (会议在萧山召开), the
+home of a fair's visitors ("buyers from Humen") or a place named to compare with ("cities like
+Shantou", 与柯桥相比).
 Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
@@ -515,6 +517,21 @@ BODY_OR_COMPANY = re.compile(
 )
 # "a garment maker based in Suzhou" gives an address like "Suzhou-based".
 BASED_IN = ("based in ", "headquartered in ", "headquarters in ")
+# "buyers from Humen", "wholesalers mainly from Humen": where a fair's or market's visitors come
+# from is their home, like a firm's address, not what the story is about. Not "delegates from" or
+# "traders from": a cluster's own people, who speak and sell for it.
+VISITORS_FROM = re.compile(
+    r"\b(?:buyers|visitors|wholesalers|customers|clients|shoppers|tourists)"
+    r"(?:\s[a-z]+){0,2}?\sfrom\s(?:the\s)?\Z",
+    re.ASCII,
+)
+VISITORS_REACH = 40  # bytes before a name within which "buyers ... from" is looked for
+_FROM = ("from ", "from the ")
+# "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
+# subject with is weighed like an address, so that it alone tags nothing.
+COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
+_COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))  # the 与 of 与柯桥相比
+COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
 # secretary") names a person of the place, like "石狮市长": the place counts.
@@ -524,14 +541,15 @@ LEADER = re.compile(
     re.ASCII,
 )
 # A dateline opens a story's first line ("HANGZHOU, June 3 (Xinhua) --", 新华社杭州6月3日电,
-# 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일]); the same words mid-sentence are a
+# 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일], "HANGZHOU -- "); the same words mid-sentence are a
 # place and a date ("held in Keqiao, March 16-18").
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE_REACH = 36  # bytes from its line's start within which a dateline's place stands: 12 Chinese characters
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|\s?\d{1,2}\s?" + _words("월") + r"\s?\d{1,2}\s?" + _words("일")
-    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
+    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
+    + r"|(?:\s\(xinhua\))?\s--\s",  # "HANGZHOU -- In the factory of ...": a wire story's dateline without its date
     re.ASCII,
 )
 # "会议在萧山召开", "在江苏常熟召开座谈会": where a meeting was held, like a firm's address, is
@@ -639,6 +657,13 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
         return None
     automaton.make_automaton()
     return automaton
+
+
+def _compared(doc: str, start: int, end: int) -> bool:
+    """Whether the name at doc[start:end+1] is named to compare with: "like Shantou", 与柯桥相比."""
+    if doc.endswith(COMPARED_BEFORE, 0, start):
+        return True
+    return doc[start - 3 : start] in _COMPARED_WITH and COMPARED_AFTER.match(doc, end + 1) is not None
 
 
 def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
@@ -1002,6 +1027,8 @@ class Tagger:
             )
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
+                or _compared(doc, start, end)
+                or doc.endswith(_FROM, 0, start) and VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]

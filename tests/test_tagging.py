@@ -1503,7 +1503,7 @@ def test_the_pinyin_of_an_exonym_named_cluster_names_it_in_textile_context(tagge
     assert ids(spindles) == ["aksu"]
     goats = tagger.tag(
         "Herders sell fine fibre",
-        "Cashmere buyers from Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
+        "Cashmere buyers in Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
     )
     assert ids(goats) == ["ordos"]
     apples = tagger.tag("Orchard notes", "Akesu apples ripen late; growers sold them at the county fair.")
@@ -1707,3 +1707,41 @@ def test_a_pinyin_word_that_begins_with_a_name_is_no_case_of_it(tagger: Tagger, 
     # syllable into another, which makes a different pinyin word (here a person's given name).
     tagging = tagger.tag("Yarn market", text)
     assert tagging.relevant and ids(tagging) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sock knitting mills reopened, and buyers mainly from Datang ordered cotton hosiery.",
+        "Knitwear buyers from Puyuan placed sweater orders at the autumn yarn fair.",
+        "The denim fair drew visitors from the Xintang jeans cluster.",
+    ],
+)
+def test_where_buyers_and_visitors_come_from_is_no_subject(tagger: Tagger, text: str) -> None:
+    # Their home town is named like a firm's address: alone it tags nothing.
+    tagging = tagger.tag("Textile fair", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # The same name as the place where the trade is, counts.
+    assert ids(tagger.tag("Textile fair", "Sock knitting mills in Datang reopened and buyers ordered cotton hosiery.")) == ["datang"]
+
+
+def test_a_wire_dateline_without_its_date_names_no_cluster(tagger: Tagger) -> None:
+    text = "Garment plant reopens\n    NINGBO -- Sewing workers at a garment plant returned to make protective clothing and fabric masks."
+    tagging = tagger.tag("", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Mid-sentence, a dash after a name is no dateline.
+    assert ids(tagger.tag("Garment plant reopens", "Sewing workers returned to a garment plant in Ningbo -- and fabric orders grew.")) == ["ningbo"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The sweater market grew in a county, much like Puyuan did a decade ago, and knitwear orders doubled.",
+        "Dyeing mills in the county charge less than Keqiao for printed fabric.",
+        "这个县的针织企业与濮院相比规模还小，但毛衫订单增长很快。",
+        "这个县的印染企业和柯桥一样，开始把面料卖到非洲。",
+    ],
+)
+def test_a_place_named_to_compare_with_is_no_subject(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("Textile county", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
