@@ -18,7 +18,9 @@ A cluster mention counts more in the title, in the lead and with textile words n
 less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司), a meeting's venue (会议在萧山召开), the
 home of a fair's visitors ("buyers from Humen") or a place named to compare with ("cities like
-Shantou", 与柯桥相比).
+Shantou", 与柯桥相比). A cluster named once, near the end of a page that has said other things
+first and away from other clusters' names, is an aside (a price quoted from its market, where
+recruiters went) and is not tagged unless a source hint names it.
 Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
@@ -955,8 +957,8 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues)
-        return Tagging(relevance, True, self._select(raw, hints))
+        raw, asides = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues)
+        return Tagging(relevance, True, self._select(raw, hints, asides))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -989,8 +991,8 @@ class Tagger:
         text_len: int,
         colons: Sequence[int] = (),
         venues: Sequence[int] = (),
-    ) -> dict[int, float]:
-        """Raw evidence per cluster index from every name mention."""
+    ) -> tuple[dict[int, float], set[int]]:
+        """Raw evidence per cluster index from every name mention, and the clusters named only in an aside."""
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
         latin_ambiguous = False  # whether a name that needs context is a Latin word (may follow a surname)
@@ -1072,8 +1074,19 @@ class Tagger:
             lonely = lonely or not context
         if lonely and len({mention[2] for mention in counted}) >= ENUMERATION_MIN_CLUSTERS:
             counted = _enumerated(doc, counted)
+        # A cluster named once, after the page's first sentence, near its end and away from other
+        # clusters' names is an aside (a price quoted from its market, where recruiters went, a
+        # closing comparison): it is not tagged, unless a source hint names it.
+        named = Counter(mention[2] for mention in found)
+        asides: set[int] = set()
         for start, end, index, need, window, address, context in counted:
             share = (start - body_start) / max(text_len, 1)
+            if (
+                share > END_SHARE and named[index] == 1 and start < tail_start and start not in listed
+                and any(doc.find(stop, body_start, start) >= 0 for stop in SENTENCE_STOPS)
+                and not any(other[2] != index and abs(other[0] - start) <= window for other in counted)
+            ):
+                asides.add(index)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
             if start >= tail_start:
                 weight *= TAIL_FACTOR
@@ -1088,7 +1101,7 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw
+        return raw, asides
 
     def _without_namesakes(self, doc: str, found: list[tuple]) -> list[tuple]:
         """Drop an ambiguous name that another place's name qualifies: right before it
@@ -1117,7 +1130,9 @@ class Tagger:
         first, second = self._ids[a], self._ids[b]
         return first in self._ancestors[second] or second in self._ancestors[first]
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
+    def _select(
+        self, raw_by_index: dict[int, float], hints: Sequence[str], asides: frozenset[int] | set[int] = frozenset()
+    ) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
         hinted: set[str] = set()
         for hint in hints:
@@ -1128,6 +1143,8 @@ class Tagger:
                 log.debug("ignoring unknown cluster hint %r", hint)
         for cluster_id in hinted & raw.keys():
             raw[cluster_id] *= HINT_FACTOR
+        for cluster_id in {self._ids[i] for i in asides} - hinted:
+            del raw[cluster_id]
         floor = -math.log(1 - MIN_SCORE)
         # A big city named with its clusters (Dongguan with Humen and Dalang) is where they
         # lie, not a rival: it does not set the bar the other clusters must reach.

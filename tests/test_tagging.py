@@ -1745,3 +1745,39 @@ def test_a_wire_dateline_without_its_date_names_no_cluster(tagger: Tagger) -> No
 def test_a_place_named_to_compare_with_is_no_subject(tagger: Tagger, text: str) -> None:
     tagging = tagger.tag("Textile county", text)
     assert tagging.relevant and ids(tagging) == [], tagging
+
+
+YARN_PRICES = (
+    "Spinning mills raised cotton yarn quotes for a third month as textile orders recovered. "
+    "Weavers said grey fabric stocks were low and garment makers ordered early for winter. "
+    "Dyeing plants ran at full capacity. {}"
+)
+GARMENT_MARKET = (
+    "新建的服装市场下月开业，已有八百多家服装和面料商户签约入驻。市场为商户提供仓储、物流和直播服务，"
+    "并减免首年租金。{}"
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "page", "aside", "cluster_id"),
+    [
+        ("Cotton yarn prices climb", YARN_PRICES, "In the Qianqing market, combed yarn sold for 24,000 yuan a ton.", "qianqing"),
+        ("服装市场开业", GARMENT_MARKET, "管理方还在合肥、南京和常熟等地组建了招商小组。", "changshu"),
+    ],
+)
+def test_a_cluster_named_once_near_the_end_is_an_aside(tagger: Tagger, title: str, page: str, aside: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, page.format(aside))
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # A source hint keeps it; said first, the same sentence names the page's subject.
+    assert ids(tagger.tag(title, page.format(aside), hints=[cluster_id])) == [cluster_id]
+    assert ids(tagger.tag(title, aside + page.format(""))) == [cluster_id]
+
+
+def test_a_cluster_named_once_near_the_end_beside_others_is_no_aside(tagger: Tagger) -> None:
+    # The last item of a list of clusters is named once, near the end, but beside the others.
+    text = (
+        "The provincial textile council named new garment and fabric clusters this week after a year of review. "
+        "Inspectors visited mills, dyehouses and garment workshops across the province. "
+        "The clusters named were Jianhu County, Shuyang County and Qidu Town. Each gets a design centre."
+    )
+    assert set(ids(tagger.tag("New textile clusters named", text))) == {"jianhu", "shuyang", "qidu"}
