@@ -16,7 +16,8 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司), a meeting's venue (会议在萧山召开), the
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等),
+a meeting's venue (会议在萧山召开), the
 home of a fair's visitors ("buyers from Humen") or a place named to compare with ("cities like
 Shantou", 与柯桥相比). A cluster named once, near the end of a page that has said other things
 first and away from other clusters' names, is an aside (a price quoted from its market, where
@@ -531,6 +532,14 @@ VISITORS_REACH = 40  # bytes before a name within which "buyers ... from" is loo
 _FROM = ("from ", "from the ")
 # "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
 # subject with is weighed like an address, so that it alone tags nothing.
+# "知名企业，如宁波博洋、绍兴金鹰等": the examples after firms or brands are firms' names (a place
+# and a short name), which say where the firms are registered, like a company's full name.
+FIRM_EXAMPLES = re.compile(
+    _words("企业", "品牌", "公司", "厂家", "厂商") + "(?:" + _HAN + "){0,4}" + _words("，", ",", "：", ":") + "?"
+    + _words("如", "例如", "比如", "诸如") + "(?:(?:(?!" + _words("。", "，") + ")" + _HAN + "){2,8}" + _words("、") + "){0,5}\\Z"
+)
+FIRM_EXAMPLES_REACH = 75  # bytes before a name: the list's head and up to a few firms before it
+_SUCH_AS = _key("如")
 COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
 _COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))  # the 与 of 与柯桥相比
 COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
@@ -1030,6 +1039,8 @@ class Tagger:
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
                 or _compared(doc, start, end)
+                or _SUCH_AS in doc[max(start - FIRM_EXAMPLES_REACH, 0) : start]
+                and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start) is not None
                 or doc.endswith(_FROM, 0, start) and VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start)
             ) else 1.0
             found.append((start, end, index, need, edges, address))

@@ -1781,3 +1781,19 @@ def test_a_cluster_named_once_near_the_end_beside_others_is_no_aside(tagger: Tag
         "The clusters named were Jianhu County, Shuyang County and Qidu Town. Each gets a design centre."
     )
     assert set(ids(tagger.tag("New textile clusters named", text))) == {"jianhu", "shuyang", "qidu"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "浙江的纺织企业实力较强，有一批知名企业和品牌，如温岭华泰、宁波博洋等，它们在面料研发上投入很大。",
+        "这个省的服装品牌，例如绍兴金鹰、杭州丝绸等，正在拓展海外市场。",
+    ],
+)
+def test_firms_given_as_examples_after_firms_or_brands_are_no_subject(tagger: Tagger, text: str) -> None:
+    # 宁波博洋, 绍兴金鹰, 杭州丝绸: a place and a short name, listed after 企业 or 品牌 and 如, are firms' names.
+    tagging = tagger.tag("纺织服装企业", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Places given as examples after 地区 are places.
+    places = tagger.tag("纺织服装企业", "纺织业较发达的地区，如绍兴、宁波等，面料和服装企业很多。")
+    assert set(ids(places)) == {"shaoxing", "ningbo"}, places
