@@ -17,11 +17,12 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等),
-a meeting's venue (会议在萧山召开), the
-home of a fair's visitors ("buyers from Humen") or a place named to compare with ("cities like
-Shantou", 与柯桥相比). A cluster named once, near the end of a page that has said other things
-first and away from other clusters' names, is an aside (a price quoted from its market, where
-recruiters went) and is not tagged unless a source hint names it.
+a meeting's venue (会议在萧山召开), the home of a fair's visitors ("buyers from Humen"), a place
+named to compare with ("cities like Shantou", 与柯桥相比) or a neighbour in a sentence that says
+what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named once,
+near the end of a page that has said other things first and away from other clusters' names, is
+an aside (a price quoted from its market, where recruiters went) and is not tagged unless a
+source hint names it.
 Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
@@ -293,7 +294,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST, _VENUE = 0, 1, 2, 3, 4, 5, 6, 7
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST, _VENUE, _NEIGHBOUR = 0, 1, 2, 3, 4, 5, 6, 7, 8
 # What a name needs to count (kept with it in the names' automaton):
 ANYWHERE = 0  # a cluster's name or alias
 IN_CONTEXT = 1  # an ambiguous or split pinyin name: textile words or another cluster's name nearby
@@ -530,6 +531,9 @@ VISITORS_FROM = re.compile(
 )
 VISITORS_REACH = 40  # bytes before a name within which "buyers ... from" is looked for
 _FROM = ("from ", "from the ")
+# "西与杭州市余杭区紧紧相依", "毗邻深圳", "about 60 km from Hangzhou": the places a sentence says its place
+# borders or lies near are landmarks, weighed like an address.
+NEIGHBOUR_WORDS = ("毗邻", "紧邻", "相邻", "接壤", "相依", "相接", "km from", "kilometers from", "kilometres from", "away from", "bordering")
 # "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
 # subject with is weighed like an address, so that it alone tags nothing.
 # "知名企业，如宁波博洋、绍兴金鹰等": the examples after firms or brands are firms' names (a place
@@ -541,7 +545,9 @@ FIRM_EXAMPLES = re.compile(
 FIRM_EXAMPLES_REACH = 75  # bytes before a name: the list's head and up to a few firms before it
 _SUCH_AS = _key("如")
 COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
-_COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))  # the 与 of 与柯桥相比
+_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for both: most names have neither
+# The character before a Chinese name that may open either: 与 (与柯桥相比), or 如 and 、 (如宁波博洋、绍兴金鹰).
+_BEFORE_ASIDE_ZH = frozenset(_key(v) for w in "与和同跟如、" for v in (w, *variants(w)))
 COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
@@ -610,7 +616,7 @@ def _term_automaton() -> ahocorasick.Automaton:
     for colon in COLONS:  # where a list line's label may end
         key = _key(colon)
         automaton.add_word(key, (_LIST, 0.0, len(key), (False, False), key))
-    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_VENUE, VENUE_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_VENUE, VENUE_WORDS), (_NEIGHBOUR, NEIGHBOUR_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
                         (_PROFILE, PROFILE_WORDS)):
         for word in words:
             for key, edges in _spellings(word):
@@ -668,13 +674,6 @@ def _name_automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton | None:
         return None
     automaton.make_automaton()
     return automaton
-
-
-def _compared(doc: str, start: int, end: int) -> bool:
-    """Whether the name at doc[start:end+1] is named to compare with: "like Shantou", 与柯桥相比."""
-    if doc.endswith(COMPARED_BEFORE, 0, start):
-        return True
-    return doc[start - 3 : start] in _COMPARED_WITH and COMPARED_AFTER.match(doc, end + 1) is not None
 
 
 def _near(positions: list[int], low: int, high: int, besides: int = -1) -> bool:
@@ -932,8 +931,9 @@ class Tagger:
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
         venues: list[int] = []  # where a meeting's verb stands (召开)
+        neighbours: list[int] = []  # where a word stands that says what a place borders (毗邻)
         # Where the words of each kind stand that matter only by their place.
-        placed = {_MARKER: markers, _CREDIT: credits, _CONTEXT: cluster_words, _VENUE: venues, _LIST: colons}
+        placed = {_MARKER: markers, _CREDIT: credits, _CONTEXT: cluster_words, _VENUE: venues, _NEIGHBOUR: neighbours, _LIST: colons}
         for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -966,7 +966,7 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw, asides = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues)
+        raw, asides = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues, neighbours)
         return Tagging(relevance, True, self._select(raw, hints, asides))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
@@ -1000,6 +1000,7 @@ class Tagger:
         text_len: int,
         colons: Sequence[int] = (),
         venues: Sequence[int] = (),
+        neighbours: list[int] | None = None,
     ) -> tuple[dict[int, float], set[int]]:
         """Raw evidence per cluster index from every name mention, and the clusters named only in an aside."""
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
@@ -1038,10 +1039,18 @@ class Tagger:
             )
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
-                or _compared(doc, start, end)
-                or _SUCH_AS in doc[max(start - FIRM_EXAMPLES_REACH, 0) : start]
-                and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start) is not None
-                or doc.endswith(_FROM, 0, start) and VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start)
+                or (  # compared with, where visitors come from, firms given as examples
+                    doc.endswith(_BEFORE_ASIDE, 0, start)
+                    and (not doc.endswith(_FROM, 0, start) or VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start))
+                    if edges[0] else
+                    doc[start - 3 : start] in _BEFORE_ASIDE_ZH and (
+                        COMPARED_AFTER.match(doc, end + 1)
+                        or doc.find(_SUCH_AS, max(start - FIRM_EXAMPLES_REACH, 0), start) >= 0
+                        and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start)
+                    )
+                )
+                or neighbours and _near(neighbours, start - WINDOW_CJK, end + WINDOW_CJK)
+                and _near(neighbours, *_sentence(doc, start, end, WINDOW_LATIN if edges[0] else WINDOW_CJK))
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]
@@ -1085,17 +1094,19 @@ class Tagger:
             lonely = lonely or not context
         if lonely and len({mention[2] for mention in counted}) >= ENUMERATION_MIN_CLUSTERS:
             counted = _enumerated(doc, counted)
-        # A cluster named once, after the page's first sentence, near its end and away from other
+        # A cluster named once, more than a context window into the body, near its end and away from other
         # clusters' names is an aside (a price quoted from its market, where recruiters went, a
         # closing comparison): it is not tagged, unless a source hint names it.
-        named = Counter(mention[2] for mention in found)
         asides: set[int] = set()
-        for start, end, index, need, window, address, context in counted:
+        for number, (start, end, index, need, window, address, context) in enumerate(counted):
             share = (start - body_start) / max(text_len, 1)
             if (
-                share > END_SHARE and named[index] == 1 and start < tail_start and start not in listed
-                and any(doc.find(stop, body_start, start) >= 0 for stop in SENTENCE_STOPS)
-                and not any(other[2] != index and abs(other[0] - start) <= window for other in counted)
+                share > END_SHARE and start - body_start > window and start < tail_start and start not in listed
+                and not (  # counted mentions are in order: the one before and the one after are the nearest
+                    number > 0 and start - counted[number - 1][0] <= window
+                    or number + 1 < len(counted) and counted[number + 1][0] - start <= window
+                )
+                and sum(mention[2] == index for mention in found) == 1  # its only mention, counted or not
             ):
                 asides.add(index)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address

@@ -1797,3 +1797,22 @@ def test_firms_given_as_examples_after_firms_or_brands_are_no_subject(tagger: Ta
     # Places given as examples after 地区 are places.
     places = tagger.tag("纺织服装企业", "纺织业较发达的地区，如绍兴、宁波等，面料和服装企业很多。")
     assert set(ids(places)) == {"shaoxing", "ningbo"}, places
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个镇的家纺企业有两千多家，窗帘布和沙发布销往全国。镇子东与绍兴市柯桥区相接，北边毗邻萧山，交通便利。",
+        "The county's sock knitting mills sit about 80 km from Datang, and its hosiery is sold online.",
+        "Its weaving mills and garment workshops lie in a town bordering Shengze, on the Grand Canal.",
+    ],
+)
+def test_places_a_sentence_says_its_place_borders_are_landmarks(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("A textile town", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+
+
+def test_a_place_is_its_own_subject_beside_its_neighbours(tagger: Tagger) -> None:
+    # The town whose borders the sentence gives is named again as itself, and counts.
+    text = "许村镇的家纺企业有两千多家。许村西与杭州相依，南与下沙相接。许村的布艺产品销往全国。"
+    assert ids(tagger.tag("家纺名镇", text)) == ["xucun"]
