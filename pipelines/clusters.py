@@ -16,7 +16,8 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等),
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
+"companies including Erdos"),
 a meeting's venue (会议在萧山召开), the home of a fair's visitors ("buyers from Humen"), a place
 named to compare with ("cities like Shantou", 与柯桥相比) or a neighbour in a sentence that says
 what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named once,
@@ -543,11 +544,30 @@ FIRM_EXAMPLES = re.compile(
     + _words("如", "例如", "比如", "诸如") + "(?:(?:(?!" + _words("。", "，") + ")" + _HAN + "){2,8}" + _words("、") + "){0,5}\\Z"
 )
 FIRM_EXAMPLES_REACH = 75  # bytes before a name: the list's head and up to a few firms before it
+# The same in English: "the companies in the region, including Erdos and Kingdeer". The examples
+# belong to the noun right before "including" or "such as": "firms in clusters such as Keqiao" lists places.
+FIRM_EXAMPLES_EN = re.compile(
+    r"\b(?:companies|firms|brands|enterprises|manufacturers|makers|producers)"
+    r"(?:\sin\sthe\s(?:region|province|county|city|area|town))?,?\s(?:including|such\sas)\s"
+    r"(?:[a-z][a-z'&-]*(?:\s[a-z][a-z'&-]*){0,2}(?:,\s|\sand\s))*\Z",
+    re.ASCII,
+)
+_FIRM_LIST_BEFORE = ("including ", "such as ", ", ", " and ")
+
+
+def _firm_example(doc: str, start: int) -> bool:
+    """Whether a Latin name at doc[start], after "including", "such as" or a list's comma or "and",
+    is one of the firms given as examples (FIRM_EXAMPLES_EN)."""
+    low = max(start - FIRM_EXAMPLES_REACH, 0)
+    if doc.find("including ", low, start) < 0 and doc.find("such as ", low, start) < 0:
+        return False  # most lists are no examples of anything
+    return FIRM_EXAMPLES_EN.search(doc, low, start) is not None
 _SUCH_AS = _key("如")
 COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
-_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for both: most names have neither
+_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for all three: most names have none of them
 # The character before a Chinese name that may open either: 与 (与柯桥相比), or 如 and 、 (如宁波博洋、绍兴金鹰).
-_BEFORE_ASIDE_ZH = frozenset(_key(v) for w in "与和同跟如、" for v in (w, *variants(w)))
+_COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))
+_BEFORE_ASIDE_ZH = _COMPARED_WITH | {_key(v) for w in "如、" for v in (w, *variants(w))}
 COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
@@ -1042,10 +1062,11 @@ class Tagger:
                 or (  # compared with, where visitors come from, firms given as examples
                     doc.endswith(_BEFORE_ASIDE, 0, start)
                     and (not doc.endswith(_FROM, 0, start) or VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start))
+                    or doc.endswith(_FIRM_LIST_BEFORE, 0, start) and _firm_example(doc, start)
                     if edges[0] else
                     doc[start - 3 : start] in _BEFORE_ASIDE_ZH and (
-                        COMPARED_AFTER.match(doc, end + 1)
-                        or doc.find(_SUCH_AS, max(start - FIRM_EXAMPLES_REACH, 0), start) >= 0
+                        COMPARED_AFTER.match(doc, end + 1) if doc[start - 3 : start] in _COMPARED_WITH
+                        else doc.find(_SUCH_AS, max(start - FIRM_EXAMPLES_REACH, 0), start) >= 0
                         and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start)
                     )
                 )

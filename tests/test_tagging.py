@@ -1816,3 +1816,13 @@ def test_a_place_is_its_own_subject_beside_its_neighbours(tagger: Tagger) -> Non
     # The town whose borders the sentence gives is named again as itself, and counts.
     text = "许村镇的家纺企业有两千多家。许村西与杭州相依，南与下沙相接。许村的布艺产品销往全国。"
     assert ids(tagger.tag("家纺名镇", text)) == ["xucun"]
+
+
+def test_firms_given_as_examples_in_english_are_no_subject(tagger: Tagger) -> None:
+    # "Erdos" is Ordos's name and a cashmere group's: after "companies ..., including" it is the firm.
+    text = "The region's cashmere output rose. Its companies, including Erdos and a few smaller sweater makers, built spinning and knitting lines."
+    tagging = tagger.tag("Cashmere output rises", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Places given as examples after a place word stay places.
+    places = tagger.tag("Cashmere output rises", "Sweater knitting mills in cashmere towns such as Qinghe added machines.")
+    assert ids(places) == ["qinghe"], places
