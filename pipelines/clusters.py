@@ -19,7 +19,8 @@ less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
 "companies including Erdos"),
 a meeting's venue (会议在萧山召开), the home of a fair's visitors ("buyers from Humen"), a place
-named to compare with ("cities like Shantou", 与柯桥相比) or a neighbour in a sentence that says
+named to compare with ("cities like Shantou", 与柯桥相比), one in brackets that glosses where a
+thing is made ("socks (Zhuji)") or a neighbour in a sentence that says
 what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named once,
 near the end of a page that has said other things first and away from other clusters' names, is
 an aside (a price quoted from its market, where recruiters went) and is not tagged unless a
@@ -532,6 +533,10 @@ VISITORS_FROM = re.compile(
 )
 VISITORS_REACH = 40  # bytes before a name within which "buyers ... from" is looked for
 _FROM = ("from ", "from the ")
+# "a global factory for socks (Zhuji) and shirts (Ningbo)": a Latin name alone in brackets after a
+# thing, closing its phrase, glosses where the thing is made. Not an event's place ("China (Humen)
+# International Fashion Fair"), which a word follows, nor a town after its city ("Dongguan (Humen)").
+BRACKET_END = re.compile(r"\)(?:[.,;:]|\s(?:and|or)\s|\Z)")
 # "西与杭州市余杭区紧紧相依", "毗邻深圳", "about 60 km from Hangzhou": the places a sentence says its place
 # borders or lies near are landmarks, weighed like an address.
 NEIGHBOUR_WORDS = ("毗邻", "紧邻", "相邻", "接壤", "相依", "相接", "km from", "kilometers from", "kilometres from", "away from", "bordering")
@@ -1070,6 +1075,8 @@ class Tagger:
                         and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start)
                     )
                 )
+                or edges[0] and doc.endswith(" (", 0, start) and BRACKET_END.match(doc, end + 1)  # "socks (Zhuji)."
+                and not (found and found[-1][1] == start - 3)  # not a town after its city: "Dongguan (Humen)"
                 or neighbours and _near(neighbours, start - WINDOW_CJK, end + WINDOW_CJK)
                 and _near(neighbours, *_sentence(doc, start, end, WINDOW_LATIN if edges[0] else WINDOW_CJK))
             ) else 1.0

@@ -1826,3 +1826,15 @@ def test_firms_given_as_examples_in_english_are_no_subject(tagger: Tagger) -> No
     # Places given as examples after a place word stay places.
     places = tagger.tag("Cashmere output rises", "Sweater knitting mills in cashmere towns such as Qinghe added machines.")
     assert ids(places) == ["qinghe"], places
+
+
+def test_a_name_in_brackets_that_glosses_a_product_is_no_subject(tagger: Tagger) -> None:
+    text = (
+        "The county makes most of the country's umbrellas, and its province is also known for "
+        "sweaters (Puyuan) and socks (Datang). Umbrella fabric and textile orders rose this year."
+    )
+    tagging = tagger.tag("Umbrella county", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # A town in brackets after its city, and an event's place in brackets, are the subject.
+    assert ids(tagger.tag("Garment town", "Most dresses come from the garment factories in Dongguan (Humen).")) == ["humen"]
+    assert ids(tagger.tag("Fashion fair", "The China (Humen) International Fashion Fair showed garments and fabric.")) == ["humen"]
