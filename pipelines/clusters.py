@@ -17,14 +17,13 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
-"companies including Erdos"),
-a meeting's venue (会议在萧山召开), the home of a fair's visitors ("buyers from Humen"), a place
-named to compare with ("cities like Shantou", 与柯桥相比), one in brackets that glosses where a
-thing is made ("socks (Zhuji)") or a neighbour in a sentence that says
-what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named once,
-near the end of a page that has said other things first and away from other clusters' names, is
-an aside (a price quoted from its market, where recruiters went) and is not tagged unless a
-source hint names it.
+"companies including Erdos"), a meeting's venue (会议在萧山召开), the home of a fair's visitors
+("buyers from Humen"), a place named to compare with ("cities like Shantou", 与柯桥相比), one in
+brackets that glosses where a thing is made ("socks (Zhuji)") or a neighbour in a sentence that
+says what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named
+once, near the end of a page that has said other things first and away from other clusters'
+names, is an aside (a price quoted from its market, where recruiters went) and is not tagged
+unless a source hint names it.
 Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
