@@ -16,7 +16,14 @@ headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
 less near the end, after a "Related reading" marker and as a company's address
-("Hangzhou-based", "based in Suzhou", 宁波某某有限公司) or a meeting's venue (会议在萧山召开).
+("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
+"companies including Erdos"), a meeting's venue (会议在萧山召开), the home of a fair's visitors
+("buyers from Humen"), a place named to compare with ("cities like Shantou", 与柯桥相比), one in
+brackets that glosses where a thing is made ("socks (Zhuji)") or a neighbour in a sentence that
+says what a place borders or lies near (西与杭州相依, "60 km from Hangzhou"). A cluster named
+once, near the end of a page that has said other things first and away from other clusters'
+names, is an aside (a price quoted from its market, where recruiters went) and is not tagged
+unless a source hint names it.
 Words that call places clusters (产业集群,
 "industrial base", 産地) are context like textile words. Ambiguous names ("Datang") and pinyin
 names split into syllables ("Ke-qiao", "Zhang Jia Gang", "Zhi Li Town") count only with
@@ -292,7 +299,7 @@ DOMINANCE = 0.35  # a cluster needs this share of the best cluster's evidence
 WINDOW_LATIN = 120
 WINDOW_CJK = 150
 
-_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST, _VENUE = 0, 1, 2, 3, 4, 5, 6, 7
+_TERM, _TAIL, _MARKER, _CREDIT, _CONTEXT, _PROFILE, _LIST, _VENUE, _NEIGHBOUR = 0, 1, 2, 3, 4, 5, 6, 7, 8
 # What a name needs to count (kept with it in the names' automaton):
 ANYWHERE = 0  # a cluster's name or alias
 IN_CONTEXT = 1  # an ambiguous or split pinyin name: textile words or another cluster's name nearby
@@ -519,6 +526,57 @@ BODY_OR_COMPANY = re.compile(
 )
 # "a garment maker based in Suzhou" gives an address like "Suzhou-based".
 BASED_IN = ("based in ", "headquartered in ", "headquarters in ")
+# "buyers from Humen", "wholesalers mainly from Humen": where a fair's or market's visitors come
+# from is their home, like a firm's address, not what the story is about. Not "delegates from" or
+# "traders from": a cluster's own people, who speak and sell for it.
+VISITORS_FROM = re.compile(
+    r"\b(?:buyers|visitors|wholesalers|customers|clients|shoppers|tourists)"
+    r"(?:\s[a-z]+){0,2}?\sfrom\s(?:the\s)?\Z",
+    re.ASCII,
+)
+VISITORS_REACH = 40  # bytes before a name within which "buyers ... from" is looked for
+_FROM = ("from ", "from the ")
+# "a global factory for socks (Zhuji) and shirts (Ningbo)": a Latin name alone in brackets after a
+# thing, closing its phrase, glosses where the thing is made. Not an event's place ("China (Humen)
+# International Fashion Fair"), which a word follows, nor a town after its city ("Dongguan (Humen)").
+BRACKET_END = re.compile(r"\)(?:[.,;:]|\s(?:and|or)\s|\Z)")
+# "西与杭州市余杭区紧紧相依", "毗邻深圳", "about 60 km from Hangzhou": the places a sentence says its place
+# borders or lies near are landmarks, weighed like an address.
+NEIGHBOUR_WORDS = ("毗邻", "紧邻", "相邻", "接壤", "相依", "相接", "km from", "kilometers from", "kilometres from", "away from", "bordering")
+# "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
+# subject with is weighed like an address, so that it alone tags nothing.
+# "知名企业，如宁波博洋、绍兴金鹰等": the examples after firms or brands are firms' names (a place
+# and a short name), which say where the firms are registered, like a company's full name.
+FIRM_EXAMPLES = re.compile(
+    _words("企业", "品牌", "公司", "厂家", "厂商") + "(?:" + _HAN + "){0,4}" + _words("，", ",", "：", ":") + "?"
+    + _words("如", "例如", "比如", "诸如") + "(?:(?:(?!" + _words("。", "，") + ")" + _HAN + "){2,8}" + _words("、") + "){0,5}\\Z"
+)
+FIRM_EXAMPLES_REACH = 75  # bytes before a name: the list's head and up to a few firms before it
+# The same in English: "the companies in the region, including Erdos and Kingdeer". The examples
+# belong to the noun right before "including" or "such as": "firms in clusters such as Keqiao" lists places.
+FIRM_EXAMPLES_EN = re.compile(
+    r"\b(?:companies|firms|brands|enterprises|manufacturers|makers|producers)"
+    r"(?:\sin\sthe\s(?:region|province|county|city|area|town))?,?\s(?:including|such\sas)\s"
+    r"(?:[a-z][a-z'&-]*(?:\s[a-z][a-z'&-]*){0,2}(?:,\s|\sand\s))*\Z",
+    re.ASCII,
+)
+_FIRM_LIST_BEFORE = ("including ", "such as ", ", ", " and ")
+
+
+def _firm_example(doc: str, start: int) -> bool:
+    """Whether a Latin name at doc[start], after "including", "such as" or a list's comma or "and",
+    is one of the firms given as examples (FIRM_EXAMPLES_EN)."""
+    low = max(start - FIRM_EXAMPLES_REACH, 0)
+    if doc.find("including ", low, start) < 0 and doc.find("such as ", low, start) < 0:
+        return False  # most lists are no examples of anything
+    return FIRM_EXAMPLES_EN.search(doc, low, start) is not None
+_SUCH_AS = _key("如")
+COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
+_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for all three: most names have none of them
+# The character before a Chinese name that may open either: 与 (与柯桥相比), or 如 and 、 (如宁波博洋、绍兴金鹰).
+_COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))
+_BEFORE_ASIDE_ZH = _COMPARED_WITH | {_key(v) for w in "如、" for v in (w, *variants(w))}
+COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
 # secretary") names a person of the place, like "石狮市长": the place counts.
@@ -528,14 +586,15 @@ LEADER = re.compile(
     re.ASCII,
 )
 # A dateline opens a story's first line ("HANGZHOU, June 3 (Xinhua) --", 新华社杭州6月3日电,
-# 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일]); the same words mid-sentence are a
+# 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일], "HANGZHOU -- "); the same words mid-sentence are a
 # place and a date ("held in Keqiao, March 16-18").
 _DATELINE_START = frozenset(" ,0123456789" + _key("讯")[0])
 DATELINE_REACH = 36  # bytes from its line's start within which a dateline's place stands: 12 Chinese characters
 DATELINE = re.compile(
     r"\s?\d{1,2}\s?" + _words("月") + r"\s?\d{1,2}\s?" + _words("日") + "|" + _words("讯")
     + r"|\s?\d{1,2}\s?" + _words("월") + r"\s?\d{1,2}\s?" + _words("일")
-    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b",
+    + r"|,?\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s\d{1,2}\b"
+    + r"|(?:\s\(xinhua\))?\s--\s",  # "HANGZHOU -- In the factory of ...": a wire story's dateline without its date
     re.ASCII,
 )
 # A market report quotes prices by place ("local market prices in Qianqing", 桐乡方面，POY主流价为
@@ -600,7 +659,7 @@ def _term_automaton() -> ahocorasick.Automaton:
     for colon in COLONS:  # where a list line's label may end
         key = _key(colon)
         automaton.add_word(key, (_LIST, 0.0, len(key), (False, False), key))
-    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_VENUE, VENUE_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
+    for kind, words in ((_MARKER, GOVERNMENT_WORDS + COMPANY_WORDS + FACILITY_WORDS), (_VENUE, VENUE_WORDS), (_NEIGHBOUR, NEIGHBOUR_WORDS), (_CREDIT, CREDIT_WORDS), (_CONTEXT, CLUSTER_WORDS),
                         (_PROFILE, PROFILE_WORDS)):
         for word in words:
             for key, edges in _spellings(word):
@@ -935,8 +994,9 @@ class Tagger:
         profile_words: set[str] = set()
         colons: list[int] = []  # where a list line's label may end
         venues: list[int] = []  # where a meeting's verb stands (召开)
+        neighbours: list[int] = []  # where a word stands that says what a place borders (毗邻)
         # Where the words of each kind stand that matter only by their place.
-        placed = {_MARKER: markers, _CREDIT: credits, _CONTEXT: cluster_words, _VENUE: venues, _LIST: colons}
+        placed = {_MARKER: markers, _CREDIT: credits, _CONTEXT: cluster_words, _VENUE: venues, _NEIGHBOUR: neighbours, _LIST: colons}
         for end, (kind, weight, length, edges, key) in _matches(self._terms, doc):
             start = end - length + 1
             if not _on_boundary(doc, start, end, edges):
@@ -969,8 +1029,8 @@ class Tagger:
         if self._names is None:
             return Tagging(relevance, True, ())
         context = sorted(term_positions + cluster_words) if cluster_words else term_positions
-        raw = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues)
-        return Tagging(relevance, True, self._select(raw, hints))
+        raw, asides = self._mentions(self._names, doc, body_start, tail_start, context, markers, credits, len(body), colons, venues, neighbours)
+        return Tagging(relevance, True, self._select(raw, hints, asides))
 
     def _relevance(self, title_weight: float, body_terms: list[tuple[int, str, float]], body: str, tail_start: int,
                    profile_words: int = 0) -> float:
@@ -1003,8 +1063,9 @@ class Tagger:
         text_len: int,
         colons: Sequence[int] = (),
         venues: Sequence[int] = (),
-    ) -> dict[int, float]:
-        """Raw evidence per cluster index from every name mention."""
+        neighbours: list[int] | None = None,
+    ) -> tuple[dict[int, float], set[int]]:
+        """Raw evidence per cluster index from every name mention, and the clusters named only in an aside."""
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
         latin_ambiguous = False  # whether a name that needs context is a Latin word (may follow a surname)
@@ -1041,6 +1102,21 @@ class Tagger:
             )
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
+                or (  # compared with, where visitors come from, firms given as examples
+                    doc.endswith(_BEFORE_ASIDE, 0, start)
+                    and (not doc.endswith(_FROM, 0, start) or VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start))
+                    or doc.endswith(_FIRM_LIST_BEFORE, 0, start) and _firm_example(doc, start)
+                    if edges[0] else
+                    doc[start - 3 : start] in _BEFORE_ASIDE_ZH and (
+                        COMPARED_AFTER.match(doc, end + 1) if doc[start - 3 : start] in _COMPARED_WITH
+                        else doc.find(_SUCH_AS, max(start - FIRM_EXAMPLES_REACH, 0), start) >= 0
+                        and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start)
+                    )
+                )
+                or edges[0] and doc.endswith(" (", 0, start) and BRACKET_END.match(doc, end + 1)  # "socks (Zhuji)."
+                and not (found and found[-1][1] == start - 3)  # not a town after its city: "Dongguan (Humen)"
+                or neighbours and _near(neighbours, start - WINDOW_CJK, end + WINDOW_CJK)
+                and _near(neighbours, *_sentence(doc, start, end, WINDOW_LATIN if edges[0] else WINDOW_CJK))
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]
@@ -1084,8 +1160,21 @@ class Tagger:
             lonely = lonely or not context
         if lonely and len({mention[2] for mention in counted}) >= ENUMERATION_MIN_CLUSTERS:
             counted = _enumerated(doc, counted)
-        for start, end, index, need, window, address, context in counted:
+        # A cluster named once, more than a context window into the body, near its end and away from other
+        # clusters' names is an aside (a price quoted from its market, where recruiters went, a
+        # closing comparison): it is not tagged, unless a source hint names it.
+        asides: set[int] = set()
+        for number, (start, end, index, need, window, address, context) in enumerate(counted):
             share = (start - body_start) / max(text_len, 1)
+            if (
+                share > END_SHARE and start - body_start > window and start < tail_start and start not in listed
+                and not (  # counted mentions are in order: the one before and the one after are the nearest
+                    number > 0 and start - counted[number - 1][0] <= window
+                    or number + 1 < len(counted) and counted[number + 1][0] - start <= window
+                )
+                and sum(mention[2] == index for mention in found) == 1  # its only mention, counted or not
+            ):
+                asides.add(index)
             weight = BODY_MENTION * (1.0 if context else NO_CONTEXT) * address
             if start >= tail_start:
                 weight *= TAIL_FACTOR
@@ -1100,7 +1189,7 @@ class Tagger:
             raw[index] = in_title.get(index, 0.0) + sum(
                 w * REPEAT_DECAY**k for k, w in enumerate(weights)
             )
-        return raw
+        return raw, asides
 
     def _without_namesakes(self, doc: str, found: list[tuple]) -> list[tuple]:
         """Drop an ambiguous name that another place's name qualifies: right before it
@@ -1129,7 +1218,9 @@ class Tagger:
         first, second = self._ids[a], self._ids[b]
         return first in self._ancestors[second] or second in self._ancestors[first]
 
-    def _select(self, raw_by_index: dict[int, float], hints: Sequence[str]) -> tuple[ClusterTag, ...]:
+    def _select(
+        self, raw_by_index: dict[int, float], hints: Sequence[str], asides: frozenset[int] | set[int] = frozenset()
+    ) -> tuple[ClusterTag, ...]:
         raw = {self._ids[i]: r for i, r in raw_by_index.items()}
         hinted: set[str] = set()
         for hint in hints:
@@ -1140,6 +1231,8 @@ class Tagger:
                 log.debug("ignoring unknown cluster hint %r", hint)
         for cluster_id in hinted & raw.keys():
             raw[cluster_id] *= HINT_FACTOR
+        for cluster_id in {self._ids[i] for i in asides} - hinted:
+            del raw[cluster_id]
         floor = -math.log(1 - MIN_SCORE)
         # A big city named with its clusters (Dongguan with Humen and Dalang) is where they
         # lie, not a rival: it does not set the bar the other clusters must reach.

@@ -1548,7 +1548,7 @@ def test_the_pinyin_of_an_exonym_named_cluster_names_it_in_textile_context(tagge
     assert ids(spindles) == ["aksu"]
     goats = tagger.tag(
         "Herders sell fine fibre",
-        "Cashmere buyers from Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
+        "Cashmere buyers in Eerduosi paid more for fleece below 15 microns, the sweater mills said.",
     )
     assert ids(goats) == ["ordos"]
     apples = tagger.tag("Orchard notes", "Akesu apples ripen late; growers sold them at the county fair.")
@@ -1752,3 +1752,134 @@ def test_a_pinyin_word_that_begins_with_a_name_is_no_case_of_it(tagger: Tagger, 
     # syllable into another, which makes a different pinyin word (here a person's given name).
     tagging = tagger.tag("Yarn market", text)
     assert tagging.relevant and ids(tagging) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sock knitting mills reopened, and buyers mainly from Datang ordered cotton hosiery.",
+        "Knitwear buyers from Puyuan placed sweater orders at the autumn yarn fair.",
+        "The denim fair drew visitors from the Xintang jeans cluster.",
+    ],
+)
+def test_where_buyers_and_visitors_come_from_is_no_subject(tagger: Tagger, text: str) -> None:
+    # Their home town is named like a firm's address: alone it tags nothing.
+    tagging = tagger.tag("Textile fair", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # The same name as the place where the trade is, counts.
+    assert ids(tagger.tag("Textile fair", "Sock knitting mills in Datang reopened and buyers ordered cotton hosiery.")) == ["datang"]
+
+
+def test_a_wire_dateline_without_its_date_names_no_cluster(tagger: Tagger) -> None:
+    text = "Garment plant reopens\n    NINGBO -- Sewing workers at a garment plant returned to make protective clothing and fabric masks."
+    tagging = tagger.tag("", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Mid-sentence, a dash after a name is no dateline.
+    assert ids(tagger.tag("Garment plant reopens", "Sewing workers returned to a garment plant in Ningbo -- and fabric orders grew.")) == ["ningbo"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The sweater market grew in a county, much like Puyuan did a decade ago, and knitwear orders doubled.",
+        "Dyeing mills in the county charge less than Keqiao for printed fabric.",
+        "这个县的针织企业与濮院相比规模还小，但毛衫订单增长很快。",
+        "这个县的印染企业和柯桥一样，开始把面料卖到非洲。",
+    ],
+)
+def test_a_place_named_to_compare_with_is_no_subject(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("Textile county", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+
+
+YARN_PRICES = (
+    "Spinning mills raised cotton yarn quotes for a third month as textile orders recovered. "
+    "Weavers said grey fabric stocks were low and garment makers ordered early for winter. "
+    "Dyeing plants ran at full capacity. {}"
+)
+GARMENT_MARKET = (
+    "新建的服装市场下月开业，已有八百多家服装和面料商户签约入驻。市场为商户提供仓储、物流和直播服务，"
+    "并减免首年租金。{}"
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "page", "aside", "cluster_id"),
+    [
+        ("Cotton yarn prices climb", YARN_PRICES, "In the Qianqing market, combed yarn sold for 24,000 yuan a ton.", "qianqing"),
+        ("服装市场开业", GARMENT_MARKET, "管理方还在合肥、南京和常熟等地组建了招商小组。", "changshu"),
+    ],
+)
+def test_a_cluster_named_once_near_the_end_is_an_aside(tagger: Tagger, title: str, page: str, aside: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, page.format(aside))
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # A source hint keeps it; said first, the same sentence names the page's subject.
+    assert ids(tagger.tag(title, page.format(aside), hints=[cluster_id])) == [cluster_id]
+    assert ids(tagger.tag(title, aside + page.format(""))) == [cluster_id]
+
+
+def test_a_cluster_named_once_near_the_end_beside_others_is_no_aside(tagger: Tagger) -> None:
+    # The last item of a list of clusters is named once, near the end, but beside the others.
+    text = (
+        "The provincial textile council named new garment and fabric clusters this week after a year of review. "
+        "Inspectors visited mills, dyehouses and garment workshops across the province. "
+        "The clusters named were Jianhu County, Shuyang County and Qidu Town. Each gets a design centre."
+    )
+    assert set(ids(tagger.tag("New textile clusters named", text))) == {"jianhu", "shuyang", "qidu"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "浙江的纺织企业实力较强，有一批知名企业和品牌，如温岭华泰、宁波博洋等，它们在面料研发上投入很大。",
+        "这个省的服装品牌，例如绍兴金鹰、杭州丝绸等，正在拓展海外市场。",
+    ],
+)
+def test_firms_given_as_examples_after_firms_or_brands_are_no_subject(tagger: Tagger, text: str) -> None:
+    # 宁波博洋, 绍兴金鹰, 杭州丝绸: a place and a short name, listed after 企业 or 品牌 and 如, are firms' names.
+    tagging = tagger.tag("纺织服装企业", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Places given as examples after 地区 are places.
+    places = tagger.tag("纺织服装企业", "纺织业较发达的地区，如绍兴、宁波等，面料和服装企业很多。")
+    assert set(ids(places)) == {"shaoxing", "ningbo"}, places
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个镇的家纺企业有两千多家，窗帘布和沙发布销往全国。镇子东与绍兴市柯桥区相接，北边毗邻萧山，交通便利。",
+        "The county's sock knitting mills sit about 80 km from Datang, and its hosiery is sold online.",
+        "Its weaving mills and garment workshops lie in a town bordering Shengze, on the Grand Canal.",
+    ],
+)
+def test_places_a_sentence_says_its_place_borders_are_landmarks(tagger: Tagger, text: str) -> None:
+    tagging = tagger.tag("A textile town", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+
+
+def test_a_place_is_its_own_subject_beside_its_neighbours(tagger: Tagger) -> None:
+    # The town whose borders the sentence gives is named again as itself, and counts.
+    text = "许村镇的家纺企业有两千多家。许村西与杭州相依，南与下沙相接。许村的布艺产品销往全国。"
+    assert ids(tagger.tag("家纺名镇", text)) == ["xucun"]
+
+
+def test_firms_given_as_examples_in_english_are_no_subject(tagger: Tagger) -> None:
+    # "Erdos" is Ordos's name and a cashmere group's: after "companies ..., including" it is the firm.
+    text = "The region's cashmere output rose. Its companies, including Erdos and a few smaller sweater makers, built spinning and knitting lines."
+    tagging = tagger.tag("Cashmere output rises", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # Places given as examples after a place word stay places.
+    places = tagger.tag("Cashmere output rises", "Sweater knitting mills in cashmere towns such as Qinghe added machines.")
+    assert ids(places) == ["qinghe"], places
+
+
+def test_a_name_in_brackets_that_glosses_a_product_is_no_subject(tagger: Tagger) -> None:
+    text = (
+        "The county makes most of the country's umbrellas, and its province is also known for "
+        "sweaters (Puyuan) and socks (Datang). Umbrella fabric and textile orders rose this year."
+    )
+    tagging = tagger.tag("Umbrella county", text)
+    assert tagging.relevant and ids(tagging) == [], tagging
+    # A town in brackets after its city, and an event's place in brackets, are the subject.
+    assert ids(tagger.tag("Garment town", "Most dresses come from the garment factories in Dongguan (Humen).")) == ["humen"]
+    assert ids(tagger.tag("Fashion fair", "The China (Humen) International Fashion Fair showed garments and fabric.")) == ["humen"]
