@@ -543,8 +543,6 @@ BRACKET_END = re.compile(r"\)(?:[.,;:]|\s(?:and|or)\s|\Z)")
 # "西与杭州市余杭区紧紧相依", "毗邻深圳", "about 60 km from Hangzhou": the places a sentence says its place
 # borders or lies near are landmarks, weighed like an address.
 NEIGHBOUR_WORDS = ("毗邻", "紧邻", "相邻", "接壤", "相依", "相接", "km from", "kilometers from", "kilometres from", "away from", "bordering")
-# "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
-# subject with is weighed like an address, so that it alone tags nothing.
 # "知名企业，如宁波博洋、绍兴金鹰等": the examples after firms or brands are firms' names (a place
 # and a short name), which say where the firms are registered, like a company's full name.
 FIRM_EXAMPLES = re.compile(
@@ -570,13 +568,44 @@ def _firm_example(doc: str, start: int) -> bool:
     if doc.find("including ", low, start) < 0 and doc.find("such as ", low, start) < 0:
         return False  # most lists are no examples of anything
     return FIRM_EXAMPLES_EN.search(doc, low, start) is not None
-_SUCH_AS = _key("如")
+
+
+# "cities like Shantou", "cheaper than Keqiao", 与柯桥相比, 和柯桥一样: a place named to compare the
+# subject with is weighed like an address, so that it alone tags nothing.
 COMPARED_BEFORE = ("like ", "unlike ", "than ", "as in ", "compared with ", "compared to ", "similar to ")
-_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for all three: most names have none of them
+_BEFORE_ASIDE = COMPARED_BEFORE + _FROM  # one look for both: most names have neither
 # The character before a Chinese name that may open either: 与 (与柯桥相比), or 如 and 、 (如宁波博洋、绍兴金鹰).
 _COMPARED_WITH = frozenset(_key(v) for w in "与和同跟" for v in (w, *variants(w)))
 _BEFORE_ASIDE_ZH = _COMPARED_WITH | {_key(v) for w in "如、" for v in (w, *variants(w))}
 COMPARED_AFTER = re.compile(_ADMIN_ZH + "?" + _words("相比", "一样", "相似", "类似", "相同", "不同"))
+_SUCH_AS = _key("如")
+
+
+def _aside(doc: str, start: int, end: int, latin: bool, previous_end: int | None, neighbours: list[int] | None) -> bool:
+    """Whether the name at doc[start:end+1] is named as an aside, weighed like an address: a place
+    compared with, where visitors come from, a firm given as an example, a bracketed gloss after
+    a thing ("socks (Zhuji)."), a place the sentence says its place borders. `previous_end` is
+    where the name before it ends (None: it is the first)."""
+    if latin:
+        if doc.endswith(_BEFORE_ASIDE, 0, start) and (
+            not doc.endswith(_FROM, 0, start) or VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start)
+        ):
+            return True
+        if doc.endswith(_FIRM_LIST_BEFORE, 0, start) and _firm_example(doc, start):
+            return True
+        # Not a town in brackets after its city: "Dongguan (Humen)".
+        if doc.endswith(" (", 0, start) and BRACKET_END.match(doc, end + 1) and previous_end != start - 3:
+            return True
+    elif doc[start - 3 : start] in _COMPARED_WITH:
+        if COMPARED_AFTER.match(doc, end + 1):
+            return True
+    elif doc[start - 3 : start] in _BEFORE_ASIDE_ZH:
+        low = max(start - FIRM_EXAMPLES_REACH, 0)
+        if doc.find(_SUCH_AS, low, start) >= 0 and FIRM_EXAMPLES.search(doc, low, start):
+            return True
+    return bool(neighbours) and _near(neighbours, start - WINDOW_CJK, end + WINDOW_CJK) and _near(
+        neighbours, *_sentence(doc, start, end, WINDOW_LATIN if latin else WINDOW_CJK)
+    )
 MARKER_REACH = 60  # bytes after a name within which a body or company word is looked for
 # A leader's title after the body ("石狮市委书记", "Jinjiang Municipal Party Committee
 # secretary") names a person of the place, like "石狮市长": the place counts.
@@ -1102,21 +1131,7 @@ class Tagger:
             )
             address = ADDRESS_FACTOR if (
                 after or need == FIRM or doc.startswith("-based", end + 1) or doc.endswith(BASED_IN, 0, start) or venue or head
-                or (  # compared with, where visitors come from, firms given as examples
-                    doc.endswith(_BEFORE_ASIDE, 0, start)
-                    and (not doc.endswith(_FROM, 0, start) or VISITORS_FROM.search(doc, max(start - VISITORS_REACH, 0), start))
-                    or doc.endswith(_FIRM_LIST_BEFORE, 0, start) and _firm_example(doc, start)
-                    if edges[0] else
-                    doc[start - 3 : start] in _BEFORE_ASIDE_ZH and (
-                        COMPARED_AFTER.match(doc, end + 1) if doc[start - 3 : start] in _COMPARED_WITH
-                        else doc.find(_SUCH_AS, max(start - FIRM_EXAMPLES_REACH, 0), start) >= 0
-                        and FIRM_EXAMPLES.search(doc, max(start - FIRM_EXAMPLES_REACH, 0), start)
-                    )
-                )
-                or edges[0] and doc.endswith(" (", 0, start) and BRACKET_END.match(doc, end + 1)  # "socks (Zhuji)."
-                and not (found and found[-1][1] == start - 3)  # not a town after its city: "Dongguan (Humen)"
-                or neighbours and _near(neighbours, start - WINDOW_CJK, end + WINDOW_CJK)
-                and _near(neighbours, *_sentence(doc, start, end, WINDOW_LATIN if edges[0] else WINDOW_CJK))
+                or _aside(doc, start, end, edges[0], found[-1][1] if found else None, neighbours)
             ) else 1.0
             found.append((start, end, index, need, edges, address))
             latin_ambiguous = latin_ambiguous or need != ANYWHERE and edges[0]
