@@ -215,12 +215,14 @@ def test_a_read_only_archive_or_folder_stops_writers_and_is_read_by_readers(tmp_
 
 @pytest.fixture
 def tmpfs(tmp_path: Path):
-    """A small file system of its own, mounted for the test (root only)."""
+    """A small file system of its own, mounted for the test (root only). 16 MB: the crawl that
+    completes after a full disk stores 200 pages, a write-ahead log of up to 3 MB and a feed per
+    cluster (about 0.8 MB); at 4 MB that crawl filled the disk again on some runs."""
     if not ROOT:
         pytest.skip("mounting a tmpfs needs root")
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount_point)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mount_point)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
