@@ -1883,3 +1883,44 @@ def test_a_name_in_brackets_that_glosses_a_product_is_no_subject(tagger: Tagger)
     # A town in brackets after its city, and an event's place in brackets, are the subject.
     assert ids(tagger.tag("Garment town", "Most dresses come from the garment factories in Dongguan (Humen).")) == ["humen"]
     assert ids(tagger.tag("Fashion fair", "The China (Humen) International Fashion Fair showed garments and fabric.")) == ["humen"]
+
+
+# Other-language pages, a second held-out sample (issue 13): silk and the fashion industry in
+# Spanish and Portuguese, weaving in Korean, and how Korean and Japanese pages write names.
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("La seda de Nanchong", "Nanchong vive de la seda: sus granjas de sericultura y sus fábricas exportan a Europa.", "nanchong"),
+        ("커차오 직조업 호황", "커차오의 직조업이 빠르게 커졌고 직조기 수천 대가 밤낮으로 돌아간다.", "keqiao"),
+        ("직리진 아동복 업체 주문 증가", "직리진의 아동복 업체들이 봉제 공장을 늘리고 있다.", "zhili"),
+        ("케차오 원단 시장", "케차오의 직물 도매상들이 날염 직물을 더 많이 팔았다.", "keqiao"),
+        ("諸曁市の靴下メーカー", "諸曁市の靴下メーカーが新しい編み機を入れ、靴下の生産を増やした。", "zhuji"),
+    ],
+)
+def test_words_and_spellings_of_a_second_other_language_sample(
+    tagger: Tagger, title: str, text: str, cluster_id: str
+) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+def test_the_fashion_industry_by_name_is_textile_news(tagger: Tagger) -> None:
+    # A one-line page: "ropa" alone in it is not enough, the industry named beside it is.
+    tagging = tagger.tag("", "México es un gran cliente del negocio de la moda chino y compra allí mucha ropa.")
+    assert tagging.relevant, tagging
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        # 직조 alone is inside 구직 + 조건 ("job-seeking terms"); "seda" in Italian is "sedates".
+        ("닝보 구직조건 안내", "닝보시가 구직조건 안내 센터를 열었다. 구직조건 상담도 한다."),
+        ("Ningbo, il medico seda il paziente", "A Ningbo il medico seda il paziente prima dell'operazione."),
+    ],
+)
+def test_short_words_of_one_language_are_not_textile_words_in_another(tagger: Tagger, title: str, text: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert not tagging.relevant and tagging.clusters == ()
