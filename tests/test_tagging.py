@@ -1924,3 +1924,37 @@ def test_the_fashion_industry_by_name_is_textile_news(tagger: Tagger) -> None:
 def test_short_words_of_one_language_are_not_textile_words_in_another(tagger: Tagger, title: str, text: str) -> None:
     tagging = tagger.tag(title, text)
     assert not tagging.relevant and tagging.clusters == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        # Russian names of the clusters, in their cases (a soft sign dropped: Пуюань, Пуюаня).
+        ("Детская одежда из Чжили", "Швейные фабрики Чжили выпускают детскую одежду.", "zhili"),
+        ("Трикотаж Пуюаня", "Трикотажные фабрики Пуюаня выпускают трикотаж и одежду.", "puyuan"),
+        ("Трикотаж Тунсяна", "Трикотажные фабрики Тунсяна выпускают трикотаж и одежду.", "tongxiang"),
+        ("Ткани Шэнцзэ", "Ткацкие фабрики в Шэнцзэ производят шёлковые ткани и одежду.", "shengze"),
+        ("Джинсы из Синьтана", "Швейные фабрики в Синьтане шьют джинсы и другую одежду.", "xintang"),
+        ("Носки из Датана", "Текстильная промышленность Датана выпускает носки, трикотаж и текстиль.", "datang"),
+        ("Одежда Сяошаня", "Текстильные фабрики Сяошаня выпускают одежду.", "xiaoshan"),
+        ("Бельё из Гужао", "Текстильные фабрики Гужао выпускают нижнее бельё и одежду.", "gurao"),
+        ("Текстиль Цзянъиня", "Текстильные фабрики Цзянъиня выпускают ткани и одежду.", "jiangyin"),
+        ("Носки Чжуцзи", "Текстильные фабрики Чжуцзи выпускают носки и одежду.", "zhuji"),
+        ("Рынок Сицяо", "Текстильный рынок Сицяо продаёт ткани.", "xiqiao"),
+        ("Ткани Уцзяна", "Текстильные фабрики Уцзяна выпускают ткани.", "wujiang"),
+        ("Обувь Вэньчжоу", "Текстильные и швейные фабрики Вэньчжоу выпускают одежду.", "wenzhou"),
+        # Korean.
+        ("즈리진 아동복", "즈리진의 아동복 업체들이 봉제 공장을 늘렸다.", "zhili"),
+        ("퉁샹 스웨터", "퉁샹의 스웨터 업체들이 의류 수출을 늘렸다.", "tongxiang"),
+        ("샤오산 화학섬유", "샤오산의 섬유 기업들이 직물 수출을 늘렸다.", "xiaoshan"),
+        ("원저우 의류", "원저우의 의류 업체들이 봉제 공장을 늘렸다.", "wenzhou"),
+    ],
+)
+def test_russian_and_korean_names_of_more_clusters(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+def test_datang_in_russian_is_as_ambiguous_as_in_pinyin(tagger: Tagger) -> None:
+    assert tagger.tag("Династия Датан", "Историки пишут о династии Датан и её столице.").clusters == ()
