@@ -1958,3 +1958,17 @@ def test_russian_and_korean_names_of_more_clusters(tagger: Tagger, title: str, t
 
 def test_datang_in_russian_is_as_ambiguous_as_in_pinyin(tagger: Tagger) -> None:
     assert tagger.tag("Династия Датан", "Историки пишут о династии Датан и её столице.").clusters == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        # Japanese forms of characters in town names that are neither Simplified nor Traditional.
+        ("沙渓のジーンズ", "中山市沙渓鎮の縫製工場はカジュアルウェアとジーンズを作る。", "shaxi"),
+        ("蘭渓の織物", "蘭渓市の織物工場が綿布の生産を増やした。", "lanxi"),
+        ("周荘の紡績", "江陰市周荘鎮の紡績工場が綿糸を作る。", "zhouzhuang-jiangyin"),
+        ("塩歩の下着", "南海塩歩の下着工場が肌着を作る。", "yanbu"),
+    ],
+)
+def test_japanese_forms_of_town_names_match(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
