@@ -180,6 +180,12 @@ TERMS: dict[str, float] = {
     "calzado": 0.5, "gorros": 0.6, "sombreros": 0.6, "cachemira": 1.0, "mezclilla": 1.0, "suéteres": 0.9,
     "jerséis": 0.9, "hilo": 0.5, "tintorería*": 0.8, "costura": 0.7, "maquila*": 0.8, "hilandería*": 1.0,
     "abrigos": 0.5, "bufandas": 0.6, "guantes": 0.3,
+    # Silk and silk farming in Spanish and Portuguese: "seda" with its article or preposition, since
+    # alone it is also Italian for "calms" ("la polizia seda la rissa").
+    "de seda": 0.7, "da seda": 0.7, "la seda": 0.7, "sedas": 0.7, "sericultura": 0.8, "sericicultura": 0.8,
+    # The fashion industry by name, as "modeindustrie" in German: "moda" alone is only a trend.
+    "industria de la moda": 0.9, "negocio de la moda": 0.9, "sector de la moda": 0.9,
+    "indústria da moda": 0.9, "setor da moda": 0.9, "industria della moda": 0.9, "industrie de la mode": 0.9,
     "têxtil": 1.0, "têxteis": 1.0, "vestuário": 1.0, "roupa": 0.8, "roupas": 0.8,
     "confecção": 1.0, "confecções": 1.0, "tecido": 0.8, "tecidos": 0.9, "fiação": 0.9,
     "algodão": 0.7, "meias": 0.5, "calçado": 0.5, "chapéus": 0.6, "malha": 0.7, "malharia*": 1.0,
@@ -208,9 +214,10 @@ TERMS: dict[str, float] = {
     "швейн*": 1.0, "хлопчатобумаж*": 1.0,
     # Korean (Hangul): textiles (섬유, 방직 from 紡織), fabric, clothing and garment making. Not
     # 니트 (inside 유니트, "unit") nor 원단 (also New Year's Day); fibre in food, a cable or glass is none.
+    # Weaving (직조, 織造) only in its compounds: alone it is inside 구직+조건 ("job-seeking terms").
     "섬유": 0.8, "섬유산업": 1.0, "방직": 1.0, "방적": 1.0, "직물": 1.0, "의류": 1.0, "의복": 0.8,
     "봉제": 1.0, "아동복": 1.0, "여성복": 1.0, "남성복": 1.0, "양말": 0.9, "청바지": 0.9, "날염": 1.0,
-    "스웨터": 0.9, "속옷": 0.9, "패션": 0.4, "식이섬유": 0.0, "섬유질": 0.0, "광섬유": 0.0, "유리섬유": 0.0,
+    "스웨터": 0.9, "속옷": 0.9, "직조 산업": 1.0, "직조업": 1.0, "직조기": 0.9, "패션": 0.4, "식이섬유": 0.0, "섬유질": 0.0, "광섬유": 0.0, "유리섬유": 0.0,
     # Japanese
     "繊維": 1.0, "紡績": 1.0, "衣料": 1.0, "衣類": 0.9, "衣服": 0.9, "アパレル": 1.0, "縫製": 1.0,
     "織物": 1.0, "生地": 0.7, "ニット": 1.0, "セーター": 0.9, "靴下": 0.9, "毛皮": 0.5, "シルク": 0.8,

@@ -1883,3 +1883,92 @@ def test_a_name_in_brackets_that_glosses_a_product_is_no_subject(tagger: Tagger)
     # A town in brackets after its city, and an event's place in brackets, are the subject.
     assert ids(tagger.tag("Garment town", "Most dresses come from the garment factories in Dongguan (Humen).")) == ["humen"]
     assert ids(tagger.tag("Fashion fair", "The China (Humen) International Fashion Fair showed garments and fabric.")) == ["humen"]
+
+
+# Other-language pages, a second held-out sample (issue 13): silk and the fashion industry in
+# Spanish and Portuguese, weaving in Korean, and how Korean and Japanese pages write names.
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        ("La seda de Nanchong", "Nanchong vive de la seda: sus granjas de sericultura y sus fábricas exportan a Europa.", "nanchong"),
+        ("커차오 직조업 호황", "커차오의 직조업이 빠르게 커졌고 직조기 수천 대가 밤낮으로 돌아간다.", "keqiao"),
+        ("직리진 아동복 업체 주문 증가", "직리진의 아동복 업체들이 봉제 공장을 늘리고 있다.", "zhili"),
+        ("케차오 원단 시장", "케차오의 직물 도매상들이 날염 직물을 더 많이 팔았다.", "keqiao"),
+        ("諸曁市の靴下メーカー", "諸曁市の靴下メーカーが新しい編み機を入れ、靴下の生産を増やした。", "zhuji"),
+    ],
+)
+def test_words_and_spellings_of_a_second_other_language_sample(
+    tagger: Tagger, title: str, text: str, cluster_id: str
+) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+def test_the_fashion_industry_by_name_is_textile_news(tagger: Tagger) -> None:
+    # A one-line page: "ropa" alone in it is not enough, the industry named beside it is.
+    tagging = tagger.tag("", "México es un gran cliente del negocio de la moda chino y compra allí mucha ropa.")
+    assert tagging.relevant, tagging
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        # 직조 alone is inside 구직 + 조건 ("job-seeking terms"); "seda" in Italian is "sedates".
+        ("닝보 구직조건 안내", "닝보시가 구직조건 안내 센터를 열었다. 구직조건 상담도 한다."),
+        ("Ningbo, il medico seda il paziente", "A Ningbo il medico seda il paziente prima dell'operazione."),
+    ],
+)
+def test_short_words_of_one_language_are_not_textile_words_in_another(tagger: Tagger, title: str, text: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert not tagging.relevant and tagging.clusters == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        # Russian names of the clusters, in their cases (a soft sign dropped: Пуюань, Пуюаня).
+        ("Детская одежда из Чжили", "Швейные фабрики Чжили выпускают детскую одежду.", "zhili"),
+        ("Трикотаж Пуюаня", "Трикотажные фабрики Пуюаня выпускают трикотаж и одежду.", "puyuan"),
+        ("Трикотаж Тунсяна", "Трикотажные фабрики Тунсяна выпускают трикотаж и одежду.", "tongxiang"),
+        ("Ткани Шэнцзэ", "Ткацкие фабрики в Шэнцзэ производят шёлковые ткани и одежду.", "shengze"),
+        ("Джинсы из Синьтана", "Швейные фабрики в Синьтане шьют джинсы и другую одежду.", "xintang"),
+        ("Носки из Датана", "Текстильная промышленность Датана выпускает носки, трикотаж и текстиль.", "datang"),
+        ("Одежда Сяошаня", "Текстильные фабрики Сяошаня выпускают одежду.", "xiaoshan"),
+        ("Бельё из Гужао", "Текстильные фабрики Гужао выпускают нижнее бельё и одежду.", "gurao"),
+        ("Текстиль Цзянъиня", "Текстильные фабрики Цзянъиня выпускают ткани и одежду.", "jiangyin"),
+        ("Носки Чжуцзи", "Текстильные фабрики Чжуцзи выпускают носки и одежду.", "zhuji"),
+        ("Рынок Сицяо", "Текстильный рынок Сицяо продаёт ткани.", "xiqiao"),
+        ("Ткани Уцзяна", "Текстильные фабрики Уцзяна выпускают ткани.", "wujiang"),
+        ("Обувь Вэньчжоу", "Текстильные и швейные фабрики Вэньчжоу выпускают одежду.", "wenzhou"),
+        # Korean.
+        ("즈리진 아동복", "즈리진의 아동복 업체들이 봉제 공장을 늘렸다.", "zhili"),
+        ("퉁샹 스웨터", "퉁샹의 스웨터 업체들이 의류 수출을 늘렸다.", "tongxiang"),
+        ("샤오산 화학섬유", "샤오산의 섬유 기업들이 직물 수출을 늘렸다.", "xiaoshan"),
+        ("원저우 의류", "원저우의 의류 업체들이 봉제 공장을 늘렸다.", "wenzhou"),
+    ],
+)
+def test_russian_and_korean_names_of_more_clusters(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    tagging = tagger.tag(title, text)
+    assert tagging.relevant, tagging
+    assert ids(tagging) == [cluster_id]
+
+
+def test_datang_in_russian_is_as_ambiguous_as_in_pinyin(tagger: Tagger) -> None:
+    assert tagger.tag("Династия Датан", "Историки пишут о династии Датан и её столице.").clusters == ()
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "cluster_id"),
+    [
+        # Japanese forms of characters in town names that are neither Simplified nor Traditional.
+        ("沙渓のジーンズ", "中山市沙渓鎮の縫製工場はカジュアルウェアとジーンズを作る。", "shaxi"),
+        ("蘭渓の織物", "蘭渓市の織物工場が綿布の生産を増やした。", "lanxi"),
+        ("周荘の紡績", "江陰市周荘鎮の紡績工場が綿糸を作る。", "zhouzhuang-jiangyin"),
+        ("塩歩の下着", "南海塩歩の下着工場が肌着を作る。", "yanbu"),
+    ],
+)
+def test_japanese_forms_of_town_names_match(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
+    assert ids(tagger.tag(title, text)) == [cluster_id]
