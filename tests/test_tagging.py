@@ -1883,3 +1883,36 @@ def test_a_name_in_brackets_that_glosses_a_product_is_no_subject(tagger: Tagger)
     # A town in brackets after its city, and an event's place in brackets, are the subject.
     assert ids(tagger.tag("Garment town", "Most dresses come from the garment factories in Dongguan (Humen).")) == ["humen"]
     assert ids(tagger.tag("Fashion fair", "The China (Humen) International Fashion Fair showed garments and fabric.")) == ["humen"]
+
+
+def test_a_roll_of_town_offices_names_the_towns(tagger: Tagger) -> None:
+    # An award list whose lines hold only the offices of towns: the towns won, so the page is about them.
+    text = (
+        "省纺织协会表彰一批纺织服装特色名镇,以下单位获得集群建设先进奖。\n\n"
+        "  震泽镇人民政府  梅李镇人民政府\n\n"
+        "  古里镇人民政府  碧溪镇人民政府\n\n"
+        "  璜泾镇人民政府  桃源镇人民政府\n"
+    )
+    tagging = tagger.tag("纺织集群先进单位名单", text)
+    assert ids(tagging) == ["bixi", "guli", "huangjing", "meili", "taoyuan-wujiang", "zhenze"], tagging
+
+
+def test_an_office_in_a_sentence_is_still_no_place(tagger: Tagger) -> None:
+    # A town's office that does something in a sentence stays an office, even beside another.
+    text = "柯桥区的印染企业完成搬迁。震泽镇人民政府 梅李镇人民政府 联合发布了通知,介绍各自的政策。"
+    assert ids(tagger.tag("印染企业搬迁", text)) == ["keqiao"]
+
+
+def test_a_town_named_again_with_its_trade_is_tagged_in_place_of_its_city(tagger: Tagger) -> None:
+    # A county city's fair story, its home-textile town named twice: the town is the most specific subject.
+    text = (
+        "A home textile fair opened in Haimen on Friday, and Haimen officials welcomed buyers of bedding. "
+        "Haimen has made duvets and towels for decades, and Haimen firms signed export deals at the fair. "
+        "The Dieshiqiao Home Textile Fair filled four halls with bedding and curtains. "
+        "Haimen expects more exhibitors next year. Dieshiqiao is the country's biggest home textile market."
+    )
+    assert ids(tagger.tag("Home textile fair opens in Haimen", text)) == ["dieshiqiao"]
+    # Named once, a town stays below its city: a passing mention.
+    once = text.replace(" Dieshiqiao is the country's biggest home textile market.", "").replace("The Dieshiqiao", "The")
+    once += " A shuttle bus ran from Dieshiqiao."
+    assert ids(tagger.tag("Home textile fair opens in Haimen", once)) == ["haimen"]
