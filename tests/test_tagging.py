@@ -1916,3 +1916,10 @@ def test_a_town_named_again_with_its_trade_is_tagged_in_place_of_its_city(tagger
     once = text.replace(" Dieshiqiao is the country's biggest home textile market.", "").replace("The Dieshiqiao", "The")
     once += " A shuttle bus ran from Dieshiqiao."
     assert ids(tagger.tag("Home textile fair opens in Haimen", once)) == ["haimen"]
+
+
+def test_junan_spelt_as_two_words_is_the_denim_town(tagger: Tagger) -> None:
+    # Foshan's own English pages write the town "Jun An"; apart, the two syllables are also a given name.
+    text = "Denim makers in Jun An shipped more jeans this year, and Jun An opened a fabric washing park."
+    assert ids(tagger.tag("Jeans exports rise", text)) == ["junan"]
+    assert ids(tagger.tag("School news", "Jun An won the school's chess contest on Friday.")) == []
