@@ -15,7 +15,8 @@ textile news either. A page stored as one short line and no title kept only its
 headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
-less near the end, after a "Related reading" marker and as a company's address
+less near the end (but not in the last sentences of an excerpt cut off mid-sentence, with
+textile words in its own sentence), after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
 "companies including Erdos"), a meeting's venue (会议在萧山召开), the home of a fair's visitors
 ("buyers from Humen"), a place named to compare with ("cities like Shantou", 与柯桥相比), one in
@@ -810,6 +811,23 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
 # them with textile words near, lends that context to its names (not to a big city's, which
 # needs textile words in its own sentence, nor to a firm's).
 ENUMERATION_MIN_CLUSTERS = 3
+# An excerpt cut off mid-sentence (as a search index keeps a page's beginning) has no real end:
+# a name in its last sentences with textile words in its own sentence is where the story goes
+# on, not a closing aside, and is not weighed down near the end. Its last line is a paragraph
+# that stops without a full stop; a whole page ends at a full stop, a credit or a footer, and
+# a headline (a related story's) is shorter.
+CUT_LINE_BYTES = 120  # 120 Latin letters, 40 Chinese characters
+_SENTENCE_ENDS = tuple(_key(c) for c in (".", "!", "?", "\"", "。", "！", "？", "”", "…", ")", "）"))
+
+
+def _cut_off(doc: str, tail_start: int) -> bool:
+    """Whether the text is an excerpt cut off mid-sentence (and has no tail after a marker)."""
+    text_end = len(doc.rstrip())
+    line_start = doc.rfind("\n", 0, text_end) + 1
+    return (
+        tail_start == len(doc) and text_end - line_start > CUT_LINE_BYTES
+        and not doc.endswith(_SENTENCE_ENDS, line_start, text_end)
+    )
 
 
 def _enumerated(doc: str, counted: list[tuple[int, int, int, int, int, float, bool]]) -> list[tuple]:
@@ -1191,6 +1209,7 @@ class Tagger:
         # clusters' names is an aside (a price quoted from its market, where recruiters went, a
         # closing comparison): it is not tagged, unless a source hint names it.
         asides: set[int] = set()
+        cut = _cut_off(doc, tail_start)
         for number, (start, end, index, need, window, address, context) in enumerate(counted):
             share = (start - body_start) / max(text_len, 1)
             if (
@@ -1207,7 +1226,9 @@ class Tagger:
                 weight *= TAIL_FACTOR
             elif share < LEAD_SHARE:
                 weight *= LEAD_BONUS
-            elif share > END_SHARE and start not in listed:  # a list runs to its end
+            elif share > END_SHARE and start not in listed and not (
+                cut and context and _near(terms, *_sentence(doc, start, end, window))
+            ):  # a list runs to its end; so does a cut excerpt (CUT_LINE_BYTES)
                 weight *= 1 - (1 - END_FACTOR) * (share - END_SHARE) / (1 - END_SHARE)
             body[index].append(weight)
         raw: dict[int, float] = {}

@@ -1923,3 +1923,21 @@ def test_junan_spelt_as_two_words_is_the_denim_town(tagger: Tagger) -> None:
     text = "Denim makers in Jun An shipped more jeans this year, and Jun An opened a fabric washing park."
     assert ids(tagger.tag("Jeans exports rise", text)) == ["junan"]
     assert ids(tagger.tag("School news", "Jun An won the school's chess contest on Friday.")) == []
+
+
+def test_a_cluster_in_the_last_sentences_of_a_cut_excerpt_is_not_decayed(tagger: Tagger) -> None:
+    # An excerpt cut off mid-sentence has no real end: a second cluster named with textile words in
+    # its last sentences is where the story went on, not a closing aside.
+    body = (
+        "Fabric traders in Keqiao reported busier weeks as autumn orders arrived from garment makers. "
+        "Keqiao's market sold more polyester and printed fabric than a year earlier, managers said. "
+        "Dyeing mills in Keqiao ran at full load, and buyers asked for quicker delivery of lining fabric. "
+        "Many mills raised prices for dyeing slightly, citing dearer dyes and power, and buyers accepted. "
+        "Keqiao officials expect the busy season to last until the end of the year, with more fabric buyers from abroad. "
+        "Printing plants hired more workers for the night shifts and bought new digital printers for short runs. "
+        "Silk weavers in Shengze also saw fabric orders rise, and Shengze mills added looms for chiffon fabric, "
+        "and Shengze traders said their polyester fabric stocks fell to the lowest level since the spring because"
+    )
+    assert ids(tagger.tag("Keqiao fabric market busy", body)) == ["keqiao", "shengze"]
+    # The same words ending a whole page, at a full stop: the end still decays.
+    assert ids(tagger.tag("Keqiao fabric market busy", body + " of exports.")) == ["keqiao"]
