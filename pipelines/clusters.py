@@ -15,7 +15,8 @@ textile news either. A page stored as one short line and no title kept only its
 headline, and is read as one. Off-topic articles get no cluster tags at all.
 
 A cluster mention counts more in the title, in the lead and with textile words nearby, and
-less near the end, after a "Related reading" marker and as a company's address
+less near the end (but not in the last sentences of an excerpt cut off mid-sentence, with
+textile words in its own sentence), after a "Related reading" marker and as a company's address
 ("Hangzhou-based", "based in Suzhou", 宁波某某有限公司; firms given as examples, 品牌如宁波博洋等,
 "companies including Erdos"), a meeting's venue (会议在萧山召开), the home of a fair's visitors
 ("buyers from Humen"), a place named to compare with ("cities like Shantou", 与柯桥相比), one in
@@ -45,14 +46,15 @@ place's facilities, events and products
 ("Nantong airport", "Humen Bridge", 南通大学, 绍兴黄酒), government bodies ("Ningbo city hall",
 宁波市经信局; but not a leader's title, 石狮市委书记), datelines (at a line's start), credit lines, a firm's contact
 lines ("Add: ... Foshan City") and a site's bar of popular searches atop the page ("热搜: 盛泽
-丝路柯桥") never count, and a cluster named only in firms' names and
+丝路柯桥") never count (but a line that holds only places' offices, 盛泽镇人民政府 桃源镇人民政府,
+is a roll of awards and lists its places), and a cluster named only in firms' names and
 addresses ("Suzhou Lanfeng Textile Co., Ltd") is not tagged: that is where the firms are
 registered. A place a market report quotes a price from ("prices in Qianqing", 桐乡方面…9900元/吨)
 counts like an address. A body's name reaches over no conjunction, list comma or verb (in 石狮和晋江市政府 only
 晋江 is the body's). A cluster is tagged when its score is high enough and not far below the
 best cluster's (a cluster named in passing is not what the story is about; a big city named
 with its towns does not set that bar, nor is it tagged in place of its own town that misses
-the bar); the ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it,
+the bar, nor is any place tagged in place of its town named more than once); the ancestors of a tagged cluster (Shaoxing for Keqiao) are then folded into it,
 so the story is tagged once. Source hints raise the score of their clusters (and their
 children) that the text mentions; they never add a cluster the text does not name. Matching
 is on UTF-8 bytes of the folded text: Latin names need word boundaries (a footnote number,
@@ -621,6 +623,13 @@ LEADER = re.compile(
     + r"|(?:(?:deputy|vice|executive)\s)?(?:secretary|mayor)\b)",
     re.ASCII,
 )
+# A line that holds nothing but the offices of two places or more ("盛泽镇人民政府 桃源镇人民政府")
+# is a roll of awards or titles given to the places, not a statement by an office: its places are
+# listed like the clusters of a list line.
+_BLANK = r"(?:[ \t]|\xe3\x80\x80)*"  # spaces, tabs and the full-width space
+BODY_ROLL = re.compile(
+    _BLANK + "(?:" + _HAN + "{1,10}?" + _words("人民政府", "政府") + _BLANK + r"){2,}(?:\n|\Z)", re.ASCII
+)
 # A dateline opens a story's first line ("HANGZHOU, June 3 (Xinhua) --", 新华社杭州6月3日电,
 # 本报柯桥讯, the Korean edition's [신화망 항저우 11월18일], "HANGZHOU -- "); the same words mid-sentence are a
 # place and a date ("held in Keqiao, March 16-18").
@@ -809,6 +818,23 @@ def _sentence(doc: str, start: int, end: int, window: int) -> tuple[int, int]:
 # them with textile words near, lends that context to its names (not to a big city's, which
 # needs textile words in its own sentence, nor to a firm's).
 ENUMERATION_MIN_CLUSTERS = 3
+# An excerpt cut off mid-sentence (as a search index keeps a page's beginning) has no real end:
+# a name in its last sentences with textile words in its own sentence is where the story goes
+# on, not a closing aside, and is not weighed down near the end. Its last line is a paragraph
+# that stops without a full stop; a whole page ends at a full stop, a credit or a footer, and
+# a headline (a related story's) is shorter.
+CUT_LINE_BYTES = 120  # 120 Latin letters, 40 Chinese characters
+_SENTENCE_ENDS = tuple(_key(c) for c in (".", "!", "?", "\"", "。", "！", "？", "”", "…", ")", "）"))
+
+
+def _cut_off(doc: str, tail_start: int) -> bool:
+    """Whether the text is an excerpt cut off mid-sentence (and has no tail after a marker)."""
+    text_end = len(doc.rstrip())
+    line_start = doc.rfind("\n", 0, text_end) + 1
+    return (
+        tail_start == len(doc) and text_end - line_start > CUT_LINE_BYTES
+        and not doc.endswith(_SENTENCE_ENDS, line_start, text_end)
+    )
 
 
 def _enumerated(doc: str, counted: list[tuple[int, int, int, int, int, float, bool]]) -> list[tuple]:
@@ -1104,6 +1130,7 @@ class Tagger:
         """Raw evidence per cluster index from every name mention, and the clusters named only in an aside."""
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
+        rolls: set[int] = set()  # names in a roll of offices (BODY_ROLL)
         latin_ambiguous = False  # whether a name that needs context is a Latin word (may follow a surname)
         for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
@@ -1121,6 +1148,9 @@ class Tagger:
                 after = None  # the next line's first words ("Hotel rooms were full"): the title's last name stays a place
             elif after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
                 after = None  # a leader of the place, not its office
+            elif after and after.lastgroup == "government" and BODY_ROLL.match(doc, doc.rfind("\n", 0, start) + 1):
+                after = None  # one of a roll of places' offices
+                rolls.add(start)
             if (
                 after and after.lastgroup
                 or doc[end + 1 : end + 2] in _DATELINE_START and _at_line_start(doc, start) and DATELINE.match(doc, end + 1)
@@ -1154,7 +1184,7 @@ class Tagger:
         found = [mention for mention in found if mention[2] in placed]
         # Unambiguous names are context too: "Keqiao, Shengze, Xintang and Datang" is a list of clusters.
         plain = [start for start, _, _, need, _, _ in found if need == ANYWHERE]
-        listed = _listed(doc, colons, found, body_start, tail_start, terms) | _rolled(doc, found, body_start, tail_start, terms)
+        listed = _listed(doc, colons, found, body_start, tail_start, terms) | _rolled(doc, found, body_start, tail_start, terms) | rolls
         title_has_terms = bool(terms) and terms[0] < body_start
         # In the title as in the body, another cluster's plain name is context: "Datang, Zhuji".
         title_names = {start for start in plain if start < body_start}
@@ -1186,6 +1216,7 @@ class Tagger:
         # clusters' names is an aside (a price quoted from its market, where recruiters went, a
         # closing comparison): it is not tagged, unless a source hint names it.
         asides: set[int] = set()
+        cut = _cut_off(doc, tail_start)
         for number, (start, end, index, need, window, address, context) in enumerate(counted):
             share = (start - body_start) / max(text_len, 1)
             if (
@@ -1202,7 +1233,9 @@ class Tagger:
                 weight *= TAIL_FACTOR
             elif share < LEAD_SHARE:
                 weight *= LEAD_BONUS
-            elif share > END_SHARE and start not in listed:  # a list runs to its end
+            elif share > END_SHARE and start not in listed and not (
+                cut and context and _near(terms, *_sentence(doc, start, end, window))
+            ):  # a list runs to its end; so does a cut excerpt (CUT_LINE_BYTES)
                 weight *= 1 - (1 - END_FACTOR) * (share - END_SHARE) / (1 - END_SHARE)
             body[index].append(weight)
         raw: dict[int, float] = {}
@@ -1273,9 +1306,13 @@ class Tagger:
             }
         # Nor does it take the place of its own district or town that another cluster's
         # story keeps below the bar (广州市增城区 in a Huarong delegation's visit): the one of
-        # them with the most evidence above the floor is tagged instead, if no other is.
-        for city in tagged & cities:
-            below = [c for c in raw if city in self._city_ancestors[c] and c not in tagged and raw[c] >= floor]
+        # them with the most evidence above the floor is tagged instead, if no other is. Nor
+        # does any tagged place take that of its town named more than once ("a fair opened in
+        # Haimen ... Dieshiqiao is the biggest home textile market"): the town is the most
+        # specific place of the story; a town named once is passing.
+        for city in set(tagged):
+            below = [c for c in raw if city in self._ancestors[c] and c not in tagged and raw[c] >= floor
+                     and (city in cities or raw[c] > BODY_MENTION * LEAD_BONUS)]
             if below and not any(city in self._ancestors[c] for c in tagged):
                 tagged.add(max(below, key=raw.__getitem__))
         # Most specific wins: an ancestor of a tagged cluster lends it evidence and goes.

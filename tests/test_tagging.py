@@ -1972,3 +1972,61 @@ def test_datang_in_russian_is_as_ambiguous_as_in_pinyin(tagger: Tagger) -> None:
 )
 def test_japanese_forms_of_town_names_match(tagger: Tagger, title: str, text: str, cluster_id: str) -> None:
     assert ids(tagger.tag(title, text)) == [cluster_id]
+
+
+def test_a_roll_of_town_offices_names_the_towns(tagger: Tagger) -> None:
+    # An award list whose lines hold only the offices of towns: the towns won, so the page is about them.
+    text = (
+        "省纺织协会表彰一批纺织服装特色名镇,以下单位获得集群建设先进奖。\n\n"
+        "  震泽镇人民政府  梅李镇人民政府\n\n"
+        "  古里镇人民政府  碧溪镇人民政府\n\n"
+        "  璜泾镇人民政府  桃源镇人民政府\n"
+    )
+    tagging = tagger.tag("纺织集群先进单位名单", text)
+    assert ids(tagging) == ["bixi", "guli", "huangjing", "meili", "taoyuan-wujiang", "zhenze"], tagging
+
+
+def test_an_office_in_a_sentence_is_still_no_place(tagger: Tagger) -> None:
+    # A town's office that does something in a sentence stays an office, even beside another.
+    text = "柯桥区的印染企业完成搬迁。震泽镇人民政府 梅李镇人民政府 联合发布了通知,介绍各自的政策。"
+    assert ids(tagger.tag("印染企业搬迁", text)) == ["keqiao"]
+
+
+def test_a_town_named_again_with_its_trade_is_tagged_in_place_of_its_city(tagger: Tagger) -> None:
+    # A county city's fair story, its home-textile town named twice: the town is the most specific subject.
+    text = (
+        "A home textile fair opened in Haimen on Friday, and Haimen officials welcomed buyers of bedding. "
+        "Haimen has made duvets and towels for decades, and Haimen firms signed export deals at the fair. "
+        "The Dieshiqiao Home Textile Fair filled four halls with bedding and curtains. "
+        "Haimen expects more exhibitors next year. Dieshiqiao is the country's biggest home textile market."
+    )
+    assert ids(tagger.tag("Home textile fair opens in Haimen", text)) == ["dieshiqiao"]
+    # Named once, a town stays below its city: a passing mention.
+    once = text.replace(" Dieshiqiao is the country's biggest home textile market.", "").replace("The Dieshiqiao", "The")
+    once += " A shuttle bus ran from Dieshiqiao."
+    assert ids(tagger.tag("Home textile fair opens in Haimen", once)) == ["haimen"]
+
+
+def test_junan_spelt_as_two_words_is_the_denim_town(tagger: Tagger) -> None:
+    # Foshan's own English pages write the town "Jun An"; apart, the two syllables are also a given name.
+    text = "Denim makers in Jun An shipped more jeans this year, and Jun An opened a fabric washing park."
+    assert ids(tagger.tag("Jeans exports rise", text)) == ["junan"]
+    assert ids(tagger.tag("School news", "Jun An won the school's chess contest on Friday.")) == []
+
+
+def test_a_cluster_in_the_last_sentences_of_a_cut_excerpt_is_not_decayed(tagger: Tagger) -> None:
+    # An excerpt cut off mid-sentence has no real end: a second cluster named with textile words in
+    # its last sentences is where the story went on, not a closing aside.
+    body = (
+        "Fabric traders in Keqiao reported busier weeks as autumn orders arrived from garment makers. "
+        "Keqiao's market sold more polyester and printed fabric than a year earlier, managers said. "
+        "Dyeing mills in Keqiao ran at full load, and buyers asked for quicker delivery of lining fabric. "
+        "Many mills raised prices for dyeing slightly, citing dearer dyes and power, and buyers accepted. "
+        "Keqiao officials expect the busy season to last until the end of the year, with more fabric buyers from abroad. "
+        "Printing plants hired more workers for the night shifts and bought new digital printers for short runs. "
+        "Silk weavers in Shengze also saw fabric orders rise, and Shengze mills added looms for chiffon fabric, "
+        "and Shengze traders said their polyester fabric stocks fell to the lowest level since the spring because"
+    )
+    assert ids(tagger.tag("Keqiao fabric market busy", body)) == ["keqiao", "shengze"]
+    # The same words ending a whole page, at a full stop: the end still decays.
+    assert ids(tagger.tag("Keqiao fabric market busy", body + " of exports.")) == ["keqiao"]
