@@ -1131,6 +1131,7 @@ class Tagger:
         venue_ends = {v - gap for v in venues for gap in VENUE_GAPS}  # where a name before a verb ends
         found = []
         rolls: set[int] = set()  # names in a roll of offices (BODY_ROLL)
+        roll_line = roll_searched = 0  # the line start of the last office's name, and how far doc was searched for it
         latin_ambiguous = False  # whether a name that needs context is a Latin word (may follow a surname)
         for end, (index, need, length, edges) in _matches(names, doc):
             start = end - length + 1
@@ -1148,9 +1149,14 @@ class Tagger:
                 after = None  # the next line's first words ("Hotel rooms were full"): the title's last name stays a place
             elif after and after.lastgroup == "government" and LEADER.match(doc, after.end()):
                 after = None  # a leader of the place, not its office
-            elif after and after.lastgroup == "government" and BODY_ROLL.match(doc, doc.rfind("\n", 0, start) + 1):
-                after = None  # one of a roll of places' offices
-                rolls.add(start)
+            elif after and after.lastgroup == "government":
+                # One of a roll of places' offices? Its line's start is sought from the last office's,
+                # as in _line_starts: a page without line breaks may name many offices.
+                roll_line = max(doc.rfind("\n", roll_searched, start) + 1, roll_line)
+                roll_searched = max(roll_searched, start)
+                if BODY_ROLL.match(doc, roll_line):
+                    after = None
+                    rolls.add(start)
             if (
                 after and after.lastgroup
                 or doc[end + 1 : end + 2] in _DATELINE_START and _at_line_start(doc, start) and DATELINE.match(doc, end + 1)
